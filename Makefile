@@ -1,0 +1,67 @@
+# Two commands do everything on a fresh machine:
+#   make book   set up, then execute every notebook and build the HTML book
+#   make test   set up, then run every test (unit, notebooks, built book in a browser)
+# Other targets: setup, assets, student, lint, bench, clean.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+VENDOR := _static/vendor
+MATHJAX_VERSION := 3.2.2
+BUILD  := _build/html
+# Debian packages: the dataset for offline use, Chromium for the browser tests.
+APT_BOOK := dataset-fashion-mnist
+APT_TEST := dataset-fashion-mnist chromium
+
+.PHONY: book test setup assets data student lint bench clean system-book system-test
+
+book: setup system-book data
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --nitpick
+	@echo "The book is built: open $(CURDIR)/$(BUILD)/index.html"
+
+test: setup system-test data
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2 --dist loadscope
+
+setup: $(STAMP) $(VENDOR)/.stamp
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --editable .
+	touch $@
+
+# JavaScript the built book serves itself, so it works with no internet:
+# MathJax 3 from the npm registry and plotly.js from the installed plotly package.
+$(VENDOR)/.stamp: $(STAMP)
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	cd $(VENDOR) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz package/es5 && mv package/es5 mathjax \
+	  && rm -rf package mathjax-$(MATHJAX_VERSION).tgz
+	cp "$$($(BIN)/python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js")')" $(VENDOR)/
+	touch $@
+assets: $(VENDOR)/.stamp
+
+# Installs the Debian packages when we are root on a Debian-like machine;
+# elsewhere the data module downloads the dataset and the message says what to do.
+system-book:
+	@scripts/system-packages.sh $(APT_BOOK)
+system-test:
+	@scripts/system-packages.sh $(APT_TEST)
+
+data: $(STAMP)
+	$(BIN)/python -m d2lmini.data
+
+student: setup
+	$(BIN)/python scripts/student_edition.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: setup data
+	$(BIN)/python bench/epoch_speed.py
+
+clean:
+	rm -rf _build $(VENDOR) student

@@ -1,0 +1,142 @@
+"""The base classes the chapters' models build on.
+
+A :class:`Module` is an ordinary ``torch.nn.Module`` that also says how to
+compute its loss, what one training or validation step reports and which
+optimizer trains it; the :class:`~d2lmini.train.Trainer` only calls these
+methods.  :class:`Classifier` fills them in for classification with
+cross-entropy on logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Batch = Sequence[torch.Tensor]
+F_ = TypeVar("F_", bound=Callable[..., Any])
+
+
+def add_to_class(cls: type) -> Callable[[F_], F_]:
+    """Attach the decorated function to ``cls`` as a method.
+
+    This lets a notebook build a class over several cells::
+
+        @add_to_class(MLPScratch)
+        def forward(self, X): ...
+
+    The function itself is returned, so the name stays bound in the notebook
+    and can be called or tested on its own.
+    """
+
+    def attach(fn: F_) -> F_:
+        setattr(cls, fn.__name__, fn)
+        return fn
+
+    return attach
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
+    """Number of scalar parameters in ``module`` (learnable ones by default)."""
+    params = list(module.parameters())
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in params):
+        raise ValueError(
+            "The module has lazy layers that are not initialised yet; run one batch through it first."
+        )
+    return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
+
+
+def mlp_parameter_count(widths: Sequence[int]) -> int:
+    """Weights plus biases of a fully connected net with the given layer widths.
+
+    ``widths`` lists the input size, each hidden width and the output size:
+    each layer from ``a`` to ``b`` units has ``a * b`` weights and ``b`` biases.
+    """
+    if len(widths) < 2 or any(int(w) != w or w < 1 for w in widths):
+        raise ValueError(f"widths must be two or more positive integers, got {list(widths)}.")
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+class Module(nn.Module):
+    """A model that knows its loss, its steps and its optimizer.
+
+    Subclasses define ``forward`` (or set ``self.net``) and ``loss``; the
+    rest has sensible defaults.  Hyper-parameters passed to
+    :meth:`save_hyperparameters` become attributes and are kept in
+    ``self.hparams`` for printing and for re-creating the model.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hparams: dict[str, Any] = {}
+
+    def save_hyperparameters(self, **hparams: Any) -> None:
+        """Store keyword arguments as attributes and in ``self.hparams``."""
+        for name, value in hparams.items():
+            setattr(self, name, value)
+        self.hparams.update(hparams)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        net = getattr(self, "net", None)
+        if net is None:
+            raise NotImplementedError(f"{type(self).__name__} needs a forward method or a self.net.")
+        return net(X)
+
+    def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} needs a loss method.")
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss on one training batch; ``"loss"`` must be there and carry gradients."""
+        return {"loss": self.loss(self(*batch[:-1]), batch[-1])}
+
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Metrics on one validation batch (run under ``torch.no_grad``)."""
+        return {"loss": self.loss(self(*batch[:-1]), batch[-1])}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Minibatch SGD with the learning rate ``self.lr``."""
+        lr = getattr(self, "lr", None)
+        if lr is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no learning rate: call "
+                "self.save_hyperparameters(lr=...) or override configure_optimizers."
+            )
+        return torch.optim.SGD(self.parameters(), lr=lr)
+
+
+class Classifier(Module):
+    """A :class:`Module` whose ``forward`` returns class logits.
+
+    The loss applies log-softmax and cross-entropy in one numerically stable
+    step, which is why ``forward`` must *not* apply softmax itself.
+    """
+
+    def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if y_hat.dim() != 2:
+            raise ValueError(
+                f"expected logits of shape (batch, classes), got {tuple(y_hat.shape)}; "
+                "does forward flatten its input and end in a layer with one output per class?"
+            )
+        return F.cross_entropy(y_hat, y)
+
+    @staticmethod
+    def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Fraction of rows whose largest logit is at the true class."""
+        return (y_hat.argmax(dim=1) == y).float().mean()
+
+    def _step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        y_hat = self(*batch[:-1])
+        y = batch[-1]
+        return {"loss": self.loss(y_hat, y), "acc": self.accuracy(y_hat.detach(), y)}
+
+    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self._step(batch)
+
+    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return self._step(batch)

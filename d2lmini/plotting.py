@@ -1,0 +1,155 @@
+"""Small matplotlib helpers for the book's figures.
+
+Nothing here touches matplotlib's global settings: every figure is created
+with an explicit opaque white background, so it stays readable on a dark
+page, and every function returns the axes it drew on, so the same calls
+work in notebooks, in scripts and in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+BACKGROUND = "white"
+DEFAULT_FMTS = ("-", "m--", "g-.", "r:", "c-", "y--", "k-.", "b:")
+
+
+def figure(
+    nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (3.5, 2.5), **kwargs: Any
+) -> tuple[Figure, Any]:
+    """Create a figure with an opaque background; returns ``(figure, axes)``.
+
+    A thin wrapper of :func:`matplotlib.pyplot.subplots`; extra keyword
+    arguments are passed on to it.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, facecolor=BACKGROUND, **kwargs)
+    fig.patch.set_alpha(1.0)
+    return fig, axes
+
+
+def set_axes(
+    axes: Axes,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    xscale: str = "linear",
+    yscale: str = "linear",
+    legend: Sequence[str] | None = None,
+) -> Axes:
+    """Set labels, limits, scales, legend and a light grid on ``axes``."""
+    axes.set_xlabel(xlabel or "")
+    axes.set_ylabel(ylabel or "")
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    if xlim is not None:
+        axes.set_xlim(xlim)
+    if ylim is not None:
+        axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid(True, alpha=0.3)
+    return axes
+
+
+def _as_rows(values: Any) -> list[Any]:
+    """Turn one series or a list of series into a list of 1-D series."""
+    if hasattr(values, "detach"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    if hasattr(values, "ndim"):
+        return [values] if values.ndim == 1 else list(values)
+    if isinstance(values, (list, tuple)) and values and not hasattr(values[0], "__len__"):
+        return [values]
+    return [v.detach().cpu().numpy() if hasattr(v, "detach") else v for v in values]
+
+
+def plot(
+    X: Any,
+    Y: Any = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: Sequence[str] | None = None,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    xscale: str = "linear",
+    yscale: str = "linear",
+    fmts: Sequence[str] = DEFAULT_FMTS,
+    figsize: tuple[float, float] = (3.5, 2.5),
+    axes: Axes | None = None,
+) -> Axes:
+    """Plot one or several curves and return the axes.
+
+    ``X`` and ``Y`` may be lists, NumPy arrays or tensors, one series or a
+    list of series.  With ``Y`` omitted, ``X`` is plotted against its index.
+    One ``X`` series is shared by all ``Y`` series.
+    """
+    if axes is None:
+        _, axes = figure(figsize=figsize)
+    if Y is None:
+        ys = _as_rows(X)
+        xs = [list(range(len(y))) for y in ys]
+    else:
+        xs, ys = _as_rows(X), _as_rows(Y)
+        if len(xs) == 1:
+            xs = xs * len(ys)
+    if len(xs) != len(ys):
+        raise ValueError(f"got {len(xs)} x series for {len(ys)} y series; pass one x or one per y.")
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        axes.plot(x, y, fmts[i % len(fmts)])
+    return set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+
+
+def show_images(
+    images: Any,
+    nrows: int,
+    ncols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+    cmap: str = "gray_r",
+) -> Any:
+    """Show a grid of grayscale images (a tensor or array of shape (n, h, w)).
+
+    Returns the array of axes.  The default colour map draws ink dark on a
+    light background, the way Fashion-MNIST's items are usually pictured.
+    """
+    _, axes = figure(nrows, ncols, figsize=(ncols * scale, nrows * scale * 1.15), squeeze=False)
+    flat = axes.ravel()
+    for i, ax in enumerate(flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        img = images[i]
+        if hasattr(img, "detach"):
+            img = img.detach().cpu().numpy()
+        ax.imshow(img, cmap=cmap)
+        if titles is not None and i < len(titles):
+            ax.set_title(titles[i], fontsize=8)
+    return axes
+
+
+def plot_history(history: Any, axes: Sequence[Axes] | None = None, label: str = "") -> Sequence[Axes]:
+    """Draw a training history's loss (left) and accuracy (right) per epoch.
+
+    ``history`` is what :meth:`d2lmini.Trainer.fit` returns.  Pass the axes of
+    an earlier call and a ``label`` to compare several runs in one figure.
+    """
+    if axes is None:
+        _, axes = figure(1, 2, figsize=(7, 2.6), layout="constrained")
+    prefix = f"{label} " if label else ""
+    epochs = history["epoch"]
+    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
+        for split, style in (("train", "-"), ("val", "--")):
+            key = f"{split}_{metric}"
+            if key in history.keys():
+                ax.plot(epochs, history[key], style, marker="o", markersize=3,
+                        label=f"{prefix}{split} {metric}")  # fmt: skip
+        set_axes(ax, xlabel="epoch", ylabel="loss" if metric == "loss" else "accuracy")
+        ax.legend(fontsize=7)
+    return axes

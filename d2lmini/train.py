@@ -1,0 +1,256 @@
+"""The training loop: :class:`Trainer`, its :class:`History`, and seeding.
+
+``Trainer.fit(model, data)`` runs minibatch training for ``max_epochs``
+epochs, evaluates on the validation set after each one and returns the
+history.  It runs on the best device available unless told otherwise,
+stops with a clear message if the loss becomes NaN or infinite, and treats
+Ctrl-C as "stop here": the model keeps the weights it has and the history of
+the finished epochs is returned.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from d2lmini.module import Module
+from d2lmini.progress import ProgressMode, make_progress
+
+
+class DataModule(Protocol):
+    """Anything with a training and a validation loader, such as :class:`~d2lmini.data.FashionMNIST`."""
+
+    def train_dataloader(self) -> Iterable[Sequence[torch.Tensor]]: ...
+
+    def val_dataloader(self) -> Iterable[Sequence[torch.Tensor]]: ...
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; ``history`` holds the epochs finished before."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's (if installed) and PyTorch's random generators."""
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA's generators
+    try:
+        import numpy as np
+    except ImportError:
+        return
+    np.random.seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is used as given."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of one ``fit``: a list of records, one dict per epoch.
+
+    ``history["val_acc"]`` gives one metric as a list over epochs,
+    ``history.final`` the last record.  ``interrupted`` tells whether
+    training was stopped early with Ctrl-C.
+    """
+
+    records: list[dict[str, float]] = field(default_factory=list)
+    device: str = "cpu"
+    interrupted: bool = False
+
+    def __getitem__(self, key: str) -> list[float]:
+        if self.records and key not in self.records[0]:
+            raise KeyError(f"no metric {key!r}; this history has {self.keys()}.")
+        return [record[key] for record in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def keys(self) -> list[str]:
+        return list(self.records[0]) if self.records else []
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last epoch's record (empty if no epoch finished)."""
+        return self.records[-1] if self.records else {}
+
+    def describe(self, index: int = -1) -> str:
+        """One epoch's record as a short line of text."""
+        record = self.records[index]
+        parts = [f"epoch {int(record['epoch'])}"]
+        parts += [f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds")]
+        parts.append(f"{record['seconds']:.1f}s")
+        return ", ".join(parts)
+
+    def __repr__(self) -> str:
+        status = ", interrupted" if self.interrupted else ""
+        last = f"; last: {self.describe(-1)}" if self.records else ""
+        return f"History({len(self)} epochs on {self.device}{status}{last})"
+
+
+class _Mean:
+    """Running means of a step's metrics, weighted by batch size, kept on the device."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
+        for key, value in metrics.items():
+            value = value.detach() * n
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += n
+
+    def result(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_{k}": float(v) / self.count for k, v in self.sums.items()}
+
+
+class Trainer:
+    """Fit a :class:`~d2lmini.module.Module` to a data module.
+
+    Args:
+        max_epochs: number of passes over the training set.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), or e.g. ``"cpu"``, ``"cuda:0"``.
+        gradient_clip_val: if set, clip the gradients' global norm to this value.
+        progress: ``"auto"`` (live figure in Jupyter, a bar in a terminal),
+            ``"notebook"``, ``"terminal"``, or ``"none"``/``False``.
+        seed: if set, seed all generators at the start of ``fit`` (the data
+            order then repeats; seed before building the model to repeat its
+            initial weights too).
+    """
+
+    def __init__(
+        self,
+        max_epochs: int,
+        device: str | torch.device = "auto",
+        gradient_clip_val: float | None = None,
+        progress: ProgressMode = "auto",
+        seed: int | None = None,
+    ) -> None:
+        if max_epochs < 1:
+            raise ValueError(f"max_epochs must be at least 1, got {max_epochs}.")
+        self.max_epochs = max_epochs
+        self.device = resolve_device(device)
+        self.gradient_clip_val = gradient_clip_val
+        self.progress = progress
+        self.seed = seed
+
+    def _to_device(self, batch: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [t.to(self.device, non_blocking=True) for t in batch]
+
+    def _initialise_lazy(self, model: nn.Module, data: DataModule) -> None:
+        """Run one batch through a model with lazy layers so every shape is known."""
+        lazy = nn.parameter.UninitializedParameter
+        if any(isinstance(p, lazy) for p in model.parameters()):
+            batch = self._to_device(next(iter(data.train_dataloader())))
+            with torch.no_grad():
+                model(*batch[:-1])
+
+    def fit(self, model: Module, data: DataModule) -> History:
+        """Train ``model`` on ``data`` and return the per-epoch :class:`History`.
+
+        Raises :class:`NonFiniteLossError` if the loss becomes NaN or
+        infinite; the error carries the history so far, and the weights are
+        left as they were before the failing step.
+        """
+        if self.seed is not None:
+            seed_everything(self.seed)
+        model.to(self.device)
+        self._initialise_lazy(model, data)
+        optimizer = model.configure_optimizers()
+        history = History(device=str(self.device))
+        progress = make_progress(self.progress)
+        progress.start(self.max_epochs, len(data.train_dataloader()))  # type: ignore[arg-type]
+        try:
+            for epoch in range(1, self.max_epochs + 1):
+                start = time.perf_counter()
+                record = {"epoch": float(epoch)}
+                record |= self._train_epoch(model, data, optimizer, epoch, history, progress)
+                record |= self.evaluate(model, data)
+                record["seconds"] = time.perf_counter() - start
+                history.records.append(record)
+                progress.epoch(history)
+        except KeyboardInterrupt:
+            history.interrupted = True
+            print(
+                f"\nTraining interrupted during epoch {len(history) + 1}: the model keeps its "
+                f"current weights and the history holds the {len(history)} finished epoch(s)."
+            )
+        finally:
+            model.eval()
+            progress.close(history)
+        return history
+
+    def _train_epoch(
+        self,
+        model: Module,
+        data: DataModule,
+        optimizer: torch.optim.Optimizer,
+        epoch: int,
+        history: History,
+        progress: Any,
+    ) -> dict[str, float]:
+        model.train()
+        mean = _Mean()
+        for index, batch in enumerate(data.train_dataloader(), start=1):
+            batch = self._to_device(batch)
+            metrics = model.training_step(batch)
+            loss = metrics["loss"]
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"The training loss became {loss.item()} at epoch {epoch}, batch {index}; "
+                    f"stopped before updating the weights. Usual causes: a learning rate too large "
+                    f"(try a tenth of it), exploding gradients (try Trainer(gradient_clip_val=1.0)), "
+                    f"or NaN/inf values in the inputs or the initial weights. "
+                    f"The history of the {len(history)} finished epoch(s) is on this error's .history.",
+                    history,
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.gradient_clip_val is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip_val)
+            optimizer.step()
+            mean.add(metrics, len(batch[-1]))
+            progress.batch(epoch, index)
+        return mean.result("train")
+
+    @torch.no_grad()
+    def evaluate(self, model: Module, data: DataModule) -> dict[str, float]:
+        """Mean validation metrics of ``model`` (``val_loss``, ``val_acc``, ...)."""
+        model.eval()
+        mean = _Mean()
+        for batch in data.val_dataloader():
+            batch = self._to_device(batch)
+            mean.add(model.validation_step(batch), len(batch[-1]))
+        return mean.result("val")
+
+    @torch.no_grad()
+    def predict(
+        self, model: nn.Module, loader: Iterable[Sequence[torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted class indices and true labels over a loader, on the CPU."""
+        model.eval()
+        model.to(self.device)
+        preds, labels = [], []
+        for batch in loader:
+            batch = self._to_device(batch)
+            preds.append(model(*batch[:-1]).argmax(dim=1).cpu())
+            labels.append(batch[-1].cpu())
+        return torch.cat(preds), torch.cat(labels)
