@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +90,7 @@ class FashionMNIST:
         "t-shirt", "trouser", "pullover", "dress", "coat",
         "sandal", "shirt", "sneaker", "bag", "ankle boot",
     )  # fmt: skip
-    files = {
+    files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec(
             "train-images-idx3-ubyte.gz", 3, "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
             "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
@@ -243,7 +244,7 @@ class MNIST(FashionMNIST):
     system_dirs = (Path("/usr/share/datasets/mnist"),)
     install_hint = f"download the four files of the MNIST database into a folder and set {ENV_VAR}"
     labels = tuple(str(d) for d in range(10))
-    files = {
+    files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
         "train_labels": FileSpec("train-labels-idx1-ubyte.gz", 1, "d53e105ee54ea40749a09fcbcd1e9432"),
         "val_images": FileSpec("t10k-images-idx3-ubyte.gz", 3, "9fb629c4189551a2d022fa330f9573f3"),

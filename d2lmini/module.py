@@ -10,6 +10,7 @@ cross-entropy on logits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from typing import Any, TypeVar
 
 import torch
@@ -57,7 +58,7 @@ def mlp_parameter_count(widths: Sequence[int]) -> int:
     """
     if len(widths) < 2 or any(int(w) != w or w < 1 for w in widths):
         raise ValueError(f"widths must be two or more positive integers, got {list(widths)}.")
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    return sum(a * b + b for a, b in pairwise(widths))
 
 
 class Module(nn.Module):

@@ -147,7 +147,7 @@ def plot_history(history: Any, axes: Sequence[Axes] | None = None, label: str = 
     for ax, metric in zip(axes, ("loss", "acc"), strict=True):
         for split, style in (("train", "-"), ("val", "--")):
             key = f"{split}_{metric}"
-            if key in history.keys():
+            if key in history.keys():  # noqa: SIM118 (a History, not a dict)
                 ax.plot(epochs, history[key], style, marker="o", markersize=3,
                         label=f"{prefix}{split} {metric}")  # fmt: skip
         set_axes(ax, xlabel="epoch", ylabel="loss" if metric == "loss" else "accuracy")

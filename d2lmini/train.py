@@ -149,6 +149,7 @@ class Trainer:
         self.max_epochs = max_epochs
         self.device = resolve_device(device)
         self.gradient_clip_val = gradient_clip_val
+        make_progress(progress)  # fail now, not after the set-up, on a misspelt mode
         self.progress = progress
         self.seed = seed
 

@@ -1,0 +1,165 @@
+"""The data modules: where files are found, downloads, batching, labels, pictures."""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+from pathlib import Path
+
+import pytest
+import torch
+
+from d2lmini import data as data_mod
+from d2lmini.data import MNIST, FashionMNIST, TensorLoader
+from d2lmini.idx import DataError
+from tests.conftest import FILES, write_fake_dataset
+
+REAL = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No env var, an empty cache folder and no system folder: nothing is found by default."""
+    monkeypatch.delenv(data_mod.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(FashionMNIST, "system_dirs", (tmp_path / "system",))
+    return tmp_path
+
+
+def test_explicit_root(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=16, root=fake_data_dir)
+    assert data.root == fake_data_dir
+    assert data.train_X.shape == (64, 1, 28, 28) and data.train_X.dtype == torch.float32
+    assert data.val_X.shape == (32, 1, 28, 28)
+    assert float(data.train_X.min()) >= 0.0 and float(data.train_X.max()) == 1.0
+    assert data.train_y.dtype == torch.int64
+
+
+def test_search_order(no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_dir = write_fake_dataset(isolated / "env")
+    cache = write_fake_dataset(isolated / "cache" / "d2lmini" / "fashion-mnist")
+    system = write_fake_dataset(isolated / "system")
+    assert FashionMNIST(download=False).root == cache  # cache before the system folder
+    monkeypatch.setenv(data_mod.ENV_VAR, str(env_dir))
+    assert FashionMNIST(download=False).root == env_dir  # the env var before the cache
+    assert FashionMNIST(root=system, download=False).root == system  # root before everything
+
+
+def test_nothing_found_without_download(isolated: Path) -> None:
+    with pytest.raises(DataError) as err:
+        FashionMNIST(download=False)
+    message = str(err.value)
+    assert "are in none of these folders" in message
+    assert "dataset-fashion-mnist" in message and data_mod.ENV_VAR in message
+
+
+def test_corrupt_file_is_reported_not_skipped(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    path = fake_data_dir / FILES[0]
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: truncated.*Fix: delete the file"):
+        FashionMNIST(root=fake_data_dir)
+
+
+def test_real_checksums_reject_other_files(fake_data_dir: Path, isolated: Path) -> None:
+    with pytest.raises(DataError, match="checksum mismatch"):
+        FashionMNIST(root=fake_data_dir)
+
+
+def test_download_is_atomic_and_verified(
+    fake_data_dir: Path, no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requested = []
+
+    def fake_urlopen(url: str, timeout: float) -> io.BytesIO:
+        requested.append(url)
+        return io.BytesIO((fake_data_dir / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    data = FashionMNIST()
+    target = isolated / "cache" / "d2lmini" / "fashion-mnist"
+    assert data.root == target
+    assert sorted(p.name for p in target.iterdir()) == sorted(FILES)  # no temporary files left
+    assert len(requested) == 4 and all(u.startswith(FashionMNIST.url) for u in requested)
+
+
+def test_damaged_download_leaves_nothing(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data_mod.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"garbage"))
+    with pytest.raises(DataError, match=r"not a valid gzip file.*damaged"):
+        FashionMNIST()
+    assert list((isolated / "cache" / "d2lmini" / "fashion-mnist").iterdir()) == []
+
+
+def test_offline_download_says_what_to_do(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, timeout: float) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(data_mod.urllib.request, "urlopen", offline)
+    with pytest.raises(DataError, match=r"could not download .*dataset-fashion-mnist"):
+        FashionMNIST()
+
+
+def test_mnist_uses_its_own_folder_and_labels(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from d2lmini.idx import FileSpec
+
+    monkeypatch.setattr(MNIST, "files", {k: FileSpec(s.name, s.ndim) for k, s in MNIST.files.items()})
+    monkeypatch.setattr(MNIST, "system_dirs", ())
+    folder = write_fake_dataset(isolated / "data" / "mnist")
+    data = MNIST(root=isolated / "data", download=False)  # the dataset's subfolder is found
+    assert data.root == folder
+    assert data.text_labels([0, 7]) == ["0", "7"]
+
+
+def test_loader_batches_cover_everything_once() -> None:
+    X, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
+    loader = TensorLoader(X, y, batch_size=4, shuffle=True)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    seen = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert all(torch.equal(bX.squeeze(1).long(), by) for bX, by in batches)  # rows stay paired
+
+
+def test_loader_shuffle_follows_the_global_seed() -> None:
+    loader = TensorLoader(torch.zeros(100, 1), torch.arange(100), batch_size=100, shuffle=True)
+    torch.manual_seed(3)
+    first = next(iter(loader))[1]
+    torch.manual_seed(3)
+    assert torch.equal(first, next(iter(loader))[1])
+    assert not torch.equal(first, torch.arange(100))
+
+
+def test_loader_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="X has 3 rows but y has 2"):
+        TensorLoader(torch.zeros(3), torch.zeros(2), 2, False)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        TensorLoader(torch.zeros(3), torch.zeros(3), 0, False)
+
+
+def test_resize_and_labels(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=8, resize=(32, 32), root=fake_data_dir)
+    X, _ = next(iter(data.val_dataloader()))
+    assert X.shape == (8, 1, 32, 32)
+    assert data.text_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
+
+
+def test_visualize_returns_titled_axes(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = FashionMNIST(root=fake_data_dir)
+    batch = next(iter(data.val_dataloader()))
+    axes = data.visualize(batch, nrows=2, ncols=3, predictions=torch.zeros(32, dtype=torch.long))
+    assert axes.shape == (2, 3)
+    assert axes[0, 0].get_title() == f"{data.text_labels(batch[1][:1])[0]}\nt-shirt"
+    assert axes[0, 0].figure.get_facecolor()[3] == 1.0  # opaque
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = FashionMNIST(root=REAL, download=False)
+    assert data.train_X.shape == (60000, 1, 28, 28) and data.val_X.shape == (10000, 1, 28, 28)
+    assert torch.bincount(data.train_y).tolist() == [6000] * 10
+    assert len(data.train_dataloader()) == 235

@@ -1,0 +1,75 @@
+"""The IDX reader on small files the tests write: good, truncated, wrong magic, bad checksum."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from d2lmini.idx import DataError, FileSpec, read_idx, write_idx
+
+SPEC = FileSpec("images.gz", ndim=3)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    write_idx(tmp_path / "images.gz", images)
+    assert torch.equal(read_idx(tmp_path / "images.gz", SPEC), images)
+
+
+def test_both_checksums_are_accepted(tmp_path: Path) -> None:
+    labels = torch.arange(10, dtype=torch.uint8)
+    path = tmp_path / "labels.gz"
+    write_idx(path, labels)
+    packed = path.read_bytes()
+    raw = gzip.decompress(packed)
+    by_archive = FileSpec("labels.gz", 1, md5_gz=hashlib.md5(packed).hexdigest())
+    by_content = FileSpec("labels.gz", 1, md5_gz="0" * 32, sha256_raw=hashlib.sha256(raw).hexdigest())
+    assert torch.equal(read_idx(path, by_archive), labels)
+    assert torch.equal(read_idx(path, by_content), labels)
+
+
+def test_checksum_mismatch_names_file_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "labels.gz"
+    write_idx(path, torch.arange(10, dtype=torch.uint8))
+    spec = FileSpec("labels.gz", 1, md5_gz="0" * 32, sha256_raw="0" * 64)
+    with pytest.raises(DataError, match=r"labels\.gz: checksum mismatch.*Fix: reinstall"):
+        read_idx(path, spec, fix="Fix: reinstall.")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"nothing\.gz: file is missing"):
+        read_idx(tmp_path / "nothing.gz", SPEC)
+
+
+def test_truncated_gzip_stream(tmp_path: Path) -> None:
+    path = tmp_path / "images.gz"
+    write_idx(path, torch.zeros(50, 28, 28, dtype=torch.uint8))
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(DataError, match=r"truncated .*gzip stream ends early"):
+        read_idx(path, SPEC)
+
+
+def test_truncated_data_after_header(tmp_path: Path) -> None:
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (10, 28, 28))
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(DataError, match=r"truncated \(its header promises shape \(10, 28, 28\)"):
+        read_idx(path, SPEC)
+
+
+def test_wrong_magic_number(tmp_path: Path) -> None:
+    path = tmp_path / "images.gz"
+    write_idx(path, torch.zeros(4, 3, dtype=torch.uint8))  # a 2-D file where 3-D is expected
+    with pytest.raises(DataError, match=r"wrong magic number 2050 .* starts with 2051"):
+        read_idx(path, SPEC)
+
+
+def test_not_gzip_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "images.gz"
+    path.write_text("<html>404 Not Found</html>")
+    with pytest.raises(DataError, match="not a valid gzip file"):
+        read_idx(path, SPEC)

@@ -1,0 +1,90 @@
+"""Module / Classifier base classes, add_to_class and the parameter counters."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+import torch
+from torch import nn
+
+from d2lmini.module import Classifier, Module, add_to_class, count_parameters, mlp_parameter_count
+
+
+class Tiny(Classifier):
+    def __init__(self, lr: float = 0.5) -> None:
+        super().__init__()
+        self.save_hyperparameters(lr=lr, width=3)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+
+
+def test_hyperparameters_become_attributes() -> None:
+    model = Tiny(lr=0.25)
+    assert model.lr == 0.25 and model.width == 3
+    assert model.hparams == {"lr": 0.25, "width": 3}
+    assert "lr=0.25" in repr(model)
+
+
+def test_add_to_class_returns_the_function() -> None:
+    @add_to_class(Tiny)
+    def double(self: Tiny, x: int) -> int:
+        return 2 * x
+
+    assert double is not None and double(None, 4) == 8
+    assert Tiny().double(5) == 10
+
+
+def test_classifier_steps_report_loss_and_accuracy() -> None:
+    model = Tiny()
+    with torch.no_grad():
+        model.net[1].weight.zero_()
+        model.net[1].bias.copy_(torch.tensor([0.0, 5.0, 0.0]))
+    X, y = torch.randn(6, 2, 2), torch.tensor([1, 1, 1, 0, 2, 1])
+    out = model.validation_step((X, y))
+    assert out["acc"].item() == pytest.approx(4 / 6)
+    expected = nn.functional.cross_entropy(model(X), y)
+    assert out["loss"].item() == pytest.approx(expected.item())
+    assert model.training_step((X, y))["loss"].requires_grad
+
+
+def test_classifier_rejects_logits_of_the_wrong_shape() -> None:
+    with pytest.raises(ValueError, match=r"expected logits of shape \(batch, classes\), got \(6,\)"):
+        Tiny().loss(torch.zeros(6), torch.zeros(6, dtype=torch.long))
+
+
+def test_default_optimizer_uses_lr_and_explains_when_missing() -> None:
+    assert Tiny(lr=0.3).configure_optimizers().param_groups[0]["lr"] == 0.3
+
+    class NoLr(Module):
+        pass
+
+    with pytest.raises(AttributeError, match=r"save_hyperparameters\(lr=...\)"):
+        NoLr().configure_optimizers()
+    with pytest.raises(NotImplementedError, match="needs a forward method"):
+        NoLr()(torch.zeros(1))
+
+
+@pytest.mark.parametrize("widths, expected", [([4, 5, 3], 4 * 5 + 5 + 5 * 3 + 3), ([6, 4, 3, 1], 47)])
+def test_parameter_formula(widths: list[int], expected: int) -> None:
+    assert mlp_parameter_count(widths) == expected
+    layers = [nn.Linear(a, b) for a, b in pairwise(widths)]
+    assert count_parameters(nn.Sequential(*layers)) == expected
+
+
+def test_count_parameters_matches_numel_and_respects_frozen() -> None:
+    net = nn.Sequential(nn.Linear(7, 2), nn.ReLU(), nn.Linear(2, 1))
+    assert count_parameters(net) == sum(p.numel() for p in net.parameters()) == 19
+    net[0].weight.requires_grad_(False)
+    assert count_parameters(net) == 5 and count_parameters(net, trainable_only=False) == 19
+
+
+def test_count_parameters_explains_lazy_layers() -> None:
+    with pytest.raises(ValueError, match="run one batch through it first"):
+        count_parameters(nn.LazyLinear(3))
+
+
+def test_parameter_formula_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="two or more positive integers"):
+        mlp_parameter_count([5])
+    with pytest.raises(ValueError, match="two or more positive integers"):
+        mlp_parameter_count([4, 0, 3])
