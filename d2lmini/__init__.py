@@ -7,7 +7,9 @@ Submodules, one concern each:
 - :mod:`d2lmini.module`: the ``Module`` and ``Classifier`` base classes;
 - :mod:`d2lmini.train`: the ``Trainer``, its ``History`` and seeding;
 - :mod:`d2lmini.progress`: live figure / terminal bar shown while training;
-- :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings.
+- :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings;
+- :mod:`d2lmini.diagrams`: network diagrams drawn by code;
+- :mod:`d2lmini.checks`: instant feedback for the exercises.
 
 The names below are loaded on first use, so ``import d2lmini`` is instant and
 PyTorch is imported only when something needs it.
@@ -40,12 +42,16 @@ _EXPORTS = {
     "set_axes": "plotting",
     "show_images": "plotting",
     "plot_history": "plotting",
+    "draw_mlp": "diagrams",
+    "CheckResult": "checks",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from d2lmini.checks import CheckResult
     from d2lmini.data import MNIST, FashionMNIST, TensorLoader
+    from d2lmini.diagrams import draw_mlp
     from d2lmini.idx import DataError
     from d2lmini.module import Classifier, Module, add_to_class, count_parameters, mlp_parameter_count
     from d2lmini.plotting import figure, plot, plot_history, set_axes, show_images
