@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-VENDOR := _static/vendor
+VENDOR := _vendor
 MATHJAX_VERSION := 3.2.2
 BUILD  := _build/html
 # Debian packages: the dataset for offline use, Chromium for the browser tests.
@@ -24,7 +24,7 @@ test: setup system-test data
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 --dist loadscope
 
-setup: $(STAMP) $(VENDOR)/.stamp
+setup: $(STAMP) $(VENDOR)/mathjax/tex-chtml.js
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,14 +35,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 # JavaScript the built book serves itself, so it works with no internet:
 # MathJax 3 from the npm registry and plotly.js from the installed plotly package.
-$(VENDOR)/.stamp: $(STAMP)
+$(VENDOR)/mathjax/tex-chtml.js: $(STAMP)
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	cd $(VENDOR) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
 	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz package/es5 && mv package/es5 mathjax \
 	  && rm -rf package mathjax-$(MATHJAX_VERSION).tgz
 	cp "$$($(BIN)/python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js")')" $(VENDOR)/
 	touch $@
-assets: $(VENDOR)/.stamp
+assets: $(VENDOR)/mathjax/tex-chtml.js
 
 # Installs the Debian packages when we are root on a Debian-like machine;
 # elsewhere the data module downloads the dataset and the message says what to do.

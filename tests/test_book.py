@@ -86,7 +86,9 @@ def page(browser, site: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.requests = []  # type: ignore[attr-defined]
+    page.errors = []  # type: ignore[attr-defined]
     page.on("request", lambda request: page.requests.append(request.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page
     context.close()
 
@@ -119,8 +121,9 @@ def test_page(page, site: str, path: str) -> None:  # type: ignore[no-untyped-de
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert broken == [], f"{path}: images that did not load: {broken}"
 
-    # Nothing was fetched from outside the book.
+    # Nothing was fetched from outside the book, and no script failed.
     assert outside_requests(page, site) == [], f"{path} tried to load from outside"
+    assert page.errors == [], f"{path}: JavaScript errors: {page.errors[:5]}"
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / (path.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)

@@ -1,0 +1,650 @@
+"""Slider demos that work both live in Jupyter and in the static HTML book.
+
+A :class:`Demo` couples a *pure* function ``render(**params) -> Frame`` with a
+few discrete controls.  Displayed in a notebook it offers two views of the
+same thing, and the front end picks one:
+
+- live Jupyter shows an ipywidgets view: sliders (or buttons) that call
+  ``render`` and redraw a matplotlib figure;
+- the built book, where no kernel runs, shows a plotly figure with the same
+  controls whose states were all computed in advance by calling ``render``
+  on every point of the controls' grid.  A few lines of JavaScript pick the
+  state that matches the controls, so several sliders combine correctly.
+
+Both views draw from the same ``render`` calls, so they cannot disagree.
+The HTML loads no plotly.js (the book serves its own copy on every page),
+uses fixed element ids and rounds numbers, so re-running a notebook gives
+the same text.
+
+The module also holds the small pure functions the activation chapter's
+demos are built on.  plotly, ipywidgets, matplotlib and torch are imported
+only inside functions, so importing this module is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import torch
+
+# ---------------------------------------------------------------------------
+# Activation functions and their derivatives
+# ---------------------------------------------------------------------------
+
+#: Activation names understood by :func:`activation`, with their display names.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "ReLU",
+    "leaky_relu": "leaky ReLU",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "gelu": "GELU",
+    "silu": "SiLU",
+}
+
+
+def activation(name: str, x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+    """Apply the activation ``name`` (a key of :data:`ACTIVATIONS`) to ``x``.
+
+    ``alpha`` is the slope for negative inputs of the leaky ReLU (a pReLU with
+    a fixed, not learned, slope); the other activations ignore it.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    functions: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "relu": torch.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, alpha),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "gelu": F.gelu,
+        "silu": F.silu,
+    }
+    if name not in functions:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(functions)}")
+    return functions[name](x)
+
+
+def derivative(name: str, x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+    """The derivative of activation ``name`` at every element of ``x``, by autograd.
+
+    Because the activation acts element by element, the gradient of the sum of
+    its outputs is exactly the vector of the pointwise derivatives.
+    """
+    import torch
+
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(activation(name, x, alpha).sum(), x)
+    return grad
+
+
+# ---------------------------------------------------------------------------
+# Frames: what one state of a demo shows
+# ---------------------------------------------------------------------------
+
+_DASH_MPL = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One curve (``mode="lines"``) or set of points (``mode="markers"``)."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    color: str = "#1f77b4"
+    dash: Literal["solid", "dash", "dot", "dashdot"] = "solid"
+    width: float = 2.0
+    mode: Literal["lines", "markers"] = "lines"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything one state of a demo shows: its traces and a title line."""
+
+    traces: tuple[Trace, ...]
+    title: str = ""
+
+
+def _round(values: Any, digits: int = 4) -> tuple[float, ...]:
+    """Round to ``digits`` significant digits: stable text, compact HTML, exact enough to plot."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().tolist()
+    return tuple(float(f"{float(v):.{digits}g}") for v in values)
+
+
+def trace(name: str, x: Any, y: Any, **style: Any) -> Trace:
+    """Build a :class:`Trace` from tensors, arrays or lists, rounding the numbers."""
+    return Trace(name, _round(x), _round(y), **style)
+
+
+# ---------------------------------------------------------------------------
+# Controls and the Demo class
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    """A discrete control: a slider, or a row of buttons, over ``values``.
+
+    ``labels`` are the texts shown for the values (default: the values).
+    """
+
+    name: str
+    values: tuple[Any, ...]
+    default: Any
+    label: str = ""
+    kind: Literal["slider", "buttons"] = "slider"
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.default not in self.values:
+            raise ValueError(f"default {self.default!r} of control {self.name!r} is not one of its values")
+        if self.labels and len(self.labels) != len(self.values):
+            raise ValueError(
+                f"control {self.name!r} has {len(self.values)} values but {len(self.labels)} labels"
+            )
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """What is written for each value."""
+        return self.labels or tuple(f"{v:g}" if isinstance(v, float) else str(v) for v in self.values)
+
+
+@dataclass
+class Demo:
+    """An interactive figure: ``render(**params)`` drawn under the ``controls``.
+
+    ``key`` names the demo; the plotly div's id is built from it, so keep it
+    unique within a page.  Axis ranges are fixed, so moving a slider changes
+    the curves and never the scale.
+    """
+
+    key: str
+    render: Callable[..., Frame]
+    controls: Sequence[Control]
+    xlabel: str = "x"
+    ylabel: str = ""
+    xrange: tuple[float, float] | None = None
+    yrange: tuple[float, float] | None = None
+    ylog: bool = False
+    height: int = 430
+    _static: dict[str, Any] | None = field(default=None, init=False, repr=False)
+
+    # -- the pure part -------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        """The controls' default values, by name."""
+        return {c.name: c.default for c in self.controls}
+
+    def frame(self, **params: Any) -> Frame:
+        """``render`` at ``params``; controls not given take their defaults."""
+        unknown = set(params) - {c.name for c in self.controls}
+        if unknown:
+            raise TypeError(f"unknown parameters {sorted(unknown)} for demo {self.key!r}")
+        return self.render(**{**self.defaults(), **params})
+
+    def grid(self) -> Iterator[dict[str, Any]]:
+        """Every combination of control values, the last control varying fastest."""
+        names = [c.name for c in self.controls]
+        for combo in itertools.product(*(c.values for c in self.controls)):
+            yield dict(zip(names, combo, strict=True))
+
+    def static_states(self) -> dict[str, Any]:
+        """All the states of the static figure, computed once and cached.
+
+        Returns ``{"traces": [...], "states": [...], "index": [...]}``.
+        ``traces`` lists the traces that change with the controls (the others
+        are drawn once); ``index[k]`` is the position in ``states`` of the
+        ``k``-th point of :meth:`grid` (identical states are stored once).  A
+        state holds the title and the ``y`` of every moving trace, and their
+        ``x`` when any of those moves sideways.
+        """
+        if self._static is None:
+            first = self.frame()
+            frames = [self.render(**params) for params in self.grid()]
+            if any(len(f.traces) != len(first.traces) for f in frames):
+                raise ValueError(f"demo {self.key!r}: every state must draw the same number of traces")
+            moving = [
+                i for i, t in enumerate(first.traces)
+                if any((f.traces[i].x, f.traces[i].y) != (t.x, t.y) for f in frames)
+            ]  # fmt: skip
+            states: list[dict[str, Any]] = []
+            seen: dict[str, int] = {}
+            index: list[int] = []
+            for frame in frames:
+                state: dict[str, Any] = {"title": frame.title, "y": [list(frame.traces[i].y) for i in moving]}
+                if any(frame.traces[i].x != first.traces[i].x for i in moving):
+                    state["x"] = [list(frame.traces[i].x) for i in moving]
+                text = json.dumps(state, sort_keys=True)
+                if text not in seen:
+                    seen[text] = len(states)
+                    states.append(state)
+                index.append(seen[text])
+            self._static = {"traces": moving, "states": states, "index": index}
+        return self._static
+
+    # -- the static view (plotly) ------------------------------------------
+    @property
+    def div_id(self) -> str:
+        """The fixed id of the plotly div in the HTML."""
+        return f"d2lmini-{self.key}"
+
+    def figure(self) -> Any:
+        """The plotly figure at the default state, with the controls drawn but not yet wired."""
+        import plotly.graph_objects as go
+
+        frame = self.frame()
+        fig = go.Figure()
+        for t in frame.traces:
+            fig.add_trace(
+                go.Scatter(
+                    x=list(t.x), y=list(t.y), name=t.name, mode=t.mode,
+                    line={"color": t.color, "dash": t.dash, "width": t.width},
+                    marker={"color": t.color, "size": 8},
+                )
+            )  # fmt: skip
+        sliders = [c for c in self.controls if c.kind == "slider"]
+        buttons = [c for c in self.controls if c.kind == "buttons"]
+        top = 62 if buttons else 40
+        fig.update_layout(
+            template="none",
+            height=self.height + 70 * len(sliders),
+            margin={"l": 60, "r": 20, "t": top + 30, "b": 50 + 70 * len(sliders)},
+            paper_bgcolor="white",
+            plot_bgcolor="white",
+            font={"size": 13},
+            title={"text": frame.title, "x": 0.5, "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
+            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
+            xaxis={"title": {"text": self.xlabel}, "range": self.xrange, "gridcolor": "#e5e5e5",
+                   "zerolinecolor": "#999"},
+            yaxis={"title": {"text": self.ylabel}, "range": self.yrange, "gridcolor": "#e5e5e5",
+                   "zerolinecolor": "#999", "type": "log" if self.ylog else "linear"},
+            sliders=[
+                {
+                    "active": c.values.index(c.default),
+                    "currentvalue": {"prefix": f"{c.label or c.name} = "},
+                    "pad": {"t": 55 + 70 * i},
+                    "len": 1.0,
+                    "steps": [{"label": s, "method": "skip", "args": []} for s in c.texts],
+                }
+                for i, c in enumerate(sliders)
+            ],
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "direction": "right",
+                    "active": c.values.index(c.default),
+                    "showactive": True,
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 1.0,
+                    "yanchor": "bottom",
+                    "pad": {"b": 34 + 34 * i},
+                    "buttons": [{"label": s, "method": "skip", "args": []} for s in c.texts],
+                }
+                for i, c in enumerate(buttons)
+            ],
+        )  # fmt: skip
+        return fig
+
+    def _script(self) -> str:
+        """JavaScript that shows the precomputed state matching the controls."""
+        slider_pos, button_pos = 0, 0
+        controls = []
+        for c in self.controls:
+            if c.kind == "slider":
+                controls.append({"kind": "sliders", "pos": slider_pos, "size": len(c.values)})
+                slider_pos += 1
+            else:
+                controls.append({"kind": "updatemenus", "pos": button_pos, "size": len(c.values)})
+                button_pos += 1
+        data = json.dumps({"controls": controls, **self.static_states()}, separators=(",", ":"))
+        return (
+            "var gd = document.getElementById('{plot_id}');\n"
+            f"var S = {data};\n"
+            "var show = function () {\n"
+            "  var k = 0;\n"
+            "  S.controls.forEach(function (c) {\n"
+            "    k = k * c.size + (gd.layout[c.kind][c.pos].active || 0);\n"
+            "  });\n"
+            "  var s = S.states[S.index[k]], upd = {y: s.y};\n"
+            "  if (s.x) { upd.x = s.x; }\n"
+            "  Plotly.update(gd, upd, {'title.text': s.title}, S.traces);\n"
+            "};\n"
+            "gd.on('plotly_sliderchange', show);\n"
+            "gd.on('plotly_buttonclicked', show);\n"
+        )
+
+    def to_html(self) -> str:
+        """A self-contained HTML fragment: the figure, its controls and their states.
+
+        It expects ``Plotly`` to be defined already (the book loads its own copy
+        of plotly.js on every page) and contacts no server.
+        """
+        fig = self.figure()
+        return fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=self.div_id,
+            default_width="100%",
+            default_height=f"{fig.layout.height}px",
+            post_script=self._script(),
+            config={
+                "displaylogo": False,
+                "responsive": True,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+            },
+        )
+
+    # -- the live view (ipywidgets + matplotlib) ----------------------------
+    def draw(self, frame: Frame, axes: Any = None) -> Any:
+        """Draw ``frame`` with matplotlib; returns the axes."""
+        if axes is None:
+            from d2lmini.plotting import figure
+
+            _, axes = figure(figsize=(6.0, 3.4))
+        for t in frame.traces:
+            if t.mode == "markers":
+                axes.plot(t.x, t.y, "o", color=t.color, label=t.name)
+            else:
+                axes.plot(t.x, t.y, _DASH_MPL[t.dash], color=t.color, lw=t.width * 0.75, label=t.name)
+        axes.set_title(frame.title, fontsize=10)
+        axes.set_xlabel(self.xlabel)
+        axes.set_ylabel(self.ylabel)
+        if self.ylog:
+            axes.set_yscale("log")
+        if self.xrange:
+            axes.set_xlim(self.xrange)
+        if self.yrange:  # plotly gives a log axis's range in powers of ten
+            lo, hi = self.yrange
+            axes.set_ylim((10**lo, 10**hi) if self.ylog else (lo, hi))
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=8, loc="best")
+        return axes
+
+    def png(self, frame: Frame) -> bytes:
+        """``frame`` drawn by :meth:`draw` as PNG bytes (the figure is closed again)."""
+        import io
+
+        import matplotlib.pyplot as plt
+
+        axes = self.draw(frame)
+        buffer = io.BytesIO()
+        axes.figure.savefig(buffer, format="png", dpi=100, facecolor="white", bbox_inches="tight")
+        plt.close(axes.figure)
+        return buffer.getvalue()
+
+    def widget(self) -> Any:
+        """The live view: ipywidgets controls above an image redrawn by matplotlib on every change.
+
+        The picture is an ``ipywidgets.Image`` whose bytes are replaced, not an
+        ``Output`` widget: it sends no display messages, so it behaves the same
+        in Jupyter, in headless execution and under nbval.
+        """
+        import ipywidgets as w
+
+        inputs: dict[str, Any] = {}
+        for c in self.controls:
+            options = list(zip(c.texts, c.values, strict=True))
+            description = c.label or c.name
+            if c.kind == "buttons":
+                inputs[c.name] = w.ToggleButtons(options=options, value=c.default, description=description)
+            else:
+                inputs[c.name] = w.SelectionSlider(
+                    options=options, value=c.default, description=description,
+                    continuous_update=True, layout=w.Layout(width="420px"),
+                    style={"description_width": "initial"},
+                )  # fmt: skip
+        image = w.Image(value=self.png(self.frame()), format="png")
+
+        def redraw(_: Any = None) -> None:
+            image.value = self.png(self.frame(**{name: box.value for name, box in inputs.items()}))
+
+        for box in inputs.values():
+            box.observe(redraw, names="value")
+        return w.VBox([*inputs.values(), image])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Both views: the widget for live Jupyter, the HTML figure for the static book."""
+        bundle: dict[str, Any] = {}
+        try:
+            view = self.widget()._repr_mimebundle_()
+            if isinstance(view, tuple):  # (data, metadata)
+                view = view[0]
+            bundle.update(view or {})
+        except Exception:  # no usable widget machinery: the HTML view is enough
+            pass
+        bundle["text/html"] = self.to_html()
+        bundle["text/plain"] = f"<Demo {self.key!r}: run the notebook in Jupyter for live sliders>"
+        return bundle
+
+
+# ---------------------------------------------------------------------------
+# The activation chapter's demos
+# ---------------------------------------------------------------------------
+
+BLUE, ORANGE, GREEN, GRAY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728"
+
+
+def _grid(lo: float, hi: float, num: int) -> torch.Tensor:
+    import torch
+
+    return torch.linspace(lo, hi, num, dtype=torch.float64)
+
+
+def _kink_grid(lo: float, hi: float, kinks: Any) -> torch.Tensor:
+    """``lo``, ``hi`` and the kinks between them, sorted: all a piecewise linear curve needs."""
+    import torch
+
+    inside = [float(k) for k in kinks if lo < float(k) < hi]
+    return torch.tensor(sorted({lo, hi, *inside}), dtype=torch.float64)
+
+
+def explorer_frame(name: str = "relu", alpha: float = 0.1) -> Frame:
+    """An activation and its autograd derivative on [-5, 5]."""
+    x = _grid(-5, 5, 201)
+    y, dy = activation(name, x, alpha), derivative(name, x, alpha)
+    title = ACTIVATIONS[name] + (f", α = {alpha:g}" if name == "leaky_relu" else "")
+    return Frame(
+        (trace("f(x)", x, y, color=BLUE), trace("f'(x) by autograd", x, dy, color=ORANGE, dash="dash")), title
+    )
+
+
+def activation_explorer() -> Demo:
+    """Demo 1: pick an activation, see it and its derivative; α for the leaky ReLU."""
+    alphas = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+    return Demo(
+        "activation-explorer",
+        explorer_frame,
+        [
+            Control("name", tuple(ACTIVATIONS), "relu", "activation", "buttons", tuple(ACTIVATIONS.values())),
+            Control("alpha", alphas, 0.1, "α (leaky ReLU only)"),
+        ],
+        xlabel="x",
+        xrange=(-5, 5),
+        yrange=(-1.6, 3.0),
+    )
+
+
+def neuron_frame(w: float = 1.0, b: float = 0.0, name: str = "sigmoid") -> Frame:
+    """One neuron ``f(w x + b)`` against ``f(x)``; ``w`` sets the steepness, ``b`` the shift."""
+    x = _grid(-6, 6, 121)
+    y = activation(name, w * x + b)
+    where = f", centre at x = {-b / w + 0.0:.3g}" if w != 0 else ", constant"
+    return Frame(
+        (
+            trace(f"{ACTIVATIONS[name]}(x)", x, activation(name, x), color=GRAY, dash="dot"),
+            trace(f"{ACTIVATIONS[name]}(w x + b)", x, y, color=BLUE, width=3),
+        ),
+        f"w = {w:g}, b = {b:g}{where}",
+    )
+
+
+def neuron_demo(name: str = "sigmoid") -> Demo:
+    """Demo 2: sliders for the weight and bias of one neuron ``f(w x + b)``."""
+    ws = (-4.0, -2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    bs = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
+    render = lambda w, b: neuron_frame(w, b, name)
+    return Demo(
+        f"neuron-{name}", render, [Control("w", ws, 1.0, "weight w"), Control("b", bs, 0.0, "bias b")],
+        xlabel="x", ylabel="activation", xrange=(-6, 6), yrange=(-0.1, 1.1) if name == "sigmoid" else None,
+    )  # fmt: skip
+
+
+def relu_hat(x: torch.Tensor, center: float, width: float, height: float = 1.0) -> torch.Tensor:
+    """A hat of the given half-``width`` and ``height`` at ``center``, made of three ReLUs.
+
+    ``(h / w) * (relu(x - c + w) - 2 relu(x - c) + relu(x - c - w))``: the slope
+    goes 0, then ``h/w``, then ``-h/w``, then back to 0.
+    """
+    import torch
+
+    s = height / width
+    return s * (torch.relu(x - center + width) - 2 * torch.relu(x - center) + torch.relu(x - center - width))
+
+
+def bump_frame(center: float = 0.0, width: float = 1.0) -> Frame:
+    """The three scaled ReLUs of :func:`relu_hat` and their sum, drawn exactly through their kinks."""
+    import torch
+
+    x = _kink_grid(-4, 4, (center - width, center, center + width))
+    s = 1.0 / width
+    parts = (
+        (f"+{s:.3g} relu(x - {center - width:g})", s * torch.relu(x - center + width), GREEN),
+        (f"-{2 * s:.3g} relu(x - {center:g})", -2 * s * torch.relu(x - center), RED),
+        (f"+{s:.3g} relu(x - {center + width:g})", s * torch.relu(x - center - width), ORANGE),
+    )
+    traces = [trace(name, x, y, color=color, dash="dot", width=1.5) for name, y, color in parts]
+    traces.append(trace("sum: a bump", x, relu_hat(x, center, width), color=BLUE, width=3))
+    return Frame(tuple(traces), f"centre {center:g}, half-width {width:g}")
+
+
+def bump_demo() -> Demo:
+    """Demo 3a: three ReLUs make a hat-shaped bump; slide its centre and width."""
+    centers = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+    widths = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    return Demo(
+        "relu-bump", bump_frame, [Control("center", centers, 0.0, "centre"), Control("width", widths, 1.0)],
+        xlabel="x", xrange=(-4, 4), yrange=(-3.0, 3.0),
+    )  # fmt: skip
+
+
+def relu_features(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """The hidden layer ``relu(x - t_k)`` for every knot ``t_k``: shape ``(len(x), len(knots))``."""
+    import torch
+
+    return torch.relu(x[:, None] - knots[None, :])
+
+
+def fit_relu_units(
+    target: Callable[[torch.Tensor], torch.Tensor], n_units: int, lo: float, hi: float, num: int = 401
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fit ``b + sum_k v_k relu(x - t_k)`` to ``target`` on ``[lo, hi]`` by least squares.
+
+    The ``n_units`` knots ``t_k`` are evenly spaced from ``lo`` (fixed hidden
+    layer); only the output weights ``v`` and bias ``b`` are fitted, which is
+    a linear least-squares problem with an exact solution.  Returns
+    ``(knots, v, b)`` in float64.
+    """
+    import torch
+
+    x = _grid(lo, hi, num)
+    knots = lo + (hi - lo) * torch.arange(n_units, dtype=torch.float64) / n_units
+    features = torch.cat([torch.ones(num, 1, dtype=torch.float64), relu_features(x, knots)], dim=1)
+    coef = torch.linalg.lstsq(features, target(x)[:, None], driver="gelsd").solution[:, 0]
+    return knots, coef[1:], coef[0]
+
+
+def relu_net(x: torch.Tensor, knots: torch.Tensor, v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Evaluate the one-hidden-layer ReLU net ``b + sum_k v_k relu(x - t_k)``."""
+    return relu_features(x, knots) @ v + b
+
+
+def relu_fit_frame(n_units: int = 4) -> Frame:
+    """``sin`` on [-π, π] and its best fit by ``n_units`` hidden ReLUs, with the kinks marked."""
+    import torch
+
+    lo, hi = -math.pi, math.pi
+    knots, v, b = fit_relu_units(torch.sin, n_units, lo, hi)
+    x = _grid(lo, hi, 401)
+    rmse = float((relu_net(x, knots, v, b) - torch.sin(x)).pow(2).mean().sqrt())
+    x_fit = _kink_grid(lo, hi, knots)  # the fit is piecewise linear: its kinks draw it exactly
+    x_sin = _grid(lo, hi, 121)
+    return Frame(
+        (
+            trace("target sin(x)", x_sin, torch.sin(x_sin), color=GRAY, dash="dash"),
+            trace(f"{n_units} ReLU units", x_fit, relu_net(x_fit, knots, v, b), color=BLUE, width=3),
+            trace("kinks", knots, relu_net(knots, knots, v, b), color=RED, mode="markers"),
+        ),
+        f"N = {n_units} hidden units, RMS error {rmse:.2e}",
+    )
+
+
+def relu_fit_demo() -> Demo:
+    """Demo 3b: N hidden ReLU units approximate sin; slide N."""
+    return Demo(
+        "relu-fit", relu_fit_frame, [Control("n_units", tuple(range(1, 21)), 4, "hidden units N")],
+        xlabel="x", xrange=(-3.3, 3.3), yrange=(-1.3, 1.3),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def layer_grad_norms(
+    name: str, depth: int = 20, width: int = 64, gain: float = 1.0, batch: int = 64, seed: int = 0
+) -> tuple[float, ...]:
+    """Gradient norm of every layer's weights in a deep stack ``h = f(W h + b)``.
+
+    Weights are drawn from N(0, gain² / width), biases are 0.  A fixed random
+    signal is back-propagated from the top (the loss is a random projection of
+    the last layer), so the numbers reflect only how the backward pass
+    shrinks or grows it on the way down.  Returns the norms from layer 1 (next
+    to the input) to layer ``depth``, in float64 for reproducible digits.
+    Results are cached, since the demos and the text ask for the same stacks.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    scale = gain / math.sqrt(width)
+    weights = [
+        (torch.randn(width, width, generator=gen, dtype=torch.float64) * scale).requires_grad_()
+        for _ in range(depth)
+    ]
+    h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    probe = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    for weight in weights:
+        h = activation(name, h @ weight.T)
+    grads = torch.autograd.grad((h * probe).sum() / batch, weights)
+    return tuple(float(g.norm()) for g in grads)
+
+
+def vanishing_frame(gain: float = 1.0, depth: int = 20) -> Frame:
+    """Per-layer gradient norms of a sigmoid stack and a ReLU stack with the same weights."""
+    import torch
+
+    layers = torch.arange(1, depth + 1)
+    sig, rel = layer_grad_norms("sigmoid", depth, gain=gain), layer_grad_norms("relu", depth, gain=gain)
+    return Frame(
+        (
+            trace("sigmoid", layers, sig, color=ORANGE, width=3),
+            trace("ReLU", layers, rel, color=BLUE, width=3),
+        ),
+        f"gain {gain:.3g}: layer 1 / layer {depth} = {sig[0] / sig[-1]:.1e} (sigmoid), "
+        f"{rel[0] / rel[-1]:.1e} (ReLU)",
+    )
+
+
+def vanishing_demo() -> Demo:
+    """Demo 4: slide the weight scale and watch the gradient shrink layer by layer."""
+    gains = (0.5, 0.75, 1.0, 1.25, 2**0.5, 1.5, 1.75, 2.0, 3.0, 4.0)
+    gain = Control("gain", gains, 2**0.5, "weight gain", labels=tuple(f"{g:.3g}" for g in gains))
+    return Demo(
+        "vanishing-gradients", vanishing_frame, [gain],
+        xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖", xrange=(0.5, 20.5), yrange=(-18, 10),
+        ylog=True,
+    )  # fmt: skip
