@@ -9,6 +9,8 @@ Submodules, one concern each:
 - :mod:`d2lmini.progress`: live figure / terminal bar shown while training;
 - :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings;
 - :mod:`d2lmini.diagrams`: network diagrams drawn by code;
+- :mod:`d2lmini.widgets`: slider demos, live (ipywidgets) and static (plotly);
+- :mod:`d2lmini.activations`: activation functions and the chapter's demos;
 - :mod:`d2lmini.checks`: instant feedback for the exercises.
 
 The names below are loaded on first use, so ``import d2lmini`` is instant and
@@ -44,6 +46,7 @@ _EXPORTS = {
     "plot_history": "plotting",
     "draw_mlp": "diagrams",
     "CheckResult": "checks",
+    "Demo": "widgets",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from d2lmini.module import Classifier, Module, add_to_class, count_parameters, mlp_parameter_count
     from d2lmini.plotting import figure, plot, plot_history, set_axes, show_images
     from d2lmini.train import History, NonFiniteLossError, Trainer, resolve_device, seed_everything
+    from d2lmini.widgets import Demo
 
 
 def __getattr__(name: str) -> Any:

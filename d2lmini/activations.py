@@ -1,0 +1,295 @@
+"""Activation functions and the slider demos of the activation-function chapter.
+
+Each function here is pure: it takes numbers or tensors and returns tensors
+or a :class:`~d2lmini.widgets.Frame` (what one state of a demo shows).  The
+``*_demo`` functions wrap those frames into :class:`~d2lmini.widgets.Demo`
+objects, which show live ipywidgets sliders in Jupyter and a self-contained
+plotly figure with the same sliders in the built book.  torch is imported
+inside the functions, so importing this module is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from d2lmini.widgets import Control, Demo, Frame, trace
+
+if TYPE_CHECKING:
+    import torch
+
+# ---------------------------------------------------------------------------
+# Activation functions and their derivatives
+# ---------------------------------------------------------------------------
+
+#: Activation names understood by :func:`activation`, with their display names.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "ReLU",
+    "leaky_relu": "leaky ReLU",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "gelu": "GELU",
+    "silu": "SiLU",
+}
+
+
+def activation(name: str, x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+    """Apply the activation ``name`` (a key of :data:`ACTIVATIONS`) to ``x``.
+
+    ``alpha`` is the slope for negative inputs of the leaky ReLU (a pReLU with
+    a fixed, not learned, slope); the other activations ignore it.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    functions: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "relu": torch.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, alpha),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "gelu": F.gelu,
+        "silu": F.silu,
+    }
+    if name not in functions:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(functions)}")
+    return functions[name](x)
+
+
+def derivative(name: str, x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
+    """The derivative of activation ``name`` at every element of ``x``, by autograd.
+
+    Because the activation acts element by element, the gradient of the sum of
+    its outputs is exactly the vector of the pointwise derivatives.
+    """
+    import torch
+
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(activation(name, x, alpha).sum(), x)
+    return grad
+
+
+# ---------------------------------------------------------------------------
+# The activation chapter's demos
+# ---------------------------------------------------------------------------
+
+BLUE, ORANGE, GREEN, GRAY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728"
+
+
+def _grid(lo: float, hi: float, num: int) -> torch.Tensor:
+    import torch
+
+    return torch.linspace(lo, hi, num, dtype=torch.float64)
+
+
+def _kink_grid(lo: float, hi: float, kinks: Any) -> torch.Tensor:
+    """``lo``, ``hi`` and the kinks between them, sorted: all a piecewise linear curve needs."""
+    import torch
+
+    inside = [float(k) for k in kinks if lo < float(k) < hi]
+    return torch.tensor(sorted({lo, hi, *inside}), dtype=torch.float64)
+
+
+def explorer_frame(name: str = "relu", alpha: float = 0.1) -> Frame:
+    """An activation and its autograd derivative on [-5, 5]."""
+    x = _grid(-5, 5, 201)
+    y, dy = activation(name, x, alpha), derivative(name, x, alpha)
+    title = ACTIVATIONS[name] + (f", α = {alpha:g}" if name == "leaky_relu" else "")
+    return Frame(
+        (trace("f(x)", x, y, color=BLUE), trace("f'(x) by autograd", x, dy, color=ORANGE, dash="dash")), title
+    )
+
+
+def activation_explorer() -> Demo:
+    """Demo 1: pick an activation, see it and its derivative; α for the leaky ReLU."""
+    alphas = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+    return Demo(
+        "activation-explorer",
+        explorer_frame,
+        [
+            Control("name", tuple(ACTIVATIONS), "relu", "activation", "buttons", tuple(ACTIVATIONS.values())),
+            Control("alpha", alphas, 0.1, "α (leaky ReLU only)"),
+        ],
+        xlabel="x",
+        xrange=(-5, 5),
+        yrange=(-1.6, 3.0),
+    )
+
+
+def neuron_frame(w: float = 1.0, b: float = 0.0, name: str = "sigmoid") -> Frame:
+    """One neuron ``f(w x + b)`` against ``f(x)``; ``w`` sets the steepness, ``b`` the shift."""
+    x = _grid(-6, 6, 121)
+    y = activation(name, w * x + b)
+    where = f", centre at x = {-b / w + 0.0:.3g}" if w != 0 else ", constant"
+    return Frame(
+        (
+            trace(f"{ACTIVATIONS[name]}(x)", x, activation(name, x), color=GRAY, dash="dot"),
+            trace(f"{ACTIVATIONS[name]}(w x + b)", x, y, color=BLUE, width=3),
+        ),
+        f"w = {w:g}, b = {b:g}{where}",
+    )
+
+
+def neuron_demo(name: str = "sigmoid") -> Demo:
+    """Demo 2: sliders for the weight and bias of one neuron ``f(w x + b)``."""
+    ws = (-4.0, -2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    bs = (-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
+    render = lambda w, b: neuron_frame(w, b, name)
+    return Demo(
+        f"neuron-{name}", render, [Control("w", ws, 1.0, "weight w"), Control("b", bs, 0.0, "bias b")],
+        xlabel="x", ylabel="activation", xrange=(-6, 6), yrange=(-0.1, 1.1) if name == "sigmoid" else None,
+    )  # fmt: skip
+
+
+def relu_hat(x: torch.Tensor, center: float, width: float, height: float = 1.0) -> torch.Tensor:
+    """A hat of the given half-``width`` and ``height`` at ``center``, made of three ReLUs.
+
+    ``(h / w) * (relu(x - c + w) - 2 relu(x - c) + relu(x - c - w))``: the slope
+    goes 0, then ``h/w``, then ``-h/w``, then back to 0.
+    """
+    import torch
+
+    s = height / width
+    return s * (torch.relu(x - center + width) - 2 * torch.relu(x - center) + torch.relu(x - center - width))
+
+
+def bump_frame(center: float = 0.0, width: float = 1.0) -> Frame:
+    """The three scaled ReLUs of :func:`relu_hat` and their sum, drawn exactly through their kinks."""
+    import torch
+
+    x = _kink_grid(-4, 4, (center - width, center, center + width))
+    s = 1.0 / width
+    parts = (
+        (f"+{s:.3g} relu(x - {center - width:g})", s * torch.relu(x - center + width), GREEN),
+        (f"-{2 * s:.3g} relu(x - {center:g})", -2 * s * torch.relu(x - center), RED),
+        (f"+{s:.3g} relu(x - {center + width:g})", s * torch.relu(x - center - width), ORANGE),
+    )
+    traces = [trace(name, x, y, color=color, dash="dot", width=1.5) for name, y, color in parts]
+    traces.append(trace("sum: a bump", x, relu_hat(x, center, width), color=BLUE, width=3))
+    return Frame(tuple(traces), f"centre {center:g}, half-width {width:g}")
+
+
+def bump_demo() -> Demo:
+    """Demo 3a: three ReLUs make a hat-shaped bump; slide its centre and width."""
+    centers = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
+    widths = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+    return Demo(
+        "relu-bump", bump_frame, [Control("center", centers, 0.0, "centre"), Control("width", widths, 1.0)],
+        xlabel="x", xrange=(-4, 4), yrange=(-3.0, 3.0),
+    )  # fmt: skip
+
+
+def relu_features(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """The hidden layer ``relu(x - t_k)`` for every knot ``t_k``: shape ``(len(x), len(knots))``."""
+    import torch
+
+    return torch.relu(x[:, None] - knots[None, :])
+
+
+def fit_relu_units(
+    target: Callable[[torch.Tensor], torch.Tensor], n_units: int, lo: float, hi: float, num: int = 401
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fit ``b + sum_k v_k relu(x - t_k)`` to ``target`` on ``[lo, hi]`` by least squares.
+
+    The ``n_units`` knots ``t_k`` are evenly spaced from ``lo`` (fixed hidden
+    layer); only the output weights ``v`` and bias ``b`` are fitted, which is
+    a linear least-squares problem with an exact solution.  Returns
+    ``(knots, v, b)`` in float64.
+    """
+    import torch
+
+    x = _grid(lo, hi, num)
+    knots = lo + (hi - lo) * torch.arange(n_units, dtype=torch.float64) / n_units
+    features = torch.cat([torch.ones(num, 1, dtype=torch.float64), relu_features(x, knots)], dim=1)
+    coef = torch.linalg.lstsq(features, target(x)[:, None], driver="gelsd").solution[:, 0]
+    return knots, coef[1:], coef[0]
+
+
+def relu_net(x: torch.Tensor, knots: torch.Tensor, v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Evaluate the one-hidden-layer ReLU net ``b + sum_k v_k relu(x - t_k)``."""
+    return relu_features(x, knots) @ v + b
+
+
+def relu_fit_frame(n_units: int = 4) -> Frame:
+    """``sin`` on [-π, π] and its best fit by ``n_units`` hidden ReLUs, with the kinks marked."""
+    import torch
+
+    lo, hi = -math.pi, math.pi
+    knots, v, b = fit_relu_units(torch.sin, n_units, lo, hi)
+    x = _grid(lo, hi, 401)
+    rmse = float((relu_net(x, knots, v, b) - torch.sin(x)).pow(2).mean().sqrt())
+    x_fit = _kink_grid(lo, hi, knots)  # the fit is piecewise linear: its kinks draw it exactly
+    x_sin = _grid(lo, hi, 121)
+    return Frame(
+        (
+            trace("target sin(x)", x_sin, torch.sin(x_sin), color=GRAY, dash="dash"),
+            trace(f"{n_units} ReLU units", x_fit, relu_net(x_fit, knots, v, b), color=BLUE, width=3),
+            trace("kinks", knots, relu_net(knots, knots, v, b), color=RED, mode="markers"),
+        ),
+        f"N = {n_units} hidden units, RMS error {rmse:.2e}",
+    )
+
+
+def relu_fit_demo() -> Demo:
+    """Demo 3b: N hidden ReLU units approximate sin; slide N."""
+    return Demo(
+        "relu-fit", relu_fit_frame, [Control("n_units", tuple(range(1, 21)), 4, "hidden units N")],
+        xlabel="x", xrange=(-3.3, 3.3), yrange=(-1.3, 1.3),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def layer_grad_norms(
+    name: str, depth: int = 20, width: int = 64, gain: float = 1.0, batch: int = 64, seed: int = 0
+) -> tuple[float, ...]:
+    """Gradient norm of every layer's weights in a deep stack ``h = f(W h + b)``.
+
+    Weights are drawn from N(0, gain² / width), biases are 0.  A fixed random
+    signal is back-propagated from the top (the loss is a random projection of
+    the last layer), so the numbers reflect only how the backward pass
+    shrinks or grows it on the way down.  Returns the norms from layer 1 (next
+    to the input) to layer ``depth``, in float64 for reproducible digits.
+    Results are cached, since the demos and the text ask for the same stacks.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    scale = gain / math.sqrt(width)
+    weights = [
+        (torch.randn(width, width, generator=gen, dtype=torch.float64) * scale).requires_grad_()
+        for _ in range(depth)
+    ]
+    h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    probe = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    for weight in weights:
+        h = activation(name, h @ weight.T)
+    grads = torch.autograd.grad((h * probe).sum() / batch, weights)
+    return tuple(float(g.norm()) for g in grads)
+
+
+def vanishing_frame(gain: float = 1.0, depth: int = 20) -> Frame:
+    """Per-layer gradient norms of a sigmoid stack and a ReLU stack with the same weights."""
+    import torch
+
+    layers = torch.arange(1, depth + 1)
+    sig, rel = layer_grad_norms("sigmoid", depth, gain=gain), layer_grad_norms("relu", depth, gain=gain)
+    return Frame(
+        (
+            trace("sigmoid", layers, sig, color=ORANGE, width=3),
+            trace("ReLU", layers, rel, color=BLUE, width=3),
+        ),
+        f"gain {gain:.3g}: layer 1 / layer {depth} = {sig[0] / sig[-1]:.1e} (sigmoid), "
+        f"{rel[0] / rel[-1]:.1e} (ReLU)",
+    )
+
+
+def vanishing_demo() -> Demo:
+    """Demo 4: slide the weight scale and watch the gradient shrink layer by layer."""
+    gains = (0.5, 0.75, 1.0, 1.25, 2**0.5, 1.5, 1.75, 2.0, 3.0, 4.0)
+    gain = Control("gain", gains, 2**0.5, "weight gain", labels=tuple(f"{g:.3g}" for g in gains))
+    return Demo(
+        "vanishing-gradients", vanishing_frame, [gain],
+        xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖", xrange=(0.5, 20.5), yrange=(-18, 10),
+        ylog=True,
+    )  # fmt: skip
