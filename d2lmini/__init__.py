@@ -11,6 +11,7 @@ Submodules, one concern each:
 - :mod:`d2lmini.diagrams`: network diagrams drawn by code;
 - :mod:`d2lmini.widgets`: slider demos, live (ipywidgets) and static (plotly);
 - :mod:`d2lmini.activations`: activation functions and the chapter's demos;
+- :mod:`d2lmini.metrics`: confusion matrices and per-class accuracy;
 - :mod:`d2lmini.checks`: instant feedback for the exercises.
 
 The names below are loaded on first use, so ``import d2lmini`` is instant and
@@ -47,6 +48,9 @@ _EXPORTS = {
     "draw_mlp": "diagrams",
     "CheckResult": "checks",
     "Demo": "widgets",
+    "confusion_matrix": "metrics",
+    "per_class_accuracy": "metrics",
+    "plot_confusion_matrix": "metrics",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from d2lmini.data import MNIST, FashionMNIST, TensorLoader
     from d2lmini.diagrams import draw_mlp
     from d2lmini.idx import DataError
+    from d2lmini.metrics import confusion_matrix, per_class_accuracy, plot_confusion_matrix
     from d2lmini.module import Classifier, Module, add_to_class, count_parameters, mlp_parameter_count
     from d2lmini.plotting import figure, plot, plot_history, set_axes, show_images
     from d2lmini.train import History, NonFiniteLossError, Trainer, resolve_device, seed_everything

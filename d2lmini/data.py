@@ -242,7 +242,7 @@ class MNIST(FashionMNIST):
     name = "mnist"
     url = "https://ossci-datasets.s3.amazonaws.com/mnist/"
     system_dirs = (Path("/usr/share/datasets/mnist"),)
-    install_hint = f"download the four files of the MNIST database into a folder and set {ENV_VAR}"
+    install_hint = "copy the four .gz files of the MNIST database into ~/.cache/d2lmini/mnist"
     labels = tuple(str(d) for d in range(10))
     files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),

@@ -31,9 +31,18 @@ def markdown(nb: dict) -> str:
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
 
 
+def toc_entries() -> list[tuple[str, str]]:
+    """(document, its top-level chapter) for every entry of _toc.yml."""
+    entries = []
+    for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]:
+        for chapter in part["chapters"]:
+            entries.append((chapter["file"], chapter["file"]))
+            entries += [(section["file"], chapter["file"]) for section in chapter.get("sections", [])]
+    return entries
+
+
 def test_toc_and_folders_agree() -> None:
-    toc = (ROOT / "_toc.yml").read_text()
-    listed = {entry["file"] for part in yaml.safe_load(toc)["parts"] for entry in part["chapters"]}
+    listed = {doc for doc, _ in toc_entries()}
     on_disk = {str(p.relative_to(ROOT).with_suffix("")) for p in NOTEBOOKS}
     assert listed == on_disk
 
@@ -69,10 +78,14 @@ def test_figures_are_opaque(path: Path) -> None:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
 def test_chapter_and_exercises_link_both_ways(chapter: Path) -> None:
-    exercise = ROOT / "exercises" / chapter.name
-    assert exercise.exists(), f"no exercises for {chapter.name}"
-    assert f"../exercises/{chapter.name}" in markdown(load(chapter)), "the chapter does not link its exercises"
-    assert f"../chapters/{chapter.name}" in markdown(load(exercise)), "the exercises do not link their chapter"
+    """A chapter links its exercises and back; a section links its chapter's exercises."""
+    parent = dict(toc_entries())[str(chapter.relative_to(ROOT).with_suffix(""))]
+    name = Path(parent).name + ".ipynb"
+    exercise = ROOT / "exercises" / name
+    assert exercise.exists(), f"no exercises for {name}"
+    assert f"../exercises/{name}" in markdown(load(chapter)), "the chapter does not link its exercises"
+    if parent == str(chapter.relative_to(ROOT).with_suffix("")):
+        assert f"../chapters/{name}" in markdown(load(exercise)), "the exercises do not link their chapter"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=ids(CHAPTERS))
