@@ -22,7 +22,7 @@ book: setup system-book data
 
 test: setup system-test data
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadscope
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadscope
 
 setup: $(STAMP) $(VENDOR)/mathjax/tex-chtml.js
 

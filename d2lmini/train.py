@@ -105,6 +105,18 @@ class History:
         return f"History({len(self)} epochs on {self.device}{status}{last})"
 
 
+def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
+    """Accept an optimizer or an ``(optimizer, scheduler)`` pair from configure_optimizers."""
+    if isinstance(configured, torch.optim.Optimizer):
+        return configured, None
+    if isinstance(configured, (tuple, list)) and len(configured) == 2:
+        return configured[0], configured[1]
+    raise TypeError(
+        "configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
+        f"not {type(configured).__name__}."
+    )
+
+
 class _Mean:
     """Running means of a step's metrics, weighted by batch size, kept on the device."""
 
@@ -131,9 +143,11 @@ class Trainer:
         gradient_clip_val: if set, clip the gradients' global norm to this value.
         progress: ``"auto"`` (live figure in Jupyter, a bar in a terminal),
             ``"notebook"``, ``"terminal"``, or ``"none"``/``False``.
-        seed: if set, seed all generators at the start of ``fit`` (the data
-            order then repeats; seed before building the model to repeat its
-            initial weights too).
+        seed: if set, seed all generators once the model is set up, just
+            before the first epoch: the order of the minibatches then depends
+            on the seed only, not on the model, so two models trained with the
+            same seed see the same data in the same order.  (Seed before
+            building a model to repeat its initial weights too.)
     """
 
     def __init__(
@@ -157,25 +171,31 @@ class Trainer:
         return [t.to(self.device, non_blocking=True) for t in batch]
 
     def _initialise_lazy(self, model: nn.Module, data: DataModule) -> None:
-        """Run one batch through a model with lazy layers so every shape is known."""
+        """Run one batch through a model with lazy layers so every shape is known.
+
+        The batch comes from the validation loader, which does not shuffle, so
+        this draws no random numbers besides the new layers' initial weights.
+        """
         lazy = nn.parameter.UninitializedParameter
         if any(isinstance(p, lazy) for p in model.parameters()):
-            batch = self._to_device(next(iter(data.train_dataloader())))
+            batch = self._to_device(next(iter(data.val_dataloader())))
             with torch.no_grad():
                 model(*batch[:-1])
 
     def fit(self, model: Module, data: DataModule) -> History:
         """Train ``model`` on ``data`` and return the per-epoch :class:`History`.
 
-        Raises :class:`NonFiniteLossError` if the loss becomes NaN or
-        infinite; the error carries the history so far, and the weights are
-        left as they were before the failing step.
+        ``model.configure_optimizers()`` may return an optimizer, or a pair
+        ``(optimizer, scheduler)`` whose learning-rate scheduler is stepped
+        after every epoch.  Raises :class:`NonFiniteLossError` if the loss
+        becomes NaN or infinite; the error carries the history so far, and
+        the weights are left as they were before the failing step.
         """
-        if self.seed is not None:
-            seed_everything(self.seed)
         model.to(self.device)
         self._initialise_lazy(model, data)
-        optimizer = model.configure_optimizers()
+        optimizer, scheduler = _split_optimizers(model.configure_optimizers())
+        if self.seed is not None:
+            seed_everything(self.seed)
         history = History(device=str(self.device))
         progress = make_progress(self.progress)
         progress.start(self.max_epochs, len(data.train_dataloader()))  # type: ignore[arg-type]
@@ -184,6 +204,8 @@ class Trainer:
                 start = time.perf_counter()
                 record = {"epoch": float(epoch)}
                 record |= self._train_epoch(model, data, optimizer, epoch, history, progress)
+                if scheduler is not None:
+                    scheduler.step()
                 record |= self.evaluate(model, data)
                 record["seconds"] = time.perf_counter() - start
                 history.records.append(record)

@@ -57,11 +57,16 @@ class Frame:
     title: str = ""
 
 
-def _round(values: Any, digits: int = 4) -> tuple[float, ...]:
-    """Round to ``digits`` significant digits: stable text, compact HTML, exact enough to plot."""
+def _round(values: Any, digits: int = 4, tiny: float = 1e-9) -> tuple[float, ...]:
+    """Round to ``digits`` significant digits: stable text, compact HTML, exact enough to plot.
+
+    Values smaller than ``tiny`` in size become 0: they are floating-point
+    noise (a least-squares residual of 1e-15, say) whose digits change with
+    the number of CPU threads and would make the HTML differ between runs.
+    """
     if hasattr(values, "detach"):
         values = values.detach().cpu().double().tolist()
-    return tuple(float(f"{float(v):.{digits}g}") for v in values)
+    return tuple(0.0 if abs(float(v)) < tiny else float(f"{float(v):.{digits}g}") for v in values)
 
 
 def trace(name: str, x: Any, y: Any, **style: Any) -> Trace:

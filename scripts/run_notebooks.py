@@ -4,13 +4,16 @@
     python scripts/run_notebooks.py chapters/x.ipynb # just these
 
 Each notebook runs in a new kernel from its own folder, as the book build and
-nbval run it, so the stored execution counts go 1, 2, 3, ...  A notebook that
-raises stops the script with the error and is left unchanged on disk.
+nbval run it, so the stored execution counts go 1, 2, 3, ...  Kernels use one
+CPU thread, as under `make test`, so the outputs nbval compares were produced
+the same way.  A notebook that raises stops the script with the error and is
+left unchanged on disk.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the kernels
     paths = args.notebooks or sorted([*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("exercises/*.ipynb")])
     for path in paths:
         try:

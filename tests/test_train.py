@@ -134,3 +134,37 @@ def test_bad_arguments() -> None:
         Trainer(0)
     with pytest.raises(ValueError, match="progress must be"):
         Trainer(1, progress="fancy")  # type: ignore[arg-type]
+
+
+def test_seed_fixes_the_data_order_whatever_the_model(data: FashionMNIST, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders = []
+    real_randperm = torch.randperm
+
+    def spy(n, *args, **kwargs):  # type: ignore[no-untyped-def]
+        order = real_randperm(n, *args, **kwargs)
+        orders.append(order.clone())
+        return order
+
+    monkeypatch.setattr(torch, "randperm", spy)
+    for lazy in (False, True):  # the lazy model draws its weights inside fit
+        torch.manual_seed(len(orders) + 7)  # and the generator starts elsewhere each time
+        Trainer(max_epochs=1, device="cpu", progress="none", seed=3).fit(Linear(lazy=lazy), data)
+    assert len(orders) == 2 and torch.equal(orders[0], orders[1])
+
+
+def test_a_scheduler_from_configure_optimizers_is_stepped_each_epoch(data: FashionMNIST) -> None:
+    class Decaying(Linear):
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            self.optimizer = torch.optim.SGD(self.parameters(), lr=1.0)
+            return self.optimizer, torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=0.5)
+
+    model = Decaying()
+    Trainer(max_epochs=3, device="cpu", progress="none").fit(model, data)
+    assert model.optimizer.param_groups[0]["lr"] == 0.125  # halved after each of the three epochs
+    with pytest.raises(TypeError, match="must return an optimizer or a pair"):
+
+        class Wrong(Linear):
+            def configure_optimizers(self):  # type: ignore[no-untyped-def]
+                return "sgd"
+
+        Trainer(max_epochs=1, device="cpu", progress="none").fit(Wrong(), data)
