@@ -26,6 +26,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
+NOTE_TAG = "solutions-note"  # "this page has the solutions; here is the student copy"
 # Top-level paths of the repository that the student book does not need.
 NOT_IN_BOOK = {
     ".git", ".venv", "_build", "student", "tests", "bench", "scripts", "d2lmini",
@@ -35,8 +36,9 @@ _SOLUTION_DIRECTIVE = re.compile(r"^\s*(`{3,}|:{3,})\s*\{solution(-start|-end)?\
 
 
 def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
-    """True for a cell tagged ``solution``."""
-    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+    """True for a cell tagged ``solution`` (or the note that points to the student copy)."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return SOLUTION_TAG in tags or NOTE_TAG in tags
 
 
 def strip_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -206,3 +206,12 @@ def test_student_notebook_runs_and_says_not_attempted(path: Path) -> None:
         assert "not attempted yet" in out["data"]["text/plain"]
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_committed_student_edition_is_current(tmp_path: Path) -> None:
+    """student/exercises/ is what `make student` writes now (students open it from the repository)."""
+    fresh = _student_edition().write_student_notebooks(ROOT / "exercises", tmp_path)
+    for path in fresh:
+        committed = ROOT / "student" / "exercises" / path.name
+        assert committed.exists(), f"{committed} is missing: run `make student`"
+        assert committed.read_text() == path.read_text(), f"{committed} is stale: run `make student`"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from scripts.setup_cell import setup_source
+from scripts.launch_cells import setup_source
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -50,7 +50,7 @@ def test_toc_and_folders_agree() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_first_code_cell_is_the_launch_setup(path: Path) -> None:
     first = next(c for c in load(path)["cells"] if c["cell_type"] == "code")
-    assert "".join(first["source"]) == setup_source(), "run: python scripts/setup_cell.py"
+    assert "".join(first["source"]) == setup_source(), "run: python scripts/launch_cells.py"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
