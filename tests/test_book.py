@@ -119,6 +119,12 @@ def test_page(page, site: str, path: str) -> None:  # type: ignore[no-untyped-de
         assert page.locator("mjx-container").count() >= n_math
         assert page.locator("mjx-merror").count() == 0, f"{path} has math MathJax could not parse"
 
+    # Every interactive figure rendered (plotly draws asynchronously, after MathJax).
+    page.wait_for_function(
+        "[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
+        timeout=30000,
+    )
+
     # Every image loaded (a zero natural width means a broken image).
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert broken == [], f"{path}: images that did not load: {broken}"
@@ -145,6 +151,10 @@ def test_figures_are_opaque(site: str) -> None:
 
 def test_activation_slider_changes_the_figure(page, site: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
+        timeout=30000,
+    )
     sliders = page.locator(".js-plotly-plot:has(g.slider-container)")
     assert sliders.count() >= 3, "expected at least three plotly figures with sliders"
     figure = page.locator("#d2lmini-neuron-sigmoid")  # one neuron: sliders for w and b
