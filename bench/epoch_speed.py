@@ -11,7 +11,7 @@ one run and interleaved so that they see the same machine load:
   ``Dataset`` that turns one PIL image at a time into a tensor, batched by a
   ``DataLoader`` with ``num_workers=4``.
 
-It prints the median of the repeats, the two ratios and their targets, and
+After an untimed warm-up it prints the median of the repeats, the two ratios and their targets, and
 the time of ``import d2lmini`` (with and without PyTorch) in a fresh process.
 Run it with ``make bench`` or ``python bench/epoch_speed.py [--repeats N]``.
 """
@@ -114,6 +114,7 @@ def main() -> None:
     in_memory = list(zip(data.train_X.split(256), data.train_y.split(256), strict=True))
     val_in_memory = list(zip(data.val_X.split(256), data.val_y.split(256), strict=True))
     runs: dict[str, list[float]] = {"floor": [], "d2lmini": [], "per-sample": []}
+    loop(in_memory[:20], val_in_memory[:4])  # warm up PyTorch's kernels and allocator, untimed
     for r in range(args.repeats):
         runs["floor"].append(seconds(lambda: loop(in_memory, val_in_memory)))
         runs["d2lmini"].append(seconds(lambda: run_d2lmini(data)))
