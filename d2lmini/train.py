@@ -105,6 +105,21 @@ class History:
         return f"History({len(self)} epochs on {self.device}{status}{last})"
 
 
+def _run_step(step: Any, batch: Sequence[torch.Tensor], what: str) -> dict[str, torch.Tensor]:
+    """Call a model's step; explain a failure with the batch's shapes (most are shape errors)."""
+    try:
+        return step(batch)
+    except RuntimeError as err:
+        shapes = ", ".join(str(tuple(t.shape)) for t in batch)
+        hint = ""
+        if "shape" in str(err) or "size" in str(err):
+            hint = (
+                " This looks like a shape mismatch: does forward flatten the images (nn.Flatten() or "
+                "X.reshape(-1, 784)), and does each layer's input size match the previous layer's output?"
+            )
+        raise RuntimeError(f"{what} failed on a batch of shapes {shapes}: {err}.{hint}") from err
+
+
 def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
     """Accept an optimizer or an ``(optimizer, scheduler)`` pair from configure_optimizers."""
     if isinstance(configured, torch.optim.Optimizer):
@@ -180,7 +195,7 @@ class Trainer:
         if any(isinstance(p, lazy) for p in model.parameters()):
             batch = self._to_device(next(iter(data.val_dataloader())))
             with torch.no_grad():
-                model(*batch[:-1])
+                _run_step(lambda b: model(*b[:-1]), batch, "the first forward pass (initialising lazy layers)")
 
     def fit(self, model: Module, data: DataModule) -> History:
         """Train ``model`` on ``data`` and return the per-epoch :class:`History`.
@@ -234,7 +249,7 @@ class Trainer:
         mean = _Mean()
         for index, batch in enumerate(data.train_dataloader(), start=1):
             batch = self._to_device(batch)
-            metrics = model.training_step(batch)
+            metrics = _run_step(model.training_step, batch, "training_step")
             loss = metrics["loss"]
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
@@ -261,7 +276,7 @@ class Trainer:
         mean = _Mean()
         for batch in data.val_dataloader():
             batch = self._to_device(batch)
-            mean.add(model.validation_step(batch), len(batch[-1]))
+            mean.add(_run_step(model.validation_step, batch, "validation_step"), len(batch[-1]))
         return mean.result("val")
 
     @torch.no_grad()

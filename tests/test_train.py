@@ -168,3 +168,15 @@ def test_a_scheduler_from_configure_optimizers_is_stepped_each_epoch(data: Fashi
                 return "sgd"
 
         Trainer(max_epochs=1, device="cpu", progress="none").fit(Wrong(), data)
+
+
+def test_shape_errors_name_the_batch_and_the_likely_fix(data: FashionMNIST) -> None:
+    class NoFlatten(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.net = nn.Linear(784, 10)
+
+    with pytest.raises(RuntimeError, match=r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\).*"
+                       r"does forward flatten the images"):  # fmt: skip
+        Trainer(max_epochs=1, device="cpu", progress="none").fit(NoFlatten(), data)
