@@ -111,11 +111,3 @@ def read_idx(path: Path, spec: FileSpec, fix: str = "") -> torch.Tensor:
     packed, raw = _decompress(Path(path), fix)
     _check_sum(Path(path), spec, packed, raw, fix)
     return parse_idx(raw, Path(path), spec.ndim, fix)
-
-
-def write_idx(path: Path, array: torch.Tensor) -> None:
-    """Write a ``uint8`` tensor as a gzip-compressed IDX file (used by the tests)."""
-    array = array.to(torch.uint8).contiguous()
-    header = bytes([0, 0, UBYTE, array.dim()])
-    header += b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    Path(path).write_bytes(gzip.compress(header + array.numpy().tobytes(), mtime=0))

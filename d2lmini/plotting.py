@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 BACKGROUND = "white"
-DEFAULT_FMTS = ("-", "m--", "g-.", "r:", "c-", "y--", "k-.", "b:")
 
 
 def figure(
@@ -57,53 +56,6 @@ def set_axes(
         axes.legend(legend)
     axes.grid(True, alpha=0.3)
     return axes
-
-
-def _as_rows(values: Any) -> list[Any]:
-    """Turn one series or a list of series into a list of 1-D series."""
-    if hasattr(values, "detach"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    if hasattr(values, "ndim"):
-        return [values] if values.ndim == 1 else list(values)
-    if isinstance(values, (list, tuple)) and values and not hasattr(values[0], "__len__"):
-        return [values]
-    return [v.detach().cpu().numpy() if hasattr(v, "detach") else v for v in values]
-
-
-def plot(
-    X: Any,
-    Y: Any = None,
-    xlabel: str | None = None,
-    ylabel: str | None = None,
-    legend: Sequence[str] | None = None,
-    xlim: tuple[float, float] | None = None,
-    ylim: tuple[float, float] | None = None,
-    xscale: str = "linear",
-    yscale: str = "linear",
-    fmts: Sequence[str] = DEFAULT_FMTS,
-    figsize: tuple[float, float] = (3.5, 2.5),
-    axes: Axes | None = None,
-) -> Axes:
-    """Plot one or several curves and return the axes.
-
-    ``X`` and ``Y`` may be lists, NumPy arrays or tensors, one series or a
-    list of series.  With ``Y`` omitted, ``X`` is plotted against its index.
-    One ``X`` series is shared by all ``Y`` series.
-    """
-    if axes is None:
-        _, axes = figure(figsize=figsize)
-    if Y is None:
-        ys = _as_rows(X)
-        xs = [list(range(len(y))) for y in ys]
-    else:
-        xs, ys = _as_rows(X), _as_rows(Y)
-        if len(xs) == 1:
-            xs = xs * len(ys)
-    if len(xs) != len(ys):
-        raise ValueError(f"got {len(xs)} x series for {len(ys)} y series; pass one x or one per y.")
-    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        axes.plot(x, y, fmts[i % len(fmts)])
-    return set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
 
 
 def show_images(

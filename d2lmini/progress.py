@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from d2lmini.train import History
+from d2lmini.history import History
 
 ProgressMode = Literal["auto", "notebook", "terminal", "none"] | bool
 

@@ -12,7 +12,7 @@ import torch
 from d2lmini import data as data_mod
 from d2lmini.data import MNIST, FashionMNIST, TensorLoader
 from d2lmini.idx import DataError
-from tests.conftest import FILES, write_fake_dataset
+from tests.helpers import FILES, write_fake_dataset
 
 REAL = Path("/usr/share/datasets/fashion-mnist")
 

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 import yaml
 
-from d2lmini import checks
+from d2lmini.book import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"

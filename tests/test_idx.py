@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from d2lmini.idx import DataError, FileSpec, read_idx, write_idx
+from d2lmini.idx import DataError, FileSpec, read_idx
+from tests.helpers import write_idx
 
 SPEC = FileSpec("images.gz", ndim=3)
 

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import matplotlib
 import matplotlib.pyplot as plt
-import pytest
 import torch
 
-from d2lmini.plotting import figure, plot, plot_history, show_images
-from d2lmini.train import History
-
-
-def test_plot_several_series_from_tensors() -> None:
-    x = torch.linspace(-1, 1, 5)
-    ax = plot(x, [x, x**2], xlabel="x", ylabel="y", legend=["x", "x^2"], xlim=(-1, 1), yscale="linear")
-    assert len(ax.lines) == 2 and ax.get_xlabel() == "x" and ax.get_xlim() == (-1.0, 1.0)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["x", "x^2"]
-    assert ax.figure.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
-    plt.close("all")
-
-
-def test_plot_y_only_and_existing_axes() -> None:
-    _, ax = figure()
-    assert plot([3, 1, 2], axes=ax) is ax
-    assert list(ax.lines[0].get_xdata()) == [0, 1, 2]
-    with pytest.raises(ValueError, match="got 2 x series for 3 y series"):
-        plot([[1, 2], [3, 4]], [[1, 2], [3, 4], [5, 6]])
-    plt.close("all")
+from d2lmini.history import History
+from d2lmini.plotting import plot_history, show_images
 
 
 def test_importing_changes_no_global_settings() -> None:

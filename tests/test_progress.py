@@ -6,8 +6,8 @@ import io
 
 import pytest
 
+from d2lmini.history import History
 from d2lmini.progress import NoProgress, NotebookProgress, TerminalProgress, in_notebook, make_progress
-from d2lmini.train import History
 
 
 def history(epochs: int) -> History:

@@ -10,8 +10,9 @@ from torch import nn
 
 from d2lmini import train as train_mod
 from d2lmini.data import FashionMNIST
+from d2lmini.history import History
 from d2lmini.module import Classifier
-from d2lmini.train import History, NonFiniteLossError, Trainer, resolve_device, seed_everything
+from d2lmini.train import NonFiniteLossError, Trainer, resolve_device, seed_everything
 
 
 class Linear(Classifier):

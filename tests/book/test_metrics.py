@@ -1,4 +1,4 @@
-"""Tests of d2lmini.metrics: the confusion matrix and its plot."""
+"""Tests of d2lmini.book.metrics: the confusion matrix and its plot."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from d2lmini.metrics import confusion_matrix, per_class_accuracy, plot_confusion_matrix
+from d2lmini.book.metrics import confusion_matrix, per_class_accuracy, plot_confusion_matrix
 
 
 def test_confusion_matrix_counts_pairs_true_by_row() -> None:

@@ -17,7 +17,7 @@ uses fixed element ids and rounds numbers, so re-running a notebook gives
 the same text.
 
 The activation chapter's pure functions and demos live in
-:mod:`d2lmini.activations`.  plotly, ipywidgets and matplotlib are imported
+:mod:`d2lmini.book.activations`.  plotly, ipywidgets and matplotlib are imported
 only inside functions, so importing this module is instant.
 """
 

@@ -1,4 +1,4 @@
-"""Tests of d2lmini.diagrams: the network diagram has the right units, edges and labels."""
+"""Tests of d2lmini.book.diagrams: the network diagram has the right units, edges and labels."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.patches import Circle
 
-from d2lmini.diagrams import default_unit_names, draw_mlp
+from d2lmini.book.diagrams import default_unit_names, draw_mlp
 
 
 @pytest.fixture(autouse=True)

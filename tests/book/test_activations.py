@@ -1,4 +1,4 @@
-"""Tests of d2lmini.activations: the activation functions, derivatives and fitting helpers."""
+"""Tests of d2lmini.book.activations: the activation functions, derivatives and fitting helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from d2lmini import activations
+from d2lmini.book import activations
 
 X = torch.arange(-500, 501, dtype=torch.float64) / 100  # contains 0 exactly
 

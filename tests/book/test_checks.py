@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import d2lmini
-from d2lmini import checks
-from d2lmini.checks import CheckResult
+from d2lmini.book import checks
+from d2lmini.book.checks import CheckResult
 
 
 def _not_implemented(*args: Any) -> Any:

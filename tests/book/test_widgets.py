@@ -1,4 +1,4 @@
-"""Tests of d2lmini.widgets: every static slider state is ``render`` at its parameters, and both views agree."""
+"""Tests of d2lmini.book.widgets: every static slider state is ``render`` at its parameters, and both views agree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from d2lmini import activations, widgets
+from d2lmini.book import activations, widgets
 
 
 def test_control_rejects_a_default_outside_its_values() -> None:

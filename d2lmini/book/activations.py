@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from d2lmini.widgets import Control, Demo, Frame, trace
+from d2lmini.book.widgets import Control, Demo, Frame, trace
 
 if TYPE_CHECKING:
     import torch
