@@ -191,6 +191,7 @@ def test_student_edition_refuses_an_untagged_solution() -> None:
         _student_edition().strip_solutions(nb)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
 def test_student_notebook_runs_and_says_not_attempted(path: Path) -> None:
     from nbclient import NotebookClient
