@@ -1,9 +1,23 @@
 """Fashion-MNIST and MNIST as in-memory data modules.
 
-The whole dataset is read once into tensors (about 190 MB as float32) and
-minibatches are cut by indexing with a shuffled permutation.  There is no
-per-sample Python work, so no worker processes are needed: an epoch costs
-little more than the model's own arithmetic.
+The images are read once and kept as they are stored, ``uint8`` pixels
+(47 MB for 60,000 images, a quarter of float32); each minibatch is cut by
+indexing and converted to float32 in [0, 1] (and resized, if asked) only
+when the loader hands it out.  No per-sample Python work, so no worker
+processes: an epoch costs little more than the model's own arithmetic.
+
+Three splits.  The 60,000 official training images are split, by a fixed
+seed, into 50,000 for training and 10,000 for validation (``val_size``,
+``split_seed``): the same split in every run and every chapter, so the
+validation set can be used to choose models and hyperparameters.  The
+10,000 official test images are the test set, to be looked at once, at the
+end, to report how well the chosen model does.
+
+The order of the training minibatches comes from the data module's own
+``generator``, so it does not depend on how many random numbers a model
+draws.  It starts from ``torch.initial_seed()`` (the last seed given to
+``torch.manual_seed`` or :func:`d2lmini.seed_everything`), so seeding before
+building the data repeats a run; ``Trainer(seed=...)`` reseeds it.
 
 Where the files come from, in this order:
 
@@ -21,12 +35,13 @@ half-written file behind.
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,22 +59,41 @@ def cache_dir() -> Path:
     return Path(base) / "d2lmini"
 
 
+def _positive_int(name: str, value: object, example: int) -> int:
+    """Return ``value`` if it is a positive integer; otherwise say what to pass instead."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        hint = f"{name}={int(value)}" if isinstance(value, float) and value.is_integer() else f"{name}={example}"
+        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}); pass e.g. {hint}.")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}; pass e.g. {name}={example}.")
+    return int(value)
+
+
 class TensorLoader:
     """Iterate over minibatches of tensors held in memory.
 
-    Each epoch draws a fresh permutation from PyTorch's global random
-    generator (so :func:`d2lmini.seed_everything` makes runs repeatable),
-    reorders the whole set with it in one go and yields consecutive slices
-    of the result: one large gather per epoch costs far less than one small
-    gather per minibatch.
+    With ``shuffle``, each epoch draws a fresh permutation from ``generator``
+    (PyTorch's global one if ``None``), reorders the whole set with it in one
+    go and yields consecutive slices: one large gather per epoch costs far
+    less than one small gather per minibatch.  ``transform``, if given, is
+    applied to each slice of ``X`` (the data modules use it to turn ``uint8``
+    pixels into float32 per batch).
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool) -> None:
+    def __init__(
+        self,
+        X: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}; they must match.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
-        self.X, self.y, self.batch_size, self.shuffle = X, y, batch_size, shuffle
+        self.batch_size = _positive_int("batch_size", batch_size, 256)
+        self.X, self.y, self.shuffle = X, y, shuffle
+        self.transform, self.generator = transform, generator
 
     def __len__(self) -> int:
         return (len(self.X) + self.batch_size - 1) // self.batch_size
@@ -67,18 +101,24 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         X, y = self.X, self.y
         if self.shuffle:
-            order = torch.randperm(len(X))
+            order = torch.randperm(len(X), generator=self.generator)
             X, y = X[order], y[order]
         for start in range(0, len(X), self.batch_size):
-            yield X[start : start + self.batch_size], y[start : start + self.batch_size]
+            batch = X[start : start + self.batch_size]
+            yield (batch if self.transform is None else self.transform(batch)), y[start : start + self.batch_size]
 
 
 class FashionMNIST:
-    """Fashion-MNIST: 60,000 training and 10,000 validation images, 28x28, 10 classes.
+    """Fashion-MNIST: 28x28 grayscale images of clothing in 10 classes.
 
-    Images come as float32 tensors of shape ``(batch, 1, 28, 28)`` (or the
-    ``resize`` shape) with values in [0, 1]; labels as int64 class indices.
-    The validation set is the official test set, as in Dive into Deep Learning.
+    Splits: ``train`` (50,000 of the official training images), ``val`` (the
+    other 10,000, chosen by ``split_seed``) and ``test`` (the official 10,000
+    test images).  ``train_X``, ``val_X``, ``test_X`` hold the raw pixels,
+    ``uint8`` tensors of shape ``(n, 1, 28, 28)``; ``train_y``, ``val_y``,
+    ``test_y`` the labels as int64 class indices.  :meth:`transform` turns
+    pixels into the model's input (float32 in [0, 1], resized to ``resize``
+    if given); the loaders apply it per batch and yield ``(X, y)`` with ``X``
+    float32 of shape ``(batch, 1, height, width)``.
     """
 
     name = "fashion-mnist"
@@ -96,13 +136,14 @@ class FashionMNIST:
         "train_labels": FileSpec(
             "train-labels-idx1-ubyte.gz", 1, "25c81989df183df01b3e8a0aad5dffbe",
             "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-        "val_images": FileSpec(
+        "test_images": FileSpec(
             "t10k-images-idx3-ubyte.gz", 3, "bef4ecab320f06d8554ea6380940ec79",
             "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-        "val_labels": FileSpec(
+        "test_labels": FileSpec(
             "t10k-labels-idx1-ubyte.gz", 1, "bb300cfdad3c16e7a12a480ee83cd310",
             "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     }  # fmt: skip
+    val_size_default: ClassVar[int] = 10_000
 
     def __init__(
         self,
@@ -110,33 +151,77 @@ class FashionMNIST:
         resize: tuple[int, int] | None = None,
         root: str | Path | None = None,
         download: bool = True,
+        val_size: int | None = None,
+        split_seed: int = 0,
     ) -> None:
-        self.batch_size = batch_size
-        self.resize = resize
+        """``val_size`` defaults to ``val_size_default`` (10,000); ``split_seed`` fixes which images it takes."""
+        self.batch_size = _positive_int("batch_size", batch_size, 256)
+        if resize is not None and (not isinstance(resize, (tuple, list)) or len(resize) != 2):
+            raise TypeError(f"resize must be a pair (height, width) such as (32, 32), got {resize!r}.")
+        self.resize = None if resize is None else tuple(_positive_int("resize", n, 32) for n in resize)
+        val_size = _positive_int("val_size", self.val_size_default if val_size is None else val_size, 10_000)
+        self.split_seed = split_seed
         self.root = self._find_or_download(Path(root).expanduser() if root else None, download)
         fix = self._fix_hint()
-        tensors = {key: read_idx(self.root / spec.name, spec, fix) for key, spec in self.files.items()}
-        self.train_X = self._to_float(tensors["train_images"])
-        self.train_y = tensors["train_labels"].long()
-        self.val_X = self._to_float(tensors["val_images"])
-        self.val_y = tensors["val_labels"].long()
-        for split, X, y in (("train", self.train_X, self.train_y), ("val", self.val_X, self.val_y)):
-            if len(X) != len(y):
-                raise DataError(
-                    f"{self.root}: the {split} images ({len(X)}) and labels ({len(y)}) differ in "
-                    f"number; the files come from different releases. {fix}"
-                )
+        raw = {key: read_idx(self.root / spec.name, spec, fix) for key, spec in self.files.items()}
+        train_X, train_y = self._checked_pair(raw, "train", fix)
+        self.test_X, self.test_y = self._checked_pair(raw, "test", fix)
+        if val_size >= len(train_X):
+            raise ValueError(
+                f"val_size={val_size} leaves no training images: the training file holds {len(train_X):,}; "
+                f"pass a smaller val_size (the default is {self.val_size_default:,})."
+            )
+        order = torch.randperm(len(train_X), generator=torch.Generator().manual_seed(split_seed))
+        val_rows, train_rows = order[:val_size].sort().values, order[val_size:].sort().values
+        self.train_X, self.train_y = train_X[train_rows], train_y[train_rows]
+        self.val_X, self.val_y = train_X[val_rows], train_y[val_rows]
+        self.generator = torch.Generator().manual_seed(torch.initial_seed())
 
     def __repr__(self) -> str:
+        shape = (1, *(self.resize or self.train_X.shape[2:]))
         return (
             f"{type(self).__name__}(train={len(self.train_X):,}, val={len(self.val_X):,}, "
-            f"image shape={tuple(self.train_X.shape[1:])}, root='{self.root}')"
+            f"test={len(self.test_X):,}, split_seed={self.split_seed}, image shape={shape}, root='{self.root}')"
         )
 
-    def _to_float(self, images: torch.Tensor) -> torch.Tensor:
-        X = images.unsqueeze(1).float().div_(255)
+    def _checked_pair(self, raw: dict[str, torch.Tensor], split: str, fix: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images ``(n, 1, 28, 28)`` and int64 labels of one file pair, after checking they fit together."""
+        images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
+        images_name, labels_name = self.files[f"{split}_images"].name, self.files[f"{split}_labels"].name
+        if tuple(images.shape[1:]) != (28, 28):
+            raise DataError(
+                f"{self.root / images_name}: images of shape {tuple(images.shape[1:])}, not (28, 28); "
+                f"not a {self.name} file. {fix}"
+            )
+        if len(images) != len(labels):
+            raise DataError(
+                f"{self.root}: {images_name} holds {len(images):,} images but {labels_name} holds "
+                f"{len(labels):,} labels; the two files come from different releases. {fix}"
+            )
+        if len(labels) and int(labels.max()) >= len(self.labels):
+            bad = int((labels >= len(self.labels)).sum())
+            raise DataError(
+                f"{self.root / labels_name}: {bad:,} label(s) outside 0..{len(self.labels) - 1} "
+                f"(largest {int(labels.max())}); not a {self.name} labels file. {fix}"
+            )
+        return images.unsqueeze(1), labels.long()
+
+    def transform(self, X: torch.Tensor) -> torch.Tensor:
+        """Turn ``uint8`` pixels of shape ``(..., 28, 28)`` into the model's input.
+
+        float32 values in [0, 1], resized to ``resize`` (bilinear, antialiased)
+        if the data module was made with one.
+        """
+        if X.dtype != torch.uint8:
+            raise TypeError(
+                f"transform expects raw uint8 pixels (such as data.val_X[:8]), got {X.dtype}: "
+                f"these images look converted already."
+            )
+        X = X.float().div_(255)
         if self.resize is not None:
-            X = F.interpolate(X, size=tuple(self.resize), mode="bilinear", antialias=True)
+            lead = X.shape[:-2]
+            X = F.interpolate(X.reshape(-1, 1, *X.shape[-2:]), size=self.resize, mode="bilinear", antialias=True)
+            X = X.reshape(*lead, *self.resize)
         return X
 
     # Finding the files -------------------------------------------------------
@@ -201,12 +286,16 @@ class FashionMNIST:
 
     # The data-module interface -------------------------------------------------
     def train_dataloader(self) -> TensorLoader:
-        """Shuffled minibatches of the training set."""
-        return TensorLoader(self.train_X, self.train_y, self.batch_size, shuffle=True)
+        """Minibatches of the training set, shuffled by ``self.generator`` each epoch."""
+        return TensorLoader(self.train_X, self.train_y, self.batch_size, True, self.transform, self.generator)
 
     def val_dataloader(self) -> TensorLoader:
-        """Minibatches of the validation set, in a fixed order."""
-        return TensorLoader(self.val_X, self.val_y, self.batch_size, shuffle=False)
+        """Minibatches of the validation set, in a fixed order: for choosing models and settings."""
+        return TensorLoader(self.val_X, self.val_y, self.batch_size, False, self.transform)
+
+    def test_dataloader(self) -> TensorLoader:
+        """Minibatches of the test set, in a fixed order: for the final report, once."""
+        return TensorLoader(self.test_X, self.test_y, self.batch_size, False, self.transform)
 
     def text_labels(self, indices: Sequence[int] | torch.Tensor) -> list[str]:
         """Class names for a sequence of label indices."""
@@ -221,12 +310,15 @@ class FashionMNIST:
     ):
         """Show the first ``nrows * ncols`` images of a batch with their class names.
 
-        With ``predictions``, each title reads ``true / predicted``.  Returns
-        the array of matplotlib axes.
+        ``batch`` is ``(X, y)`` from a loader, or raw pixels such as
+        ``(data.val_X[:16], data.val_y[:16])``.  With ``predictions``, each
+        title reads ``true / predicted``.  Returns the array of matplotlib axes.
         """
         from d2lmini.plotting import show_images
 
         X, y = batch
+        if X.dtype == torch.uint8:
+            X = self.transform(X)
         n = min(nrows * ncols, len(X))
         titles = self.text_labels(y[:n])
         if predictions is not None:
@@ -246,8 +338,8 @@ class MNIST(FashionMNIST):
     files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
         "train_labels": FileSpec("train-labels-idx1-ubyte.gz", 1, "d53e105ee54ea40749a09fcbcd1e9432"),
-        "val_images": FileSpec("t10k-images-idx3-ubyte.gz", 3, "9fb629c4189551a2d022fa330f9573f3"),
-        "val_labels": FileSpec("t10k-labels-idx1-ubyte.gz", 1, "ec29112dd5afa0611ce80d1b7f02629c"),
+        "test_images": FileSpec("t10k-images-idx3-ubyte.gz", 3, "9fb629c4189551a2d022fa330f9573f3"),
+        "test_labels": FileSpec("t10k-labels-idx1-ubyte.gz", 1, "ec29112dd5afa0611ce80d1b7f02629c"),
     }
 
 

@@ -29,10 +29,96 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def test_explicit_root(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
     data = FashionMNIST(batch_size=16, root=fake_data_dir)
     assert data.root == fake_data_dir
-    assert data.train_X.shape == (64, 1, 28, 28) and data.train_X.dtype == torch.float32
-    assert data.val_X.shape == (32, 1, 28, 28)
-    assert float(data.train_X.min()) >= 0.0 and float(data.train_X.max()) == 1.0
-    assert data.train_y.dtype == torch.int64
+    for X, y, n in ((data.train_X, data.train_y, 64), (data.val_X, data.val_y, 32), (data.test_X, data.test_y, 32)):
+        assert X.shape == (n, 1, 28, 28) and X.dtype == torch.uint8  # raw pixels, stored compactly
+        assert y.shape == (n,) and y.dtype == torch.int64
+    assert int(data.train_X.max()) == 255
+
+
+def test_split_is_fixed_disjoint_and_complete(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    from d2lmini.idx import FileSpec, read_idx
+    from tests.helpers import FILES
+
+    all_train = read_idx(fake_data_dir / FILES[0], FileSpec(FILES[0], 3)).flatten(1)
+    a, b = FashionMNIST(root=fake_data_dir), FashionMNIST(root=fake_data_dir)
+    assert torch.equal(a.val_X, b.val_X) and torch.equal(a.train_y, b.train_y)  # the same split every run
+    c = FashionMNIST(root=fake_data_dir, split_seed=1)
+    assert not torch.equal(a.val_y, c.val_y)  # another seed, another split
+    together = torch.cat([a.train_X, a.val_X]).flatten(1)  # every training image in exactly one of the two
+    assert sorted(bytes(x.numpy()) for x in together) == sorted(bytes(x.numpy()) for x in all_train)
+    d = FashionMNIST(root=fake_data_dir, val_size=8)
+    assert (len(d.train_X), len(d.val_X), len(d.test_X)) == (88, 8, 32)
+
+
+def test_repr_names_the_three_splits(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    text = repr(FashionMNIST(root=fake_data_dir, resize=(32, 32)))
+    assert "train=64, val=32, test=32, split_seed=0, image shape=(1, 32, 32)" in text
+
+
+def test_transform_makes_float_inputs(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(root=fake_data_dir)
+    X = data.transform(data.val_X[:5])
+    assert X.dtype == torch.float32 and X.shape == (5, 1, 28, 28)
+    assert torch.equal(X * 255, data.val_X[:5].float())
+    resized = FashionMNIST(root=fake_data_dir, resize=(14, 20)).transform(data.val_X[:5])
+    assert resized.shape == (5, 1, 14, 20) and float(resized.min()) >= 0 and float(resized.max()) <= 1
+    with pytest.raises(TypeError, match=r"expects raw uint8 pixels.*converted already"):
+        data.transform(X)
+
+
+def test_loaders_yield_float_batches_of_every_split(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=16, root=fake_data_dir)
+    for loader, X_raw, y_raw in ((data.val_dataloader(), data.val_X, data.val_y),
+                                 (data.test_dataloader(), data.test_X, data.test_y)):  # fmt: skip
+        batches = list(loader)
+        assert all(X.dtype == torch.float32 and X.shape[1:] == (1, 28, 28) for X, _ in batches)
+        assert torch.equal(torch.cat([X for X, _ in batches]), data.transform(X_raw))  # in order
+        assert torch.equal(torch.cat([y for _, y in batches]), y_raw)
+    assert len(data.train_dataloader()) == 4
+
+
+def test_generator_owns_the_training_order(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=64, root=fake_data_dir)
+
+    def order() -> torch.Tensor:
+        return next(iter(data.train_dataloader()))[1]
+
+    data.generator.manual_seed(5)
+    first = order()
+    data.generator.manual_seed(5)
+    torch.rand(1000)  # what a model draws from the global generator does not matter
+    assert torch.equal(first, order())
+    assert not torch.equal(order(), first)  # the next epoch, a new order
+    torch.manual_seed(11)  # by default the generator starts from the last global seed
+    a = FashionMNIST(batch_size=64, root=fake_data_dir)
+    torch.rand(10)
+    torch.manual_seed(11)
+    b = FashionMNIST(batch_size=64, root=fake_data_dir)
+    torch.manual_seed(12)
+    c = FashionMNIST(batch_size=64, root=fake_data_dir)
+    first_batches = [next(iter(d.train_dataloader()))[1] for d in (a, b, c)]
+    assert torch.equal(first_batches[0], first_batches[1]) and not torch.equal(first_batches[0], first_batches[2])
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "advice"),
+    [(2.5, TypeError, "batch_size=256"), ("2", TypeError, "batch_size=256"), (64.0, TypeError, "batch_size=64"),
+     (0, ValueError, "batch_size=256"), (True, TypeError, "batch_size=256")],
+)
+def test_batch_size_is_checked_when_the_data_is_made(
+    value: object, error: type, advice: str, fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    with pytest.raises(error, match=f"batch_size must be a positive integer, got .*pass e.g. {advice}"):
+        FashionMNIST(batch_size=value, root=fake_data_dir)  # type: ignore[arg-type]
+
+
+def test_bad_split_and_resize_arguments(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    with pytest.raises(ValueError, match=r"val_size=96 leaves no training images.*holds 96"):
+        FashionMNIST(root=fake_data_dir, val_size=96)
+    with pytest.raises(ValueError, match="val_size must be a positive integer"):
+        FashionMNIST(root=fake_data_dir, val_size=0)
+    with pytest.raises(TypeError, match=r"resize must be a pair \(height, width\)"):
+        FashionMNIST(root=fake_data_dir, resize=32)  # type: ignore[arg-type]
 
 
 def test_search_order(no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,7 +192,7 @@ def test_mnist_uses_its_own_folder_and_labels(isolated: Path, monkeypatch: pytes
     monkeypatch.setattr(MNIST, "files", {k: FileSpec(s.name, s.ndim) for k, s in MNIST.files.items()})
     monkeypatch.setattr(MNIST, "system_dirs", ())
     folder = write_fake_dataset(isolated / "data" / "mnist")
-    data = MNIST(root=isolated / "data", download=False)  # the dataset's subfolder is found
+    data = MNIST(root=isolated / "data", download=False, val_size=32)  # the dataset's subfolder is found
     assert data.root == folder
     assert data.text_labels([0, 7]) == ["0", "7"]
 
@@ -140,7 +226,8 @@ def test_loader_rejects_bad_arguments() -> None:
 
 def test_resize_and_labels(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
     data = FashionMNIST(batch_size=8, resize=(32, 32), root=fake_data_dir)
-    X, _ = next(iter(data.val_dataloader()))
+    assert data.train_X.shape == (64, 1, 28, 28)  # stored once, as uint8; resized per batch
+    X, _ = next(iter(data.train_dataloader()))
     assert X.shape == (8, 1, 32, 32)
     assert data.text_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
 
@@ -154,12 +241,16 @@ def test_visualize_returns_titled_axes(fake_data_dir: Path, no_checksums: None, 
     axes = data.visualize(batch, nrows=2, ncols=3, predictions=torch.zeros(32, dtype=torch.long))
     assert axes.shape == (2, 3)
     assert axes[0, 0].get_title() == f"{data.text_labels(batch[1][:1])[0]}\nt-shirt"
+    raw = data.visualize((data.val_X[:6], data.val_y[:6]), nrows=2, ncols=3)  # raw pixels work too
+    assert raw[0, 0].get_images()[0].get_array().max() == 1.0
     assert axes[0, 0].figure.get_facecolor()[3] == 1.0  # opaque
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     data = FashionMNIST(root=REAL, download=False)
-    assert data.train_X.shape == (60000, 1, 28, 28) and data.val_X.shape == (10000, 1, 28, 28)
-    assert torch.bincount(data.train_y).tolist() == [6000] * 10
-    assert len(data.train_dataloader()) == 235
+    assert (len(data.train_X), len(data.val_X), len(data.test_X)) == (50_000, 10_000, 10_000)
+    assert torch.bincount(torch.cat([data.train_y, data.val_y])).tolist() == [6000] * 10
+    assert torch.bincount(data.test_y).tolist() == [1000] * 10
+    assert len(data.train_dataloader()) == 196
+    assert "train=50,000, val=10,000, test=10,000" in repr(data)
