@@ -27,17 +27,27 @@ Where the files come from, in this order:
 4. a system folder, such as the one Debian's ``dataset-fashion-mnist`` fills.
 
 A folder counts if it, or its subfolder named after the dataset, holds all
-four files.  If none does, the files are downloaded into the first of 1-3
-that applies; each download goes to a temporary file and is renamed only
-after its checksum matches, so an interrupted download never leaves a
-half-written file behind.
+four files; a folder that cannot be read is noted and skipped.  If none
+does, the missing files are downloaded into the first of 1-3 that applies,
+from each dataset's mirrors in order (HTTPS first).  A download is checked
+(gzip, published checksum, IDX header) in memory, written to a temporary
+file and only then renamed into place, so no partial or corrupt file is ever
+left where the next run would trust it, and two processes can download into
+one folder at once.  Every failure is one :class:`~d2lmini.idx.DataError`
+that names the dataset and the file, says what went wrong and how to fix it.
+
+``python -m d2lmini.data [--all | --dataset NAME] [--root DIR]`` fetches the
+data ahead of time (``--all``: Fashion-MNIST and MNIST) and says where it is.
 """
 
 from __future__ import annotations
 
+import argparse
+import errno
+import http.client
 import numbers
 import os
-import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -48,9 +58,10 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from d2lmini.idx import DataError, FileSpec, read_idx
+from d2lmini.idx import DataError, FileSpec, decode_idx, read_idx
 
 ENV_VAR = "D2LMINI_DATA"
+DOWNLOAD_TIMEOUT = 30.0  # seconds a server may stay silent before a download counts as failed
 
 
 def cache_dir() -> Path:
@@ -67,6 +78,47 @@ def _positive_int(name: str, value: object, example: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}; pass e.g. {name}={example}.")
     return int(value)
+
+
+class _MirrorFailed(Exception):
+    """One mirror did not deliver a good copy of a file.
+
+    ``kind`` says what helps: ``"offline"`` (no server reached: no internet?),
+    ``"transient"`` (cut short or timed out: run again) or ``"server"`` (it
+    answered, but with an error or the wrong content).
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _fetch(url: str, spec: FileSpec, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
+    """Download ``url`` into memory and check that it is ``spec``'s file (gzip, checksum, header).
+
+    Raises :class:`_MirrorFailed` saying what went wrong.  Nothing touches the
+    disk here, so a failed download leaves nothing behind.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body = response.read()  # raises IncompleteRead if short of Content-Length or of the last chunk
+    except urllib.error.HTTPError as err:
+        raise _MirrorFailed(f"{url}: the server answered {err.code} {err.reason}", "server") from None
+    except http.client.IncompleteRead as err:
+        total = f" of {len(err.partial) + err.expected:,}" if isinstance(err.expected, int) else ""
+        message = f"{url}: the download was cut short (the connection closed after {len(err.partial):,}{total} bytes)"
+        raise _MirrorFailed(message, "transient") from None
+    except (TimeoutError, urllib.error.URLError) as err:
+        if isinstance(err, TimeoutError) or isinstance(err.reason, TimeoutError):
+            raise _MirrorFailed(f"{url}: the server sent nothing for {timeout:g} s (timed out)", "transient") from None
+        raise _MirrorFailed(f"{url}: could not reach the server ({err.reason})", "offline") from None
+    except (http.client.HTTPException, OSError) as err:
+        raise _MirrorFailed(f"{url}: the connection failed ({err!r})", "transient") from None
+    try:
+        decode_idx(body, spec, url)
+    except DataError as err:
+        raise _MirrorFailed(str(err).strip(), "server") from None
+    return body
 
 
 class TensorLoader:
@@ -119,12 +171,25 @@ class FashionMNIST:
     pixels into the model's input (float32 in [0, 1], resized to ``resize``
     if given); the loaders apply it per batch and yield ``(X, y)`` with ``X``
     float32 of shape ``(batch, 1, height, width)``.
+
+    Args:
+        batch_size: images per minibatch, a positive integer.
+        resize: ``(height, width)`` to resize the images to, per batch.
+        root: a folder to look in first and to download into; overrides ``D2LMINI_DATA``.
+        download: fetch missing files (otherwise a missing file is an error).
+        val_size: how many training images form the validation set (10,000).
+        split_seed: which ones they are; the same seed gives the same split on every machine.
+        timeout: seconds a download server may stay silent before the next mirror is tried.
     """
 
     name = "fashion-mnist"
-    url = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+    # Tried in order; HTTPS first.  Every copy is checked against the published checksums.
+    mirrors: tuple[str, ...] = (
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",  # the official one (plain HTTP)
+    )
     system_dirs: tuple[Path, ...] = (Path("/usr/share/datasets/fashion-mnist"),)
-    install_hint = "install Debian's package: sudo apt-get install dataset-fashion-mnist"
+    offline_hint = "install Debian's package: sudo apt-get install dataset-fashion-mnist"
     labels = (
         "t-shirt", "trouser", "pullover", "dress", "coat",
         "sandal", "shirt", "sneaker", "bag", "ankle boot",
@@ -153,16 +218,17 @@ class FashionMNIST:
         download: bool = True,
         val_size: int | None = None,
         split_seed: int = 0,
+        timeout: float = DOWNLOAD_TIMEOUT,
     ) -> None:
-        """``val_size`` defaults to ``val_size_default`` (10,000); ``split_seed`` fixes which images it takes."""
         self.batch_size = _positive_int("batch_size", batch_size, 256)
         if resize is not None and (not isinstance(resize, (tuple, list)) or len(resize) != 2):
             raise TypeError(f"resize must be a pair (height, width) such as (32, 32), got {resize!r}.")
         self.resize = None if resize is None else tuple(_positive_int("resize", n, 32) for n in resize)
         val_size = _positive_int("val_size", self.val_size_default if val_size is None else val_size, 10_000)
         self.split_seed = split_seed
-        self.root = self._find_or_download(Path(root).expanduser() if root else None, download)
-        fix = self._fix_hint()
+        root = Path(root).expanduser() if root is not None else None
+        self.root = self._find_or_download(root, download, timeout)
+        fix = self._fix_hint(root, download)
         raw = {key: read_idx(self.root / spec.name, spec, fix) for key, spec in self.files.items()}
         train_X, train_y = self._checked_pair(raw, "train", fix)
         self.test_X, self.test_y = self._checked_pair(raw, "test", fix)
@@ -224,7 +290,7 @@ class FashionMNIST:
             X = X.reshape(*lead, *self.resize)
         return X
 
-    # Finding the files -------------------------------------------------------
+    # Finding and downloading the files -------------------------------------------
     def _search_dirs(self, root: Path | None) -> list[Path]:
         if root is not None:
             return [root, root / self.name]
@@ -233,56 +299,111 @@ class FashionMNIST:
         dirs = [d for base in bases for d in (base, base / self.name)]
         return dirs + list(self.system_dirs)
 
-    def _has_all(self, folder: Path) -> bool:
-        return all((folder / spec.name).is_file() for spec in self.files.values())
-
-    def _find_or_download(self, root: Path | None, download: bool) -> Path:
-        searched = self._search_dirs(root)
-        for folder in searched:
-            if self._has_all(folder):
-                return folder
+    def _target(self, root: Path | None) -> tuple[Path, str]:
+        """Where a download goes, and which setting chose it: ``"root"``, ``"env"`` or ``"cache"``."""
         if root is not None:
-            target = root
-        elif os.environ.get(ENV_VAR):
-            target = Path(os.environ[ENV_VAR]).expanduser()
-        else:
-            target = cache_dir() / self.name
+            return root, "root"
+        if os.environ.get(ENV_VAR):
+            return Path(os.environ[ENV_VAR]).expanduser(), "env"
+        return cache_dir() / self.name, "cache"
+
+    @staticmethod
+    def _elsewhere(how: str, what: str) -> str:
+        """How to point d2lmini at another folder; ``root=`` overrides the variable, so with it only root= helps."""
+        return f"pass root= a folder {what}" if how == "root" else f"set {ENV_VAR} to a folder {what} (or pass root=)"
+
+    def _find_or_download(self, root: Path | None, download: bool, timeout: float) -> Path:
+        searched, unreadable = self._search_dirs(root), {}
+        for folder in searched:
+            try:
+                if all((folder / spec.name).is_file() for spec in self.files.values()):
+                    return folder
+            except OSError as err:  # an unreadable folder must not hide a good copy further on
+                unreadable[folder] = f"  (cannot be read: {err.strerror})"
+        target, how = self._target(root)
         if not download:
-            listing = "\n  ".join(str(d) for d in searched)
+            listing = "\n  ".join(f"{d}{unreadable.get(d, '')}" for d in searched)
             raise DataError(
                 f"{self.name}: the four files ({', '.join(s.name for s in self.files.values())}) "
-                f"are in none of these folders:\n  {listing}\nFix: {self.install_hint}; or "
-                f"pass download=True; or set {ENV_VAR} to a folder that holds them."
+                f"are in none of these folders:\n  {listing}\nFix: {self.offline_hint}; or pass download=True; "
+                f"or {self._elsewhere(how, 'that holds them')}."
             )
-        for spec in self.files.values():
-            if not (target / spec.name).is_file():
-                self._download(spec, target)
+        missing = [spec for spec in self.files.values() if not (target / spec.name).is_file()]
+        for spec in missing:
+            if (target / spec.name).is_dir():
+                raise DataError(
+                    f"{target / spec.name}: a folder where the file should be; remove it (or move it away) "
+                    f"and run again."
+                )
+        if missing:
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise self._folder_error(target, how, err, "create the folder") from None
+        for spec in missing:
+            self._write(self._download(spec, target, how, timeout), target / spec.name, how)
         return target
 
-    def _download(self, spec: FileSpec, target: Path) -> None:
-        target.mkdir(parents=True, exist_ok=True)
-        url = self.url + spec.name
-        print(f"Downloading {url} to {target} ...", flush=True)
-        handle, tmp_name = tempfile.mkstemp(dir=target, prefix=f".{spec.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, out)
-            read_idx(tmp, spec, fix=f"The download from {url} was damaged; run again.")
-            os.replace(tmp, target / spec.name)
-        except (urllib.error.URLError, OSError) as err:
-            raise DataError(
-                f"{self.name}: could not download {url} ({err}). With no internet, "
-                f"{self.install_hint}, or copy the four files into {target} (or set {ENV_VAR})."
-            ) from None
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _fix_hint(self) -> str:
-        return (
-            f"Fix: delete the file and run again to download a fresh copy from {self.url}; "
-            f"or {self.install_hint}; or set {ENV_VAR} to a folder with good copies."
+    def _download(self, spec: FileSpec, target: Path, how: str, timeout: float) -> bytes:
+        """A checked copy of one file from the first mirror that delivers one."""
+        failures: list[_MirrorFailed] = []
+        for mirror in self.mirrors:
+            print(f"Downloading {mirror}{spec.name} to {target} ...", flush=True)
+            try:
+                return _fetch(mirror + spec.name, spec, timeout)
+            except _MirrorFailed as failure:
+                failures.append(failure)
+        fixes = []
+        if any(f.kind == "offline" for f in failures):
+            fixes.append(f"with no internet, {self.offline_hint}, or copy the four files into {target}")
+        if any(f.kind == "transient" for f in failures):
+            fixes.append("run again (nothing partial was kept; the download starts afresh)")
+        if any(f.kind == "server" for f in failures):
+            fixes.append(f"the mirrors may be down or moved: try later, or {self.offline_hint}")
+        lines = "\n  ".join(str(f) for f in failures)
+        raise DataError(
+            f"{self.name}: could not download {spec.name}; every mirror failed:\n  {lines}\n"
+            f"Fix: {'; or '.join(fixes)}; or {self._elsewhere(how, 'that holds the four files')}."
         )
+
+    def _write(self, body: bytes, path: Path, how: str) -> None:
+        """Write ``path`` atomically: into a temporary file first, renamed to ``path`` once complete."""
+        tmp = None
+        try:
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            tmp = Path(name)
+            with os.fdopen(handle, "wb") as out:
+                out.write(body)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as err:
+            action = f"write {path.name} ({len(body):,} bytes) into"
+            raise self._folder_error(path.parent, how, err, action) from None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+    def _folder_error(self, folder: Path, how: str, err: OSError, action: str) -> DataError:
+        """Explain why ``folder`` cannot take the files, and where else they can go."""
+        fix = self._elsewhere(how, "you can write to")
+        if err.errno in (errno.ENOTDIR, errno.EEXIST):
+            files = (p for p in (folder, *folder.parents) if os.path.lexists(p) and not os.path.isdir(p))
+            blocker = next(files, folder)
+            reason = f"{blocker} is a file, not a folder"
+        elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+            reason, fix = "the disk is full", f"free some space there; or {fix}"
+        elif err.errno == errno.EROFS:
+            reason = "it is on a read-only file system"
+        elif err.errno in (errno.EACCES, errno.EPERM):
+            reason = "no permission to write there"
+        else:
+            reason = err.strerror or str(err)
+        return DataError(f"{self.name}: cannot {action} {folder}: {reason}. Fix: {fix}; or {self.offline_hint}.")
+
+    def _fix_hint(self, root: Path | None, download: bool) -> str:
+        again = "run again" if download else "run again with download=True"
+        where = self._elsewhere(self._target(root)[1], "with good copies")
+        return f"Fix: delete the file and {again} to download a fresh copy; or {self.offline_hint}; or {where}."
 
     # The data-module interface -------------------------------------------------
     def train_dataloader(self) -> TensorLoader:
@@ -331,9 +452,9 @@ class MNIST(FashionMNIST):
     """The handwritten digits 0-9 in the same format, for the digits variant of the labs."""
 
     name = "mnist"
-    url = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+    mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
     system_dirs = (Path("/usr/share/datasets/mnist"),)
-    install_hint = "copy the four .gz files of the MNIST database into ~/.cache/d2lmini/mnist"
+    offline_hint = "fetch the files where there is internet (python -m d2lmini.data --dataset mnist) and copy them over"
     labels = tuple(str(d) for d in range(10))
     files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
@@ -343,5 +464,27 @@ class MNIST(FashionMNIST):
     }
 
 
-if __name__ == "__main__":  # `python -m d2lmini.data`: find or download the data, say where
-    print(FashionMNIST())
+DATASETS: dict[str, type[FashionMNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m d2lmini.data``: find (or download) the datasets and say where they are."""
+    parser = argparse.ArgumentParser(prog="python -m d2lmini.data", description=main.__doc__)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every dataset the book uses: Fashion-MNIST and MNIST")
+    which.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist")
+    parser.add_argument("--root", type=Path, help="keep each dataset in ROOT/<dataset name>")
+    parser.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT, help="seconds a server may stay silent")
+    args = parser.parse_args(argv)
+    failed = 0
+    for name in DATASETS if args.all else [args.dataset]:
+        try:
+            print(DATASETS[name](root=args.root / name if args.root else None, timeout=args.timeout), flush=True)
+        except DataError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,26 +43,25 @@ class FileSpec:
     sha256_raw: str | None = None
 
 
-def _decompress(path: Path, fix: str) -> tuple[bytes, bytes]:
-    """Return the archive bytes and the decompressed bytes of ``path``."""
+def _decompress(packed: bytes, source: str, fix: str) -> bytes:
+    """The decompressed bytes of a gzip archive; ``source`` names it in errors."""
+    if packed[:256].lstrip()[:1] == b"<":
+        raise DataError(
+            f"{source}: a web page (HTML), not the gzip file; a login page, a proxy's notice or a moved "
+            f"mirror answered instead. {fix}"
+        )
     try:
-        packed = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file is missing. {fix}") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot be read ({err.strerror}). {fix}") from None
-    try:
-        return packed, gzip.decompress(packed)
+        return gzip.decompress(packed)
     except EOFError:
         raise DataError(
-            f"{path}: truncated (the gzip stream ends early, {len(packed):,} bytes on disk; "
+            f"{source}: truncated (the gzip stream ends early, {len(packed):,} bytes; "
             f"an interrupted download?). {fix}"
         ) from None
     except (OSError, zlib.error) as err:
-        raise DataError(f"{path}: not a valid gzip file ({err}). {fix}") from None
+        raise DataError(f"{source}: not a valid gzip file ({err}). {fix}") from None
 
 
-def _check_sum(path: Path, spec: FileSpec, packed: bytes, raw: bytes, fix: str) -> None:
+def _check_sum(source: str, spec: FileSpec, packed: bytes, raw: bytes, fix: str) -> None:
     if spec.md5_gz is None and spec.sha256_raw is None:
         return
     if spec.md5_gz is not None and hashlib.md5(packed).hexdigest() == spec.md5_gz:
@@ -70,37 +69,44 @@ def _check_sum(path: Path, spec: FileSpec, packed: bytes, raw: bytes, fix: str) 
     if spec.sha256_raw is not None and hashlib.sha256(raw).hexdigest() == spec.sha256_raw:
         return
     raise DataError(
-        f"{path}: checksum mismatch (the contents differ from the published {spec.name}; "
+        f"{source}: checksum mismatch (the contents differ from the published {spec.name}; "
         f"a damaged or different file). {fix}"
     )
 
 
-def parse_idx(raw: bytes, path: Path, ndim: int, fix: str) -> torch.Tensor:
+def parse_idx(raw: bytes, source: str, ndim: int, fix: str) -> torch.Tensor:
     """Turn decompressed IDX bytes into a ``uint8`` tensor, checking the header."""
     if len(raw) < 4:
-        raise DataError(f"{path}: truncated (only {len(raw)} bytes, not even a header). {fix}")
+        raise DataError(f"{source}: truncated (only {len(raw)} bytes, not even a header). {fix}")
     zero1, zero2, type_code, dims = raw[0], raw[1], raw[2], raw[3]
     magic = int.from_bytes(raw[:4], "big")
     expected_magic = (UBYTE << 8) | ndim
     if zero1 or zero2 or type_code != UBYTE or dims != ndim:
         raise DataError(
-            f"{path}: wrong magic number {magic} (0x{magic:08x}); an IDX file of unsigned "
+            f"{source}: wrong magic number {magic} (0x{magic:08x}); an IDX file of unsigned "
             f"bytes with {ndim} dimension(s) starts with {expected_magic} (0x{expected_magic:08x}). "
             f"Is it the right file? {fix}"
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path}: truncated inside the header. {fix}")
+        raise DataError(f"{source}: truncated inside the header. {fix}")
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + int(torch.tensor(shape).prod())
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "has trailing data"
         raise DataError(
-            f"{path}: {problem} (its header promises shape {tuple(shape)}, i.e. {expected:,} bytes, "
+            f"{source}: {problem} (its header promises shape {tuple(shape)}, i.e. {expected:,} bytes, "
             f"but it holds {len(raw):,}). {fix}"
         )
     data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
     return data.reshape(shape)
+
+
+def decode_idx(packed: bytes, spec: FileSpec, source: str, fix: str = "") -> torch.Tensor:
+    """Check and decode the bytes of one gzip-compressed IDX file; ``source`` (path or URL) names it in errors."""
+    raw = _decompress(packed, source, fix)
+    _check_sum(source, spec, packed, raw, fix)
+    return parse_idx(raw, source, spec.ndim, fix)
 
 
 def read_idx(path: Path, spec: FileSpec, fix: str = "") -> torch.Tensor:
@@ -108,6 +114,12 @@ def read_idx(path: Path, spec: FileSpec, fix: str = "") -> torch.Tensor:
 
     ``fix`` is appended to every error message: what the user should do.
     """
-    packed, raw = _decompress(Path(path), fix)
-    _check_sum(Path(path), spec, packed, raw, fix)
-    return parse_idx(raw, Path(path), spec.ndim, fix)
+    try:
+        packed = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file is missing. {fix}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder where the file should be; remove it (or move it away). {fix}") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror}). {fix}") from None
+    return decode_idx(packed, spec, str(path), fix)

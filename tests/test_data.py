@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import urllib.error
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +18,16 @@ import torch
 from d2lmini import data as data_mod
 from d2lmini.data import MNIST, FashionMNIST, TensorLoader
 from d2lmini.idx import DataError
-from tests.helpers import FILES, write_fake_dataset
+from tests.helpers import (
+    FAKE_VAL,
+    FILES,
+    FileServer,
+    fake_specs,
+    load_command,
+    subprocess_env,
+    write_fake_dataset,
+    write_idx,
+)
 
 REAL = Path("/usr/share/datasets/fashion-mnist")
 
@@ -153,37 +168,244 @@ def test_real_checksums_reject_other_files(fake_data_dir: Path, isolated: Path) 
         FashionMNIST(root=fake_data_dir)
 
 
-def test_download_is_atomic_and_verified(
-    fake_data_dir: Path, no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch
+# Downloads, against a local server with real faults --------------------------------------------
+@pytest.fixture
+def server(fake_data_dir: Path) -> Iterator[FileServer]:
+    served = FileServer(fake_data_dir)
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def cache(isolated: Path, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The (empty) cache folder downloads go to; the fake files are the dataset, checked by their own MD5s."""
+    monkeypatch.setattr(FashionMNIST, "files", fake_specs(fake_data_dir))
+    monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+    return isolated / "cache" / "d2lmini" / "fashion-mnist"
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Everything in ``folder`` and below (temporary files included); nothing if it does not exist."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_download_goes_to_the_cache_atomically(
+    cache: Path, server: FileServer, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    requested = []
-
-    def fake_urlopen(url: str, timeout: float) -> io.BytesIO:
-        requested.append(url)
-        return io.BytesIO((fake_data_dir / url.rsplit("/", 1)[1]).read_bytes())
-
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
     data = FashionMNIST()
-    target = isolated / "cache" / "d2lmini" / "fashion-mnist"
-    assert data.root == target
-    assert sorted(p.name for p in target.iterdir()) == sorted(FILES)  # no temporary files left
-    assert len(requested) == 4 and all(u.startswith(FashionMNIST.url) for u in requested)
+    assert data.root == cache and len(data.test_X) == 32
+    assert leftovers(cache) == sorted(FILES)  # no temporary files left
+    assert all((cache / f).read_bytes() == (fake_data_dir / f).read_bytes() for f in FILES)
+    FashionMNIST()  # found now: no second download
+    assert len(server.requests) == 4
 
 
-def test_damaged_download_leaves_nothing(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", lambda url, timeout: io.BytesIO(b"garbage"))
-    with pytest.raises(DataError, match=r"not a valid gzip file.*damaged"):
+def test_mirrors_are_tried_in_order(cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("404"), server.mirror("cut-chunked"),
+                                                  server.mirror("ok")))  # fmt: skip
+    assert FashionMNIST().root == cache
+    assert [r.split("/")[1] for r in server.requests[:3]] == ["404", "cut-chunked", "ok"]
+    assert leftovers(cache) == sorted(FILES)
+
+
+@pytest.mark.parametrize(
+    ("mode", "what", "fix"),
+    [
+        ("cut-chunked", r"the download was cut short \(the connection closed after \d+ bytes\)", "run again"),
+        ("cut-length", r"the download was cut short \(the connection closed after \d+ of \d+ bytes\)", "run again"),
+        ("404", "the server answered 404 Not Found", "the mirrors may be down or moved"),
+        ("500", "the server answered 500 Internal Server Error", "the mirrors may be down or moved"),
+        ("html", r"a web page \(HTML\), not the gzip file", "the mirrors may be down or moved"),
+        ("wrong", "checksum mismatch", "the mirrors may be down or moved"),
+        ("slow", r"the server sent nothing for 0.2 s \(timed out\)", "run again"),
+    ],
+)
+def test_a_failed_download_says_what_and_leaves_nothing(
+    mode: str, what: str, fix: str, cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror(mode),))
+    with pytest.raises(DataError) as err:
+        FashionMNIST(timeout=0.2)
+    message = str(err.value)
+    url = server.mirror(mode) + "train-images-idx3-ubyte.gz"
+    assert message.startswith("fashion-mnist: could not download train-images-idx3-ubyte.gz; every mirror failed")
+    assert re.search(f"{re.escape(url)}: {what}", message), message
+    assert f"Fix: {fix}" in message and "or set D2LMINI_DATA to a folder that holds the four files" in message
+    assert "no internet" not in message and ".part" not in message
+    assert leftovers(cache) == []  # nothing partial, nothing corrupt
+
+
+def test_no_server_at_all_suggests_the_offline_ways(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:  # a port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(FashionMNIST, "mirrors", (f"http://127.0.0.1:{port}/",))
+    with pytest.raises(DataError, match=r"could not reach the server .*Connection refused") as err:
         FashionMNIST()
-    assert list((isolated / "cache" / "d2lmini" / "fashion-mnist").iterdir()) == []
+    assert f"with no internet, install Debian's package: sudo apt-get install dataset-fashion-mnist, or copy the " \
+           f"four files into {cache}" in str(err.value)  # fmt: skip
+    assert leftovers(cache) == []
 
 
-def test_offline_download_says_what_to_do(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(url: str, timeout: float) -> None:
-        raise urllib.error.URLError("Name or service not known")
+def test_with_root_the_advice_is_root_not_the_variable(
+    isolated: Path, fake_data_dir: Path, no_checksums: None, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("404"),))
+    for download in (True, False):
+        with pytest.raises(DataError) as err:
+            FashionMNIST(root=isolated / "mine", download=download)
+        assert "pass root= a folder that holds" in str(err.value) and "D2LMINI_DATA" not in str(err.value)
+    broken = fake_data_dir / FILES[1]
+    broken.write_bytes(broken.read_bytes()[:-5])
+    with pytest.raises(DataError, match="pass root= a folder with good copies") as err:
+        FashionMNIST(root=fake_data_dir)
+    assert "D2LMINI_DATA" not in str(err.value)
 
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", offline)
-    with pytest.raises(DataError, match=r"could not download .*dataset-fashion-mnist"):
+
+def test_cache_under_a_file_names_the_file_and_the_alternatives(
+    cache: Path, isolated: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
+    blocker = isolated / "not-a-folder"
+    blocker.write_text("a file where the cache's parent should be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with pytest.raises(DataError) as err:
         FashionMNIST()
+    message = str(err.value)
+    assert f"cannot create the folder {blocker}/d2lmini/fashion-mnist: {blocker} is a file, not a folder" in message
+    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message
+    monkeypatch.setenv(data_mod.ENV_VAR, str(blocker))  # the variable naming a file
+    with pytest.raises(DataError, match=f"cannot create the folder {blocker}: {blocker} is a file"):
+        FashionMNIST()
+    with pytest.raises(DataError, match=r"is a file, not a folder\. Fix: pass root= a folder you can write to;"):
+        FashionMNIST(root=blocker / "data")
+    assert blocker.read_text() == "a file where the cache's parent should be" and server.requests == []
+
+
+def test_a_folder_where_a_file_should_be(cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
+    (cache / FILES[2]).mkdir(parents=True)
+    with pytest.raises(DataError, match=f"{cache / FILES[2]}: a folder where the file should be; remove it"):
+        FashionMNIST()
+    assert server.requests == []  # found out before downloading anything
+
+
+@pytest.mark.parametrize(
+    ("labels", "what"),
+    [(torch.zeros(95), "holds 96 images but train-labels-idx1-ubyte.gz holds 95 labels; the two files come from"),
+     (torch.full((96,), 12), r"96 label\(s\) outside 0\.\.9 \(largest 12\); not a fashion-mnist labels file")],
+)
+def test_labels_that_do_not_fit_the_images(
+    labels: torch.Tensor, what: str, fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    write_idx(fake_data_dir / FILES[1], labels)
+    with pytest.raises(DataError, match=what):
+        FashionMNIST(root=fake_data_dir)
+
+
+def test_two_processes_downloading_into_one_cache_both_succeed(
+    cache: Path, isolated: Path, server: FileServer, fake_data_dir: Path
+) -> None:
+    command = load_command(FashionMNIST.files, [server.mirror("delay")], [isolated / "system"])
+    env = subprocess_env({"XDG_CACHE_HOME": str(isolated / "cache")})
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert all(out.splitlines()[-2] == str(cache) for out in outputs)  # the last line before "left: ..."
+    assert leftovers(cache) == sorted(FILES)
+    assert all((cache / f).read_bytes() == (fake_data_dir / f).read_bytes() for f in FILES)
+    assert len(server.requests) >= 5  # the two really did download at the same time, not one after the other
+
+
+# Faults a process running as root cannot meet: another user's view, a read-only or full file system ---------
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary folder that other users may enter (pytest's tmp_path is private to its owner)."""
+    folder = Path(tempfile.mkdtemp(prefix="d2lmini-test-"))
+    folder.chmod(0o755)
+    yield folder
+    for parent, children, _ in os.walk(folder):  # unlock what a test locked, so that it can be removed
+        for child in children:
+            os.chmod(os.path.join(parent, child), 0o755)
+    shutil.rmtree(folder)
+
+
+def as_other_user() -> tuple[str, ...]:
+    """Run as ``nobody`` when we are root, for whom permission bits do not apply; as ourselves otherwise."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot run as a user that permissions stop")
+    return ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+
+
+def with_tmpfs(folder: Path, options: str, then: str = "true") -> tuple[str, ...]:
+    """Run in new user and mount namespaces, with a small tmpfs mounted on ``folder`` (and ``then`` run in it)."""
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
+    if shutil.which("unshare") is None or probe.returncode != 0:
+        pytest.skip("needs user and mount namespaces (unshare) to mount a read-only or a full file system")
+    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && cd "$0" && {{ {then}; }} && cd / && exec "$@"'
+    return ("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", setup, str(folder))
+
+
+def run_load(command: list[str], env: dict[str, str]) -> tuple[int, str, list[str]]:
+    """Run a load command; its exit code, its message and what its ``inspect`` folder holds at the end."""
+    done = subprocess.run(command, env=subprocess_env(env), capture_output=True, text=True, timeout=120)
+    *message, left = done.stdout.splitlines() or ["", "left: []"]
+    assert left.startswith("left: "), done.stderr
+    return done.returncode, "\n".join(message), json.loads(left.removeprefix("left: "))
+
+
+def test_no_permission_to_write_the_cache(open_tmp: Path, fake_data_dir: Path, server: FileServer) -> None:
+    locked = open_tmp / "cache"
+    locked.mkdir()
+    locked.chmod(0o555)
+    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [open_tmp / "system"],
+                           inspect=locked, prefix=as_other_user())  # fmt: skip
+    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(locked)})
+    assert code == 3, message
+    assert f"cannot create the folder {locked}/d2lmini/fashion-mnist: no permission to write there" in message
+    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message
+    assert left == [] and server.requests == []
+
+
+def test_an_unreadable_folder_does_not_hide_a_good_copy(open_tmp: Path, fake_data_dir: Path) -> None:
+    system = shutil.copytree(fake_data_dir, open_tmp / "system")  # the Debian package's copy
+    private = open_tmp / "private"
+    private.mkdir(mode=0o000)
+    private.chmod(0o000)
+    env = {"D2LMINI_DATA": str(private), "XDG_CACHE_HOME": str(open_tmp / "cache")}
+    specs = fake_specs(fake_data_dir)
+    code, message, _ = run_load(load_command(specs, [], [system], download=False, prefix=as_other_user()), env)
+    assert (code, message) == (0, str(system))
+    code, message, _ = run_load(load_command(specs, [], [], download=False, prefix=as_other_user()), env)
+    assert code == 3 and f"{private}  (cannot be read: Permission denied)" in message
+
+
+def test_a_read_only_file_system(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    prefix = with_tmpfs(mount, "ro,size=1m")
+    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [], inspect=mount, prefix=prefix)
+    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(mount)})
+    assert code == 3, message
+    assert f"cannot create the folder {mount}/d2lmini/fashion-mnist: it is on a read-only file system" in message
+    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message and left == []
+
+
+def test_a_full_disk(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    fill = "head -c 1048576 /dev/zero > filler 2>/dev/null; true"  # a 4 kB file system, filled up
+    prefix = with_tmpfs(mount, "size=4k", then=fill)
+    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [], inspect=mount, prefix=prefix)
+    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(mount)})
+    assert code == 3, message
+    target = mount / "d2lmini" / "fashion-mnist"
+    assert re.search(rf"cannot write {FILES[0]} \([\d,]+ bytes\) into {target}: the disk is full", message)
+    assert "Fix: free some space there; or set D2LMINI_DATA to a folder you can write to" in message
+    assert left == sorted(str(p) for p in (mount / "d2lmini", target, mount / "filler"))  # no partial file
 
 
 def test_mnist_uses_its_own_folder_and_labels(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,6 +417,24 @@ def test_mnist_uses_its_own_folder_and_labels(isolated: Path, monkeypatch: pytes
     data = MNIST(root=isolated / "data", download=False, val_size=32)  # the dataset's subfolder is found
     assert data.root == folder
     assert data.text_labels([0, 7]) == ["0", "7"]
+
+
+def test_command_line_fetches_every_dataset(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for dataset in (FashionMNIST, MNIST):
+        monkeypatch.setattr(dataset, "files", fake_specs(fake_data_dir))
+        monkeypatch.setattr(dataset, "mirrors", (server.mirror("ok"),))
+    monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+    assert data_mod.main(["--all", "--root", str(isolated / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "FashionMNIST(train=64, val=32, test=32, split_seed=0" in out and "\nMNIST(train=64, val=32" in out
+    names = ("fashion-mnist", "mnist")
+    assert leftovers(isolated / "data") == sorted([*names, *(f"{d}/{f}" for d in names for f in FILES)])
+    monkeypatch.setattr(MNIST, "mirrors", (server.mirror("500"),))
+    assert data_mod.main(["--dataset", "mnist", "--root", str(isolated / "elsewhere")]) == 1
+    assert "error: mnist: could not download train-images-idx3-ubyte.gz" in capsys.readouterr().err
 
 
 def test_loader_batches_cover_everything_once() -> None:

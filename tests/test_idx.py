@@ -1,4 +1,4 @@
-"""The IDX reader on small files the tests write: good, truncated, wrong magic, bad checksum."""
+"""The IDX reader on small files the tests write: good, truncated, wrong magic, bad checksum, not gzip, a web page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from d2lmini.idx import DataError, FileSpec, read_idx
+from d2lmini.idx import DataError, FileSpec, decode_idx, read_idx
 from tests.helpers import write_idx
 
 SPEC = FileSpec("images.gz", ndim=3)
@@ -71,6 +71,25 @@ def test_wrong_magic_number(tmp_path: Path) -> None:
 
 def test_not_gzip_at_all(tmp_path: Path) -> None:
     path = tmp_path / "images.gz"
-    path.write_text("<html>404 Not Found</html>")
-    with pytest.raises(DataError, match="not a valid gzip file"):
+    path.write_bytes(b"PK\x03\x04 a zip archive, not gzip")
+    with pytest.raises(DataError, match=r"images\.gz: not a valid gzip file"):
         read_idx(path, SPEC)
+
+
+def test_a_web_page_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "images.gz"
+    path.write_text("\n  <!DOCTYPE html><html>404 Not Found</html>")
+    with pytest.raises(DataError, match=r"images\.gz: a web page \(HTML\), not the gzip file.*Fix: x"):
+        read_idx(path, SPEC, fix="Fix: x")
+
+
+def test_a_folder_in_place_of_the_file(tmp_path: Path) -> None:
+    (tmp_path / "images.gz").mkdir()
+    with pytest.raises(DataError, match=r"images\.gz: a folder where the file should be; remove it"):
+        read_idx(tmp_path / "images.gz", SPEC)
+
+
+def test_bytes_from_elsewhere_are_named_by_their_source() -> None:
+    url = "https://example.org/images.gz"
+    with pytest.raises(DataError, match=f"^{url}: truncated \\(the gzip stream ends early"):
+        decode_idx(gzip.compress(bytes(2000))[:-30], SPEC, url)
