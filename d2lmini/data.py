@@ -328,13 +328,13 @@ class FashionMNIST:
                 f"are in none of these folders:\n  {listing}\nFix: {self.offline_hint}; or pass download=True; "
                 f"or {self._elsewhere(how, 'that holds them')}."
             )
-        missing = [spec for spec in self.files.values() if not (target / spec.name).is_file()]
-        for spec in missing:
-            if (target / spec.name).is_dir():
-                raise DataError(
-                    f"{target / spec.name}: a folder where the file should be; remove it (or move it away) "
-                    f"and run again."
-                )
+        try:
+            missing = [spec for spec in self.files.values() if not (target / spec.name).is_file()]
+            folders = [target / spec.name for spec in missing if (target / spec.name).is_dir()]
+        except OSError as err:
+            raise self._folder_error(target, how, err, "look into") from None
+        if folders:
+            raise DataError(f"{folders[0]}: a folder where the file should be; remove it (or move it away), run again.")
         if missing:
             try:
                 target.mkdir(parents=True, exist_ok=True)
@@ -395,7 +395,7 @@ class FashionMNIST:
         elif err.errno == errno.EROFS:
             reason = "it is on a read-only file system"
         elif err.errno in (errno.EACCES, errno.EPERM):
-            reason = "no permission to write there"
+            reason = "permission denied"
         else:
             reason = err.strerror or str(err)
         return DataError(f"{self.name}: cannot {action} {folder}: {reason}. Fix: {fix}; or {self.offline_hint}.")
@@ -454,7 +454,7 @@ class MNIST(FashionMNIST):
     name = "mnist"
     mirrors = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
     system_dirs = (Path("/usr/share/datasets/mnist"),)
-    offline_hint = "fetch the files where there is internet (python -m d2lmini.data --dataset mnist) and copy them over"
+    offline_hint = "on a machine with internet, run python -m d2lmini.data --dataset mnist and copy the files over"
     labels = tuple(str(d) for d in range(10))
     files: ClassVar[dict[str, FileSpec]] = {
         "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),

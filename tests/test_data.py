@@ -304,6 +304,7 @@ def test_labels_that_do_not_fit_the_images(
         FashionMNIST(root=fake_data_dir)
 
 
+@pytest.mark.slow  # two fresh Python processes (2-3 s each to import torch)
 def test_two_processes_downloading_into_one_cache_both_succeed(
     cache: Path, isolated: Path, server: FileServer, fake_data_dir: Path
 ) -> None:
@@ -318,7 +319,8 @@ def test_two_processes_downloading_into_one_cache_both_succeed(
     assert len(server.requests) >= 5  # the two really did download at the same time, not one after the other
 
 
-# Faults a process running as root cannot meet: another user's view, a read-only or full file system ---------
+# Faults a process running as root cannot meet: another user's view, a read-only or full file system.
+# Each test starts a fresh Python process (2-3 s to import torch), hence "slow". -------------------------
 @pytest.fixture
 def open_tmp() -> Iterator[Path]:
     """A temporary folder that other users may enter (pytest's tmp_path is private to its owner)."""
@@ -357,6 +359,7 @@ def run_load(command: list[str], env: dict[str, str]) -> tuple[int, str, list[st
     return done.returncode, "\n".join(message), json.loads(left.removeprefix("left: "))
 
 
+@pytest.mark.slow
 def test_no_permission_to_write_the_cache(open_tmp: Path, fake_data_dir: Path, server: FileServer) -> None:
     locked = open_tmp / "cache"
     locked.mkdir()
@@ -365,11 +368,12 @@ def test_no_permission_to_write_the_cache(open_tmp: Path, fake_data_dir: Path, s
                            inspect=locked, prefix=as_other_user())  # fmt: skip
     code, message, left = run_load(command, {"XDG_CACHE_HOME": str(locked)})
     assert code == 3, message
-    assert f"cannot create the folder {locked}/d2lmini/fashion-mnist: no permission to write there" in message
+    assert f"cannot create the folder {locked}/d2lmini/fashion-mnist: permission denied" in message
     assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message
     assert left == [] and server.requests == []
 
 
+@pytest.mark.slow
 def test_an_unreadable_folder_does_not_hide_a_good_copy(open_tmp: Path, fake_data_dir: Path) -> None:
     system = shutil.copytree(fake_data_dir, open_tmp / "system")  # the Debian package's copy
     private = open_tmp / "private"
@@ -381,8 +385,11 @@ def test_an_unreadable_folder_does_not_hide_a_good_copy(open_tmp: Path, fake_dat
     assert (code, message) == (0, str(system))
     code, message, _ = run_load(load_command(specs, [], [], download=False, prefix=as_other_user()), env)
     assert code == 3 and f"{private}  (cannot be read: Permission denied)" in message
+    code, message, _ = run_load(load_command(specs, ["http://127.0.0.1:9/"], [], prefix=as_other_user()), env)
+    assert code == 3 and f"cannot look into {private}: permission denied. Fix: set D2LMINI_DATA to a folder" in message
 
 
+@pytest.mark.slow
 def test_a_read_only_file_system(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
     mount = tmp_path / "mnt"
     mount.mkdir()
@@ -394,6 +401,7 @@ def test_a_read_only_file_system(tmp_path: Path, fake_data_dir: Path, server: Fi
     assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message and left == []
 
 
+@pytest.mark.slow
 def test_a_full_disk(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
     mount = tmp_path / "mnt"
     mount.mkdir()
