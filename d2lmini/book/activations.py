@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from d2lmini.book.widgets import Control, Demo, Frame, trace
+from d2lmini.book.widgets import Control, Demo, Frame, snap_noise, trace
 
 if TYPE_CHECKING:
     import torch
@@ -77,10 +77,39 @@ def derivative(name: str, x: torch.Tensor, alpha: float = 0.1) -> torch.Tensor:
 BLUE, ORANGE, GREEN, GRAY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#7f7f7f", "#d62728"
 
 
+def fmt(value: float, digits: int = 3) -> str:
+    """A number for a figure's text: ``digits`` significant digits, a real minus sign, ``× 10^k`` when large or small.
+
+    ``fmt(-0.5) == "−0.5"``, ``fmt(1.23e9) == "1.23 × 10^9"``: read out
+    sensibly by a screen reader, unlike ``1.23e+09``.
+    """
+    value = float(value)
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return f"{value:g}"
+    exponent = math.floor(math.log10(abs(value)))
+    if -3 <= exponent < digits:
+        text = f"{value:.{digits}g}"
+    else:
+        mantissa, power = f"{value:.{digits - 1}e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        text = f"{mantissa} × 10^{int(power)}"
+    return text.replace("-", "−")
+
+
+def shifted(offset: float) -> str:
+    """``x + offset`` written the way a person would: ``x``, ``x + 1``, ``x − 1`` (never ``x - -1``)."""
+    if offset == 0:
+        return "x"
+    return f"x {'+' if offset > 0 else '−'} {fmt(abs(offset))}"
+
+
 def _grid(lo: float, hi: float, num: int) -> torch.Tensor:
+    """``num`` evenly spaced points from ``lo`` to ``hi``, exact where they can be (0 is 0, not 2.8e-16)."""
     import torch
 
-    return torch.linspace(lo, hi, num, dtype=torch.float64)
+    return lo + torch.arange(num, dtype=torch.float64) * (hi - lo) / (num - 1)
 
 
 def _kink_grid(lo: float, hi: float, kinks: Any) -> torch.Tensor:
@@ -91,13 +120,31 @@ def _kink_grid(lo: float, hi: float, kinks: Any) -> torch.Tensor:
     return torch.tensor(sorted({lo, hi, *inside}), dtype=torch.float64)
 
 
+#: How each activation looks, in words, for the explorer's description.
+SHAPES: dict[str, str] = {
+    "relu": "0 for negative x and equal to x for positive x",
+    "leaky_relu": "α x for negative x and equal to x for positive x",
+    "sigmoid": "an S-shaped curve rising from 0 to 1, equal to 0.5 at x = 0",
+    "tanh": "an S-shaped curve rising from −1 to 1 through 0",
+    "gelu": "close to 0 for very negative x, dipping just below 0, and close to x for positive x",
+    "silu": "close to 0 for very negative x, dipping just below 0, and close to x for positive x",
+}
+
+
 def explorer_frame(name: str = "relu", alpha: float = 0.1) -> Frame:
     """An activation and its autograd derivative on [-5, 5]."""
     x = _grid(-5, 5, 201)
     y, dy = activation(name, x, alpha), derivative(name, x, alpha)
-    title = ACTIVATIONS[name] + (f", α = {alpha:g}" if name == "leaky_relu" else "")
+    title = ACTIVATIONS[name] + (f", α = {fmt(alpha)}" if name == "leaky_relu" else "")
+    description = (
+        f"{title}: {SHAPES[name].replace('α', fmt(alpha))}. On [−5, 5] it ranges from {fmt(y.min())} to "
+        f"{fmt(y.max())}; its derivative (dashed) ranges from {fmt(dy.min())} to {fmt(dy.max())}."
+        + ("" if name == "leaky_relu" else " The α slider changes only the leaky ReLU.")
+    )
     return Frame(
-        (trace("f(x)", x, y, color=BLUE), trace("f'(x) by autograd", x, dy, color=ORANGE, dash="dash")), title
+        (trace("f(x)", x, y, color=BLUE), trace("f'(x) by autograd", x, dy, color=ORANGE, dash="dash")),
+        title,
+        description,
     )
 
 
@@ -111,6 +158,8 @@ def activation_explorer() -> Demo:
             Control("name", tuple(ACTIVATIONS), "relu", "activation", "buttons", tuple(ACTIVATIONS.values())),
             Control("alpha", alphas, 0.1, "α (leaky ReLU only)"),
         ],
+        "Activation explorer: choose an activation function to see its graph and its derivative; "
+        "α sets the leaky ReLU's slope for negative inputs.",
         xlabel="x",
         xrange=(-5, 5),
         yrange=(-1.6, 3.0),
@@ -121,13 +170,31 @@ def neuron_frame(w: float = 1.0, b: float = 0.0, name: str = "sigmoid") -> Frame
     """One neuron ``f(w x + b)`` against ``f(x)``; ``w`` sets the steepness, ``b`` the shift."""
     x = _grid(-6, 6, 121)
     y = activation(name, w * x + b)
-    where = f", centre at x = {-b / w + 0.0:.3g}" if w != 0 else ", constant"
+    f = ACTIVATIONS[name]
+    if w == 0:
+        where = ", constant"
+        description = (
+            f"w = 0, b = {fmt(b)}: the input w x + b is {fmt(b)} for every x, so the neuron outputs the "
+            f"constant {f}({fmt(b)}) = {fmt(activation(name, y.new_tensor(b)))}."
+        )
+    else:
+        centre = fmt(-b / w + 0.0)
+        where = f", centre at x = {centre}"
+        steepness = "as steep as" if abs(w) == 1 else f"{fmt(abs(w))} times as steep as"
+        if abs(w) < 1:
+            steepness = f"flatter than ({fmt(abs(w))} times as steep as)"
+        turned = ", mirrored left to right" if w < 0 else ""
+        description = (
+            f"w = {fmt(w)}, b = {fmt(b)}: {f}(w x + b) is {steepness} {f}(x){turned}, "
+            f"centred at x = {centre}, where w x + b = 0."
+        )
     return Frame(
         (
-            trace(f"{ACTIVATIONS[name]}(x)", x, activation(name, x), color=GRAY, dash="dot"),
-            trace(f"{ACTIVATIONS[name]}(w x + b)", x, y, color=BLUE, width=3),
+            trace(f"{f}(x)", x, activation(name, x), color=GRAY, dash="dot"),
+            trace(f"{f}(w x + b)", x, y, color=BLUE, width=3),
         ),
-        f"w = {w:g}, b = {b:g}{where}",
+        f"w = {fmt(w)}, b = {fmt(b)}{where}",
+        description,
     )
 
 
@@ -138,6 +205,8 @@ def neuron_demo(name: str = "sigmoid") -> Demo:
     render = lambda w, b: neuron_frame(w, b, name)
     return Demo(
         f"neuron-{name}", render, [Control("w", ws, 1.0, "weight w"), Control("b", bs, 0.0, "bias b")],
+        f"One {ACTIVATIONS[name]} neuron, {ACTIVATIONS[name]}(w x + b): the weight w sets how steep it is "
+        "and the bias b shifts it.",
         xlabel="x", ylabel="activation", xrange=(-6, 6), yrange=(-0.1, 1.1) if name == "sigmoid" else None,
     )  # fmt: skip
 
@@ -160,14 +229,22 @@ def bump_frame(center: float = 0.0, width: float = 1.0) -> Frame:
 
     x = _kink_grid(-4, 4, (center - width, center, center + width))
     s = 1.0 / width
+    kinks = (center - width, center, center + width)
     parts = (
-        (f"+{s:.3g} relu(x - {center - width:g})", s * torch.relu(x - center + width), GREEN),
-        (f"-{2 * s:.3g} relu(x - {center:g})", -2 * s * torch.relu(x - center), RED),
-        (f"+{s:.3g} relu(x - {center + width:g})", s * torch.relu(x - center - width), ORANGE),
+        (f"+{fmt(s)} relu({shifted(-kinks[0])})", s * torch.relu(x - kinks[0]), GREEN),
+        (f"−{fmt(2 * s)} relu({shifted(-kinks[1])})", -2 * s * torch.relu(x - kinks[1]), RED),
+        (f"+{fmt(s)} relu({shifted(-kinks[2])})", s * torch.relu(x - kinks[2]), ORANGE),
     )
     traces = [trace(name, x, y, color=color, dash="dot", width=1.5) for name, y, color in parts]
-    traces.append(trace("sum: a bump", x, relu_hat(x, center, width), color=BLUE, width=3))
-    return Frame(tuple(traces), f"centre {center:g}, half-width {width:g}")
+    bump = relu_hat(x, center, width)
+    traces.append(trace("sum: a bump", x, bump, color=BLUE, width=3))
+    lo, mid, hi = (fmt(k) for k in kinks)
+    description = (
+        f"Centre {fmt(center)}, half-width {fmt(width)}: three ReLUs with kinks at x = {lo}, {mid} and {hi}, "
+        f"scaled by {fmt(s)}, {fmt(-2 * s)} and {fmt(s)}, add up to a bump that is 0 outside [{lo}, {hi}] "
+        f"and rises in straight lines to height {fmt(bump.max())} at x = {mid}."
+    )
+    return Frame(tuple(traces), f"centre {fmt(center)}, half-width {fmt(width)}", description)
 
 
 def bump_demo() -> Demo:
@@ -175,7 +252,10 @@ def bump_demo() -> Demo:
     centers = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
     widths = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
     return Demo(
-        "relu-bump", bump_frame, [Control("center", centers, 0.0, "centre"), Control("width", widths, 1.0)],
+        "relu-bump", bump_frame,
+        [Control("center", centers, 0.0, "centre"), Control("width", widths, 1.0, "half-width")],
+        "Three ReLUs make a bump: slide the bump's centre and half-width and watch the three scaled ReLUs "
+        "that add up to it.",
         xlabel="x", xrange=(-4, 4), yrange=(-3.0, 3.0),
     )  # fmt: skip
 
@@ -212,7 +292,12 @@ def relu_net(x: torch.Tensor, knots: torch.Tensor, v: torch.Tensor, b: torch.Ten
 
 
 def relu_fit_frame(n_units: int = 4) -> Frame:
-    """``sin`` on [-π, π] and its best fit by ``n_units`` hidden ReLUs, with the kinks marked."""
+    """``sin`` on [-π, π] and its best fit by ``n_units`` hidden ReLUs, with the kinks marked.
+
+    The fit comes from a least-squares solve: where its true value is 0 it
+    comes out as noise of about 1e-15 whose digits change with the number of
+    threads, so such values are snapped to 0 (:func:`~d2lmini.book.widgets.snap_noise`).
+    """
     import torch
 
     lo, hi = -math.pi, math.pi
@@ -221,13 +306,16 @@ def relu_fit_frame(n_units: int = 4) -> Frame:
     rmse = float((relu_net(x, knots, v, b) - torch.sin(x)).pow(2).mean().sqrt())
     x_fit = _kink_grid(lo, hi, knots)  # the fit is piecewise linear: its kinks draw it exactly
     x_sin = _grid(lo, hi, 121)
+    kinks = "1 kink" if n_units == 1 else f"{n_units} kinks"
     return Frame(
         (
             trace("target sin(x)", x_sin, torch.sin(x_sin), color=GRAY, dash="dash"),
-            trace(f"{n_units} ReLU units", x_fit, relu_net(x_fit, knots, v, b), color=BLUE, width=3),
-            trace("kinks", knots, relu_net(knots, knots, v, b), color=RED, mode="markers"),
+            trace(f"{n_units} ReLU units", x_fit, snap_noise(relu_net(x_fit, knots, v, b)), color=BLUE, width=3),
+            trace("kinks", knots, snap_noise(relu_net(knots, knots, v, b)), color=RED, mode="markers"),
         ),
-        f"N = {n_units} hidden units, RMS error {rmse:.2e}",
+        f"N = {n_units} hidden units, RMS error {fmt(rmse)}",
+        f"N = {n_units} hidden ReLU units: the fit (solid line) is a broken line with {kinks} (red dots) "
+        f"that follows sin(x) on [−π, π] with a root-mean-square error of {fmt(rmse)}.",
     )
 
 
@@ -235,6 +323,7 @@ def relu_fit_demo() -> Demo:
     """Demo 3b: N hidden ReLU units approximate sin; slide N."""
     return Demo(
         "relu-fit", relu_fit_frame, [Control("n_units", tuple(range(1, 21)), 4, "hidden units N")],
+        "Hidden ReLU units approximate sin(x): slide the number N of units and watch the error shrink.",
         xlabel="x", xrange=(-3.3, 3.3), yrange=(-1.3, 1.3),
     )  # fmt: skip
 
@@ -268,6 +357,14 @@ def layer_grad_norms(
     return tuple(float(g.norm()) for g in grads)
 
 
+def _change(first: float, last: float) -> str:
+    """How a gradient norm changes from the top layer (``last``) down to layer 1 (``first``), in words."""
+    factor = first / last
+    if factor < 1:
+        return f"shrinks by a factor of {fmt(1 / factor)}, from {fmt(last)} to {fmt(first)}"
+    return f"grows by a factor of {fmt(factor)}, from {fmt(last)} to {fmt(first)}"
+
+
 def vanishing_frame(gain: float = 1.0, depth: int = 20) -> Frame:
     """Per-layer gradient norms of a sigmoid stack and a ReLU stack with the same weights."""
     import torch
@@ -279,17 +376,21 @@ def vanishing_frame(gain: float = 1.0, depth: int = 20) -> Frame:
             trace("sigmoid", layers, sig, color=ORANGE, width=3),
             trace("ReLU", layers, rel, color=BLUE, width=3),
         ),
-        f"gain {gain:.3g}: layer 1 / layer {depth} = {sig[0] / sig[-1]:.1e} (sigmoid), "
-        f"{rel[0] / rel[-1]:.1e} (ReLU)",
+        f"gain {fmt(gain)}: layer 1 / layer {depth} = {fmt(sig[0] / sig[-1], 2)} (sigmoid), "
+        f"{fmt(rel[0] / rel[-1], 2)} (ReLU)",
+        f"Weight gain {fmt(gain)}: from layer {depth} down to layer 1 the sigmoid stack's gradient norm "
+        f"{_change(sig[0], sig[-1])}; the ReLU stack's {_change(rel[0], rel[-1])}.",
     )
 
 
 def vanishing_demo() -> Demo:
     """Demo 4: slide the weight scale and watch the gradient shrink layer by layer."""
     gains = (0.5, 0.75, 1.0, 1.25, 2**0.5, 1.5, 1.75, 2.0, 3.0, 4.0)
-    gain = Control("gain", gains, 2**0.5, "weight gain", labels=tuple(f"{g:.3g}" for g in gains))
+    gain = Control("gain", gains, 2**0.5, "weight gain", labels=tuple(fmt(g) for g in gains))
     return Demo(
         "vanishing-gradients", vanishing_frame, [gain],
+        "Vanishing gradients: the gradient norm of every layer of a 20-layer sigmoid network and a 20-layer "
+        "ReLU network, on a log scale; slide the gain of the random weights.",
         xlabel="layer (1 = next to the input)", ylabel="‖∂L/∂W‖", xrange=(0.5, 20.5), yrange=(-18, 10),
         ylog=True,
     )  # fmt: skip

@@ -1,20 +1,25 @@
 """Slider demos that work both live in Jupyter and in the static HTML book.
 
 A :class:`Demo` couples a *pure* function ``render(**params) -> Frame`` with a
-few discrete controls.  Displayed in a notebook it offers two views of the
-same thing, and the front end picks one:
+few discrete controls.  A :class:`Frame` is what one state shows: its curves,
+a title line and a one-sentence description of what the state shows, written
+for a reader who cannot see the plot.  Displayed in a notebook a demo offers
+two views of the same states, and the front end picks one:
 
-- live Jupyter shows an ipywidgets view: sliders (or buttons) that call
-  ``render`` and redraw a matplotlib figure;
-- the built book, where no kernel runs, shows a plotly figure with the same
-  controls whose states were all computed in advance by calling ``render``
-  on every point of the controls' grid.  A few lines of JavaScript pick the
-  state that matches the controls, so several sliders combine correctly.
+- live Jupyter shows an ipywidgets view: sliders (or toggle buttons) over an
+  image that matplotlib draws; each state's PNG is drawn once, in place in
+  one kept figure, and reused when the reader comes back to that state;
+- the built book, where no kernel runs, shows native HTML controls (range
+  inputs and radio buttons: focusable, operable with Tab and the arrow keys,
+  labelled, announcing their values) above a plotly plot, with the state's
+  description in an ``aria-live`` line under it.  Every state was computed in
+  advance by calling ``render`` on every point of the controls' grid; a few
+  lines of JavaScript show the state that matches the controls.
 
 Both views draw from the same ``render`` calls, so they cannot disagree.
-The HTML loads no plotly.js (the book serves its own copy on every page),
-uses fixed element ids and rounds numbers, so re-running a notebook gives
-the same text.
+The HTML loads no plotly.js (the book adds plotly.js, deferred, to the pages
+that hold a demo), waits for it if it is not there yet, uses fixed element
+ids and rounds numbers, so re-running a notebook gives the same text.
 
 The activation chapter's pure functions and demos live in
 :mod:`d2lmini.book.activations`.  plotly, ipywidgets and matplotlib are imported
@@ -23,6 +28,7 @@ only inside functions, so importing this module is instant.
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -51,27 +57,55 @@ class Trace:
 
 @dataclass(frozen=True)
 class Frame:
-    """Everything one state of a demo shows: its traces and a title line."""
+    """Everything one state of a demo shows: its traces, a title line and a description.
+
+    ``description`` is required: one or two sentences that say what this state
+    shows and what it means (``"w = 2, b = 0: the sigmoid is twice as steep,
+    centred at x = 0"``).  The book reads it out to screen-reader users when a
+    control moves, and shows it under the plot.
+    """
 
     traces: tuple[Trace, ...]
-    title: str = ""
+    title: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if len(self.description.split()) < 3:
+            raise ValueError(
+                f"frame {self.title!r} needs a description: a sentence (three words or more) saying what this "
+                f"state shows, for readers who cannot see the plot; got {self.description!r}"
+            )
 
 
-def _round(values: Any, digits: int = 4, tiny: float = 1e-9) -> tuple[float, ...]:
-    """Round to ``digits`` significant digits: stable text, compact HTML, exact enough to plot.
+def significant(values: Any, digits: int = 4) -> tuple[float, ...]:
+    """Round every value to ``digits`` significant digits: stable text, compact HTML, exact enough to plot.
 
-    Values smaller than ``tiny`` in size become 0: they are floating-point
-    noise (a least-squares residual of 1e-15, say) whose digits change with
-    the number of CPU threads and would make the HTML differ between runs.
+    Rounding is relative to each value, so 9.8e-18 stays 9.8e-18: on a log
+    axis a tiny value is a point like any other.  Floating-point noise (a
+    least-squares residual of 1e-15 that changes with the number of threads)
+    must be removed where it arises, with :func:`snap_noise`.
     """
     if hasattr(values, "detach"):
         values = values.detach().cpu().double().tolist()
-    return tuple(0.0 if abs(float(v)) < tiny else float(f"{float(v):.{digits}g}") for v in values)
+    return tuple(float(f"{float(v):.{digits}g}") for v in values)
+
+
+def snap_noise(values: Any, relative: float = 1e-9) -> Any:
+    """Set to 0 the values below ``relative`` times the largest magnitude among ``values``.
+
+    For results of a numerical solve (least squares, say) whose true value
+    is 0 at some points: there they come out as 1e-15-sized noise that
+    changes with the number of CPU threads.  Works on tensors and sequences.
+    """
+    if hasattr(values, "abs"):
+        return values.masked_fill(values.abs() < relative * float(values.abs().max()), 0.0)
+    scale = max((abs(float(v)) for v in values), default=0.0)
+    return [0.0 if abs(float(v)) < relative * scale else float(v) for v in values]
 
 
 def trace(name: str, x: Any, y: Any, **style: Any) -> Trace:
     """Build a :class:`Trace` from tensors, arrays or lists, rounding the numbers."""
-    return Trace(name, _round(x), _round(y), **style)
+    return Trace(name, significant(x), significant(y), **style)
 
 
 # ---------------------------------------------------------------------------
@@ -106,26 +140,41 @@ class Control:
         """What is written for each value."""
         return self.labels or tuple(f"{v:g}" if isinstance(v, float) else str(v) for v in self.values)
 
+    @property
+    def title(self) -> str:
+        """The control's visible label."""
+        return self.label or self.name
+
 
 @dataclass
 class Demo:
     """An interactive figure: ``render(**params)`` drawn under the ``controls``.
 
-    ``key`` names the demo; the plotly div's id is built from it, so keep it
-    unique within a page.  Axis ranges are fixed, so moving a slider changes
-    the curves and never the scale.
+    ``key`` names the demo; the HTML's element ids are built from it, so keep
+    it unique within a page.  ``caption`` is the figure's accessible name and
+    visible caption: what the figure is and what to do with it.  Axis ranges
+    are fixed, so moving a slider changes the curves and never the scale.
     """
 
     key: str
     render: Callable[..., Frame]
     controls: Sequence[Control]
+    caption: str
     xlabel: str = "x"
     ylabel: str = ""
     xrange: tuple[float, float] | None = None
     yrange: tuple[float, float] | None = None
     ylog: bool = False
-    height: int = 430
+    height: int = 400
     _static: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _live: _LiveFigure | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.caption.split()) < 3:
+            raise ValueError(f"demo {self.key!r} needs a caption of three words or more (its accessible name)")
+        names = [c.name for c in self.controls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"demo {self.key!r}: control names must be unique, got {names}")
 
     # -- the pure part -------------------------------------------------------
     def defaults(self) -> dict[str, Any]:
@@ -152,8 +201,8 @@ class Demo:
         ``traces`` lists the traces that change with the controls (the others
         are drawn once); ``index[k]`` is the position in ``states`` of the
         ``k``-th point of :meth:`grid` (identical states are stored once).  A
-        state holds the title and the ``y`` of every moving trace, and their
-        ``x`` when any of those moves sideways.
+        state holds the title, the description and the ``y`` of every moving
+        trace, and their ``x`` when any of those moves sideways.
         """
         if self._static is None:
             first = self.frame()
@@ -168,7 +217,12 @@ class Demo:
             seen: dict[str, int] = {}
             index: list[int] = []
             for frame in frames:
-                state: dict[str, Any] = {"title": frame.title, "y": [list(frame.traces[i].y) for i in moving]}
+                state: dict[str, Any] = {
+                    "title": frame.title,
+                    "description": frame.description,
+                    "names": [t.name for t in frame.traces],
+                    "y": [list(frame.traces[i].y) for i in moving],
+                }
                 if any(frame.traces[i].x != first.traces[i].x for i in moving):
                     state["x"] = [list(frame.traces[i].x) for i in moving]
                 text = json.dumps(state, sort_keys=True)
@@ -179,14 +233,19 @@ class Demo:
             self._static = {"traces": moving, "states": states, "index": index}
         return self._static
 
-    # -- the static view (plotly) ------------------------------------------
+    # -- the static view (HTML controls + plotly) ---------------------------
     @property
     def div_id(self) -> str:
-        """The fixed id of the plotly div in the HTML."""
+        """The fixed id of the figure element in the HTML; the plot's div is ``{div_id}-plot``."""
         return f"d2lmini-{self.key}"
 
     def figure(self) -> Any:
-        """The plotly figure at the default state, with the controls drawn but not yet wired."""
+        """The plotly figure at the default state: no title (the HTML shows it), no controls, no toolbar.
+
+        The legend sits above the plot, where it can wrap on a narrow screen,
+        and zooming is off so that a finger dragging across the plot scrolls
+        the page.
+        """
         import plotly.graph_objects as go
 
         frame = self.frame()
@@ -199,106 +258,126 @@ class Demo:
                     marker={"color": t.color, "size": 8},
                 )
             )  # fmt: skip
-        sliders = [c for c in self.controls if c.kind == "slider"]
-        buttons = [c for c in self.controls if c.kind == "buttons"]
-        top = 62 if buttons else 40
+        axis = {"gridcolor": "#e5e5e5", "zerolinecolor": "#999", "fixedrange": True, "automargin": True}
         fig.update_layout(
             template="none",
-            height=self.height + 70 * len(sliders),
-            margin={"l": 60, "r": 20, "t": top + 30, "b": 50 + 70 * len(sliders)},
+            autosize=True,
+            margin={"l": 56, "r": 12, "t": 8, "b": 48},
             paper_bgcolor="white",
             plot_bgcolor="white",
-            font={"size": 13},
-            title={"text": frame.title, "x": 0.5, "y": 1.0, "yanchor": "top", "pad": {"t": 8}},
-            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"},
-            xaxis={"title": {"text": self.xlabel}, "range": self.xrange, "gridcolor": "#e5e5e5",
-                   "zerolinecolor": "#999"},
-            yaxis={"title": {"text": self.ylabel}, "range": self.yrange, "gridcolor": "#e5e5e5",
-                   "zerolinecolor": "#999", "type": "log" if self.ylog else "linear"},
-            sliders=[
-                {
-                    "active": c.values.index(c.default),
-                    "currentvalue": {"prefix": f"{c.label or c.name} = "},
-                    "pad": {"t": 55 + 70 * i},
-                    "len": 1.0,
-                    "steps": [{"label": s, "method": "skip", "args": []} for s in c.texts],
-                }
-                for i, c in enumerate(sliders)
-            ],
-            updatemenus=[
-                {
-                    "type": "buttons",
-                    "direction": "right",
-                    "active": c.values.index(c.default),
-                    "showactive": True,
-                    "x": 0,
-                    "xanchor": "left",
-                    "y": 1.0,
-                    "yanchor": "bottom",
-                    "pad": {"b": 34 + 34 * i},
-                    "buttons": [{"label": s, "method": "skip", "args": []} for s in c.texts],
-                }
-                for i, c in enumerate(buttons)
-            ],
+            font={"size": 13, "color": "#222"},
+            dragmode=False,
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+            xaxis={"title": {"text": self.xlabel}, "range": self.xrange, **axis},
+            yaxis={"title": {"text": self.ylabel}, "range": self.yrange, "type": "log" if self.ylog else "linear",
+                   "exponentformat": "power", **axis},
         )  # fmt: skip
         return fig
 
-    def _script(self) -> str:
-        """JavaScript that shows the precomputed state matching the controls."""
-        slider_pos, button_pos = 0, 0
-        controls = []
+    def _controls_html(self) -> str:
+        """Native, labelled controls: a range input per slider, a radio group per row of buttons."""
+        parts = []
         for c in self.controls:
+            at = c.values.index(c.default)
+            cid = html.escape(f"{self.div_id}-{c.name}")
+            label = html.escape(c.title)
             if c.kind == "slider":
-                controls.append({"kind": "sliders", "pos": slider_pos, "size": len(c.values)})
-                slider_pos += 1
+                parts.append(
+                    f'<div class="d2lmini-demo-slider"><label for="{cid}">{label}</label>'
+                    f'<input type="range" id="{cid}" data-control="{html.escape(c.name)}" min="0" '
+                    f'max="{len(c.values) - 1}" step="1" value="{at}" '
+                    f'aria-valuetext="{html.escape(c.texts[at])}" autocomplete="off">'
+                    f'<output for="{cid}" aria-hidden="true">{html.escape(c.texts[at])}</output></div>'
+                )
             else:
-                controls.append({"kind": "updatemenus", "pos": button_pos, "size": len(c.values)})
-                button_pos += 1
-        data = json.dumps({"controls": controls, **self.static_states()}, separators=(",", ":"))
+                options = "".join(
+                    f'<label><input type="radio" name="{cid}" value="{i}"{" checked" if i == at else ""} '
+                    f'autocomplete="off"><span>{html.escape(text)}</span></label>'
+                    for i, text in enumerate(c.texts)
+                )
+                parts.append(
+                    f'<fieldset class="d2lmini-demo-buttons" data-control="{html.escape(c.name)}">'
+                    f"<legend>{label}</legend>{options}</fieldset>"
+                )
+        return "".join(parts)
+
+    def _script(self) -> str:
+        """JavaScript that draws the plot (once plotly.js is there) and shows the state the controls pick."""
+        fig = json.loads(self.figure().to_json())
+        data = {
+            "controls": [{"size": len(c.values), "texts": list(c.texts)} for c in self.controls],
+            **self.static_states(),
+            "data": fig["data"],
+            "layout": {k: v for k, v in fig["layout"].items() if k != "template"},
+            "config": {"displayModeBar": False, "responsive": True, "scrollZoom": False},
+        }
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
         return (
-            "var gd = document.getElementById('{plot_id}');\n"
-            f"var S = {data};\n"
-            "var show = function () {\n"
-            "  var k = 0;\n"
-            "  S.controls.forEach(function (c) {\n"
-            "    k = k * c.size + (gd.layout[c.kind][c.pos].active || 0);\n"
-            "  });\n"
-            "  var s = S.states[S.index[k]], upd = {y: s.y};\n"
-            "  if (s.x) { upd.x = s.x; }\n"
-            "  Plotly.update(gd, upd, {'title.text': s.title}, S.traces);\n"
-            "};\n"
-            "gd.on('plotly_sliderchange', show);\n"
-            "gd.on('plotly_buttonclicked', show);\n"
+            "(function () {\n"
+            f"  var fig = document.getElementById('{self.div_id}');\n"
+            f"  var S = {payload};\n"
+            "  var plot = fig.querySelector('.d2lmini-demo-plot'), drawn = false;\n"
+            "  var inputs = [].slice.call(fig.querySelectorAll('[data-control]'));\n"
+            "  var position = function (el) {\n"
+            "    if (el.tagName === 'INPUT') { return +el.value; }\n"
+            "    var on = el.querySelector('input:checked');\n"
+            "    return on ? +on.value : 0;\n"
+            "  };\n"
+            "  var show = function () {\n"
+            "    var k = 0;\n"
+            "    inputs.forEach(function (el, i) {\n"
+            "      var at = position(el), c = S.controls[i];\n"
+            "      k = k * c.size + at;\n"
+            "      if (el.tagName === 'INPUT') {\n"
+            "        el.setAttribute('aria-valuetext', c.texts[at]);\n"
+            "        el.nextElementSibling.textContent = c.texts[at];\n"
+            "      }\n"
+            "    });\n"
+            "    var s = S.states[S.index[k]];\n"
+            "    fig.querySelector('.d2lmini-demo-title').textContent = s.title;\n"
+            "    fig.querySelector('.d2lmini-demo-description').textContent = s.description;\n"
+            "    if (!window.Plotly) { return; }\n"
+            "    if (!drawn) { Plotly.newPlot(plot, S.data, S.layout, S.config); drawn = true; }\n"
+            "    var upd = {y: s.y};\n"
+            "    if (s.x) { upd.x = s.x; }\n"
+            "    Plotly.restyle(plot, upd, S.traces);\n"
+            "    Plotly.restyle(plot, {name: s.names});\n"
+            "  };\n"
+            "  fig.addEventListener('input', show);\n"
+            "  fig.addEventListener('change', show);\n"
+            "  if (window.Plotly || document.readyState !== 'loading') { show(); }\n"
+            "  else { document.addEventListener('DOMContentLoaded', show); }\n"
+            "})();\n"
         )
 
     def to_html(self) -> str:
-        """A self-contained HTML fragment: the figure, its controls and their states.
+        """A self-contained HTML fragment: caption, controls, title, plot, description, and the script.
 
-        It expects ``Plotly`` to be defined already (the book loads its own copy
-        of plotly.js on every page) and contacts no server.
+        The figure is named by its caption; the plot, which a screen reader
+        cannot read, is an image named by the state's description, and the
+        description line is ``aria-live``, so moving a control reads out the
+        new state.  Without JavaScript the default state's title and
+        description still show.  It expects ``Plotly`` from the page (loaded
+        with ``defer`` is fine) and contacts no server.
         """
-        fig = self.figure()
-        return fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=self.div_id,
-            default_width="100%",
-            default_height=f"{fig.layout.height}px",
-            post_script=self._script(),
-            config={
-                "displaylogo": False,
-                "responsive": True,
-                "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-            },
+        frame = self.frame()
+        i = self.div_id
+        return (
+            f'<figure class="d2lmini-demo" id="{i}" aria-labelledby="{i}-caption">\n'
+            f'<figcaption id="{i}-caption" class="d2lmini-demo-caption">{html.escape(self.caption)}</figcaption>\n'
+            f'<div class="d2lmini-demo-controls">{self._controls_html()}</div>\n'
+            f'<p class="d2lmini-demo-title">{html.escape(frame.title)}</p>\n'
+            f'<div class="d2lmini-demo-plot" id="{i}-plot" role="img" aria-labelledby="{i}-description" '
+            f'style="height: {self.height}px"></div>\n'
+            f'<p class="d2lmini-demo-description" id="{i}-description" aria-live="polite">'
+            f"{html.escape(frame.description)}</p>\n"
+            f"<script>\n{self._script()}</script>\n"
+            "</figure>"
         )
 
     # -- the live view (ipywidgets + matplotlib) ----------------------------
-    def draw(self, frame: Frame, axes: Any = None) -> Any:
-        """Draw ``frame`` with matplotlib; returns the axes."""
-        if axes is None:
-            from d2lmini.plotting import figure
-
-            _, axes = figure(figsize=(6.0, 3.4))
+    def draw(self, frame: Frame, axes: Any) -> Any:
+        """Draw ``frame`` on the matplotlib ``axes``; returns them."""
         for t in frame.traces:
             if t.mode == "markers":
                 axes.plot(t.x, t.y, "o", color=t.color, label=t.name)
@@ -318,20 +397,14 @@ class Demo:
         axes.legend(fontsize=8, loc="best")
         return axes
 
-    def png(self, frame: Frame) -> bytes:
-        """``frame`` drawn by :meth:`draw` as PNG bytes (the figure is closed again)."""
-        import io
-
-        import matplotlib.pyplot as plt
-
-        axes = self.draw(frame)
-        buffer = io.BytesIO()
-        axes.figure.savefig(buffer, format="png", dpi=100, facecolor="white", bbox_inches="tight")
-        plt.close(axes.figure)
-        return buffer.getvalue()
+    def png(self, **params: Any) -> bytes:
+        """The state at ``params`` as PNG bytes, drawn once and then kept (see :class:`_LiveFigure`)."""
+        if self._live is None:
+            self._live = _LiveFigure(self)
+        return self._live.png({**self.defaults(), **params})
 
     def widget(self) -> Any:
-        """The live view: ipywidgets controls above an image redrawn by matplotlib on every change.
+        """The live view: ipywidgets controls above an image of the state they pick.
 
         The picture is an ``ipywidgets.Image`` whose bytes are replaced, not an
         ``Output`` widget: it sends no display messages, so it behaves the same
@@ -342,19 +415,18 @@ class Demo:
         inputs: dict[str, Any] = {}
         for c in self.controls:
             options = list(zip(c.texts, c.values, strict=True))
-            description = c.label or c.name
             if c.kind == "buttons":
-                inputs[c.name] = w.ToggleButtons(options=options, value=c.default, description=description)
+                inputs[c.name] = w.ToggleButtons(options=options, value=c.default, description=c.title)
             else:
                 inputs[c.name] = w.SelectionSlider(
-                    options=options, value=c.default, description=description,
+                    options=options, value=c.default, description=c.title,
                     continuous_update=True, layout=w.Layout(width="420px"),
                     style={"description_width": "initial"},
                 )  # fmt: skip
-        image = w.Image(value=self.png(self.frame()), format="png")
+        image = w.Image(value=self.png(), format="png")
 
         def redraw(_: Any = None) -> None:
-            image.value = self.png(self.frame(**{name: box.value for name, box in inputs.items()}))
+            image.value = self.png(**{name: box.value for name, box in inputs.items()})
 
         for box in inputs.values():
             box.observe(redraw, names="value")
@@ -373,3 +445,67 @@ class Demo:
         bundle["text/html"] = self.to_html()
         bundle["text/plain"] = f"<Demo {self.key!r}: run the notebook in Jupyter for live sliders>"
         return bundle
+
+
+class _LiveFigure:
+    """One matplotlib figure for a demo's live view, redrawn in place; each state's PNG kept once made.
+
+    A new figure for every slider move costs 100-300 ms (figure, axes, ticks,
+    layout, legend, PNG).  Here the parts that never move (axes, ticks, grid,
+    labels) are drawn once and kept as a bitmap; a move restores that bitmap,
+    draws only the curves, the title and the legend over it ("blitting") and
+    encodes the PNG with fast compression.  A state seen before costs nothing.
+    When an axis has no fixed range and the new state changes its limits,
+    the whole figure is drawn again.  The figure is not registered with pyplot,
+    so the inline backend never shows it as an extra output.
+    """
+
+    def __init__(self, demo: Demo) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.demo = demo
+        figure = Figure(figsize=(6.0, 3.4), dpi=100, facecolor="white")
+        self.canvas = FigureCanvasAgg(figure)
+        self.axes = demo.draw(demo.frame(), figure.add_subplot())
+        figure.tight_layout()
+        self.lines = self.axes.get_lines()
+        for artist in (*self.lines, self.axes.title):
+            artist.set_animated(True)
+        self.limits: tuple[Any, ...] = ()
+        self.pngs: dict[tuple[Any, ...], bytes] = {}
+
+    def png(self, params: dict[str, Any]) -> bytes:
+        """The PNG of the state at ``params`` (every control given)."""
+        key = tuple(params[c.name] for c in self.demo.controls)
+        if key not in self.pngs:
+            self.pngs[key] = self._draw(self.demo.frame(**params))
+        return self.pngs[key]
+
+    def _draw(self, frame: Frame) -> bytes:
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        for line, t in zip(self.lines, frame.traces, strict=True):
+            line.set_data(t.x, t.y)
+            line.set_label(t.name)
+        self.axes.set_title(frame.title, fontsize=10)
+        if self.demo.xrange is None or self.demo.yrange is None:
+            self.axes.relim()
+            self.axes.autoscale_view(scalex=self.demo.xrange is None, scaley=self.demo.yrange is None)
+        legend = self.axes.legend(fontsize=8, loc="best")
+        legend.set_animated(True)
+        limits = (self.axes.get_xlim(), self.axes.get_ylim())
+        if limits != self.limits:  # the first state, or an axis without a fixed range moved
+            self.canvas.draw()
+            self.background = self.canvas.copy_from_bbox(self.axes.figure.bbox)
+            self.limits = limits
+        self.canvas.restore_region(self.background)
+        for artist in (*self.lines, self.axes.title, legend):
+            self.axes.draw_artist(artist)
+        pixels = np.asarray(self.canvas.buffer_rgba())[..., :3]
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()

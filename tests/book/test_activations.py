@@ -55,3 +55,55 @@ def test_layer_grad_norms_vanish_for_sigmoid_and_not_for_relu() -> None:
     rel = activations.layer_grad_norms("relu", depth=10, gain=math.sqrt(2))
     assert len(sig) == len(rel) == 10
     assert sig[0] / sig[-1] < 1e-4 and 0.1 < rel[0] / rel[-1] < 10
+
+
+def test_vanishing_demo_keeps_every_point_of_a_log_axis() -> None:
+    """Tiny gradient norms are the point of the demo: none may be rounded to 0 (a log axis drops it)."""
+    demo = activations.vanishing_demo()
+    for state in demo.static_states()["states"]:
+        for ys in state["y"]:
+            assert len(ys) == 20 and min(ys) > 0
+    smallest = min(activations.layer_grad_norms("sigmoid", 20, gain=0.5))
+    assert smallest < 1e-15  # so the check above really covers values below any absolute cutoff
+    assert demo.frame(gain=0.5).traces[0].y[0] == float(f"{smallest:.4g}")
+
+
+def test_relu_fit_has_no_thread_dependent_noise() -> None:
+    """Where the fit is 0 in exact arithmetic (x = 0 for sin), it is stored as 0, not as ±1e-15."""
+    for n_units in (2, 4, 8, 20):
+        frame = activations.relu_fit_frame(n_units)
+        fit = frame.traces[1]
+        at_zero = fit.y[fit.x.index(0.0)]
+        assert at_zero == 0.0
+        assert all(y == 0.0 or abs(y) > 1e-6 for y in fit.y)
+
+
+@pytest.mark.parametrize("center", [-2.0, -1.0, -0.5, 0.0, 1.5])
+def test_bump_legend_writes_signs_properly(center: float) -> None:
+    names = [t.name for t in activations.bump_frame(center, 0.5).traces]
+    assert not any(bad in name for name in names for bad in ("- -", "+ -", "− −", "+ −", "x - 0", "x + 0)"))
+    shifts = {-2.0: "x + 2.5", -1.0: "x + 1.5", -0.5: "x + 1", 0.0: "x + 0.5", 1.5: "x − 1"}
+    assert f"relu({shifts[center]})" in names[0]
+
+
+def test_fmt_and_shifted_read_well() -> None:
+    assert activations.fmt(-0.5) == "−0.5"
+    assert activations.fmt(-0.0) == "0"
+    assert activations.fmt(1.234e9) == "1.23 × 10^9"
+    assert activations.fmt(4.34e-10) == "4.34 × 10^−10"
+    assert activations.fmt(0.00123) == "0.00123" and activations.fmt(123.4) == "123"
+    assert [activations.shifted(v) for v in (0.0, 1.0, -2.5)] == ["x", "x + 1", "x − 2.5"]
+
+
+def test_descriptions_follow_the_state() -> None:
+    steep = activations.neuron_frame(2.0, 0.0).description
+    assert steep.startswith("w = 2, b = 0:") and "2 times as steep" in steep and "centred at x = 0" in steep
+    assert "flatter" in activations.neuron_frame(0.5, 1.0).description
+    assert "mirrored" in activations.neuron_frame(-1.0, 0.0).description
+    assert "constant sigmoid(1) = 0.731" in activations.neuron_frame(0.0, 1.0).description
+    assert "RMS" not in activations.relu_fit_frame(4).description  # spelled out for a listener
+    assert "4 kinks" in activations.relu_fit_frame(4).description
+    assert "1 kink " in activations.relu_fit_frame(1).description
+    vanishing = activations.vanishing_frame(0.5).description
+    assert "sigmoid stack's gradient norm shrinks by a factor of 9.25 × 10^16" in vanishing
+    assert "α = 0.3" in activations.explorer_frame("leaky_relu", 0.3).description
