@@ -1,18 +1,22 @@
-"""The training loop: :class:`Trainer`, and seeding.
+"""The training loop: :class:`Trainer`, seeding and device choice.
 
 ``Trainer.fit(model, data)`` runs minibatch training for ``max_epochs``
 epochs, evaluates on the validation set after each one and returns the
-history.  It runs on the best device available unless told otherwise,
-stops with a clear message if the loss becomes NaN or infinite, and treats
-Ctrl-C as "stop here": the model keeps the weights it has and the history of
-the finished epochs is returned.
+:class:`~d2lmini.history.History`.  It never loses finished work: whatever
+stops it (an error, a NaN loss, Ctrl-C), the finished epochs stay on
+``trainer.history`` and on the exception's ``.history``.  Mistakes get
+messages that say what went wrong and what to do, and keep their exception
+type, so a ``NotImplementedError`` from a ``forward`` stub stays one.
 """
 
 from __future__ import annotations
 
+import numbers
 import random
+import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import torch
@@ -22,21 +26,27 @@ from d2lmini.history import History
 from d2lmini.module import Module
 from d2lmini.progress import ProgressMode, make_progress
 
+Batch = Sequence[torch.Tensor]
+STEP_CONTRACT = "it must return the loss tensor (one number, e.g. F.cross_entropy(y_hat, y)) or {'loss': loss, ...}"
+SHAPE_ERROR = re.compile(r"shapes? |size of tensor|size mismatch|batch_size|of size \d|Dimension out of range")
+TARGET_OUT_OF_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
+
+
+class Loader(Sized, Iterable[Batch], Protocol): ...
+
 
 class DataModule(Protocol):
     """Anything with a training and a validation loader, such as :class:`~d2lmini.data.FashionMNIST`."""
 
-    def train_dataloader(self) -> Iterable[Sequence[torch.Tensor]]: ...
+    def train_dataloader(self) -> Loader: ...
 
-    def val_dataloader(self) -> Iterable[Sequence[torch.Tensor]]: ...
+    def val_dataloader(self) -> Loader: ...
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; ``history`` holds the epochs finished before."""
+    """The loss became NaN or infinite; the model was reset to its last finished epoch (see ``.history``)."""
 
-    def __init__(self, message: str, history: History) -> None:
-        super().__init__(message)
-        self.history = history
+    history: History
 
 
 def seed_everything(seed: int) -> None:
@@ -50,31 +60,110 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; anything else is used as given."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
+def available_devices() -> list[str]:
+    """The devices this machine can train on, e.g. ``["cpu", "cuda:0"]``."""
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0)]
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return [*devices, "mps"] if mps is not None and mps.is_available() else devices
 
 
-def _run_step(step: Any, batch: Sequence[torch.Tensor], what: str) -> dict[str, torch.Tensor]:
-    """Call a model's step; explain a failure with the batch's shapes (most are shape errors)."""
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist on this machine."""
+    if str(device) == "auto":
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps and mps.is_available() else "cpu")
+    choices = f"this machine has: 'auto' (the fastest), {', '.join(repr(d) for d in available_devices())}"
     try:
-        return step(batch)
-    except RuntimeError as err:
-        shapes = ", ".join(str(tuple(t.shape)) for t in batch)
-        hint = ""
-        if "shape" in str(err) or "size" in str(err):
-            hint = (
-                " This looks like a shape mismatch: does forward flatten the images (nn.Flatten() or "
-                "X.reshape(-1, 784)), and does each layer's input size match the previous layer's output?"
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device={device!r} is not a device name; {choices}.") from None
+    index = f"{resolved.type}:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
+    if resolved.type != "meta" and index not in available_devices():
+        raise ValueError(f"device={device!r} is not available; {choices}. (On Colab, pick a GPU runtime for 'cuda'.)")
+    return resolved
+
+
+def _check_positive_int(name: str, value: Any, example: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number such as {example}, not {value!r}.")
+
+
+def _explain(err: BaseException, batch: Batch, what: str, classes: int | None) -> None:
+    """Append the batch's shapes and the likely fix to a shape error's message, in place.
+
+    The exception keeps its type and traceback.  (``add_note`` would do the
+    same, but IPython before 8.14, as on Colab, does not show notes.)
+    """
+    out_of_bounds = TARGET_OUT_OF_BOUNDS.search(str(err))
+    if out_of_bounds:
+        y = batch[-1]
+        low, high, label = int(y.min()), int(y.max()), int(out_of_bounds.group(1))
+        if low < 0 or (classes is not None and high >= classes):
+            allowed = "" if classes is None else f", but the data has {classes} classes: labels 0 to {classes - 1}"
+            hint = f"The labels are out of range: this batch has labels from {low} to {high}{allowed}."
+        else:
+            hint = (f"The model has fewer outputs than there are classes (label {label} needs at least {label + 1}): "
+                    f"give the last layer one output per class{f', {classes} here' if classes else ''}.")  # fmt: skip
+    elif SHAPE_ERROR.search(str(err)):
+        hint = ("This looks like a shape mismatch: does forward flatten the images (nn.Flatten() or "
+                "X.reshape(-1, 784)), and does each layer's input size match the previous layer's output?")  # fmt: skip
+    else:
+        return
+    shapes = ", ".join(str(tuple(t.shape)) for t in batch)
+    err.args = (f"{err}\n{what} failed on a batch of shapes {shapes}. {hint}",)
+
+
+def _call(fn: Callable[[Batch], Any], batch: Batch, what: str, classes: int | None = None) -> Any:
+    """``fn(batch)``, with shape errors explained (their type unchanged)."""
+    try:
+        return fn(batch)
+    except (RuntimeError, ValueError, IndexError) as err:
+        _explain(err, batch, what, classes)
+        raise
+
+
+def _as_metrics(out: Any, what: str) -> dict[str, torch.Tensor | float]:
+    """A step's result as a dict of single numbers: the loss tensor itself, or a dict with ``"loss"``."""
+    if isinstance(out, (torch.Tensor, numbers.Real)):
+        out = {"loss": out}
+    if not isinstance(out, dict) or "loss" not in out:
+        got = "None (is a return statement missing?)" if out is None else f"a {type(out).__name__}"
+        got = f"a dict with keys {sorted(out)} but no 'loss'" if isinstance(out, dict) else got
+        raise TypeError(f"{what} returned {got}; {STEP_CONTRACT}.")
+    for key, value in out.items():
+        if isinstance(value, torch.Tensor) and value.numel() != 1:
+            raise ValueError(
+                f"{what} returned {key!r} as a tensor of shape {tuple(value.shape)}, one value per example; "
+                "return their mean, a single number: e.g. loss.mean(), or the loss function's default reduction."
             )
-        raise RuntimeError(f"{what} failed on a batch of shapes {shapes}: {err}.{hint}") from err
+        if not isinstance(value, (torch.Tensor, numbers.Real)):
+            raise TypeError(f"{what} returned {key!r} as a {type(value).__name__}; metrics must be single numbers.")
+        if key == "loss" and not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{what} returned the loss as a {type(value).__name__} ({value:.4g}): .item() and float() cut it "
+                f"off from its gradients; {STEP_CONTRACT}."
+            )
+    return out
+
+
+def _as_loader(data: Any) -> Iterable[Batch]:
+    """A data module's validation loader, or ``data`` itself if it is already an iterable of batches."""
+    if callable(getattr(data, "val_dataloader", None)):
+        return data.val_dataloader()
+    if isinstance(data, Iterable):
+        return data
+    raise TypeError(f"expected a data module or an iterable of (X, y) batches, not a {type(data).__name__}.")
+
+
+def _check_data_module(data: Any) -> None:
+    if not (callable(getattr(data, "train_dataloader", None)) and callable(getattr(data, "val_dataloader", None))):
+        raise TypeError(
+            f"Trainer.fit got a {type(data).__name__} as data; pass a data module with "
+            "train_dataloader()/val_dataloader(), e.g. d2lmini.FashionMNIST(batch_size=256)."
+        )
+    for split, name in (("train", "training"), ("val", "validation")):
+        if len(getattr(data, f"{split}_dataloader")()) == 0:
+            raise ValueError(f"The {name} set is empty: data.{split}_dataloader() gives no batches.")
 
 
 def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
@@ -90,20 +179,22 @@ def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
 
 
 class _Mean:
-    """Running means of a step's metrics, weighted by batch size, kept on the device."""
+    """Running means of a step's metrics, weighted by batch size, kept on the device (no sync per batch)."""
 
     def __init__(self) -> None:
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
 
-    def add(self, metrics: dict[str, torch.Tensor], n: int) -> None:
+    def add(self, metrics: dict[str, torch.Tensor | float], n: int) -> None:
         for key, value in metrics.items():
-            value = value.detach() * n
+            value = torch.as_tensor(value).detach() * n
             self.sums[key] = self.sums[key] + value if key in self.sums else value
         self.count += n
 
-    def result(self, prefix: str) -> dict[str, float]:
-        return {f"{prefix}_{k}": float(v) / self.count for k, v in self.sums.items()}
+    def result(self) -> dict[str, float]:
+        if self.count == 0:
+            raise ValueError("there is nothing to average: the data gave no batches.")
+        return {k: float(v) / self.count for k, v in self.sums.items()}
 
 
 class Trainer:
@@ -111,15 +202,19 @@ class Trainer:
 
     Args:
         max_epochs: number of passes over the training set.
-        device: ``"auto"`` (CUDA, then MPS, then CPU), or e.g. ``"cpu"``, ``"cuda:0"``.
+        device: ``"auto"`` (CUDA, then MPS, then CPU), or e.g. ``"cpu"``, ``"cuda:0"``;
+            a device this machine lacks is refused here, with the list of those it has.
         gradient_clip_val: if set, clip the gradients' global norm to this value.
         progress: ``"auto"`` (live figure in Jupyter, a bar in a terminal),
             ``"notebook"``, ``"terminal"``, or ``"none"``/``False``.
-        seed: if set, seed all generators once the model is set up, just
-            before the first epoch: the order of the minibatches then depends
-            on the seed only, not on the model, so two models trained with the
-            same seed see the same data in the same order.  (Seed before
-            building a model to repeat its initial weights too.)
+        seed: if set, ``fit`` seeds all generators, and the data module's own
+            ``generator`` if it has one, once the model is set up: the order
+            of the minibatches then depends on the seed only, not on what the
+            model draws.  (Seed before building a model to repeat its initial
+            weights too.)
+
+    After ``fit``, ``trainer.history`` holds the finished epochs, also when
+    training stopped with an exception.
     """
 
     def __init__(
@@ -130,16 +225,21 @@ class Trainer:
         progress: ProgressMode = "auto",
         seed: int | None = None,
     ) -> None:
-        if max_epochs < 1:
-            raise ValueError(f"max_epochs must be at least 1, got {max_epochs}.")
-        self.max_epochs = max_epochs
+        _check_positive_int("max_epochs", max_epochs, 10)
+        clip = gradient_clip_val
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not clip > 0):
+            raise ValueError(f"gradient_clip_val must be a positive number such as 1.0, or None; not {clip!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be a whole number such as 0, or None; not {seed!r}.")
+        make_progress(progress)  # fail now, not after the set-up, on a misspelt mode
+        self.max_epochs = int(max_epochs)
         self.device = resolve_device(device)
         self.gradient_clip_val = gradient_clip_val
-        make_progress(progress)  # fail now, not after the set-up, on a misspelt mode
         self.progress = progress
         self.seed = seed
+        self.history = History(device=str(self.device))
 
-    def _to_device(self, batch: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def _to_device(self, batch: Batch) -> list[torch.Tensor]:
         return [t.to(self.device, non_blocking=True) for t in batch]
 
     def _initialise_lazy(self, model: nn.Module, data: DataModule) -> None:
@@ -148,50 +248,70 @@ class Trainer:
         The batch comes from the validation loader, which does not shuffle, so
         this draws no random numbers besides the new layers' initial weights.
         """
-        lazy = nn.parameter.UninitializedParameter
-        if any(isinstance(p, lazy) for p in model.parameters()):
+        if any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters()):
             batch = self._to_device(next(iter(data.val_dataloader())))
             with torch.no_grad():
-                _run_step(lambda b: model(*b[:-1]), batch, "the first forward pass (initialising lazy layers)")
+                _call(lambda b: model(*b[:-1]), batch, "the first forward pass (initialising lazy layers)")
 
     def fit(self, model: Module, data: DataModule) -> History:
-        """Train ``model`` on ``data`` and return the per-epoch :class:`History`.
+        """Train ``model`` on ``data`` and return the per-epoch :class:`History` (also kept on ``self.history``).
 
         ``model.configure_optimizers()`` may return an optimizer, or a pair
         ``(optimizer, scheduler)`` whose learning-rate scheduler is stepped
-        after every epoch.  Raises :class:`NonFiniteLossError` if the loss
-        becomes NaN or infinite; the error carries the history so far, and
-        the weights are left as they were before the failing step.
+        after every epoch.  If the loss becomes NaN or infinite, the model's
+        weights are reset to those of the last finished epoch (or the start)
+        and :class:`NonFiniteLossError` is raised.  Ctrl-C keeps the weights,
+        prints one line and lets the interrupt through, so "Run All" stops.
         """
+        self.history = history = History(device=str(self.device))
+        _check_data_module(data)
+        classes = len(getattr(data, "labels", ())) or None
         model.to(self.device)
         self._initialise_lazy(model, data)
         optimizer, scheduler = _split_optimizers(model.configure_optimizers())
         if self.seed is not None:
             seed_everything(self.seed)
-        history = History(device=str(self.device))
+            generator = getattr(data, "generator", None)
+            if generator is not None:
+                generator.manual_seed(self.seed)
         progress = make_progress(self.progress)
-        progress.start(self.max_epochs, len(data.train_dataloader()))  # type: ignore[arg-type]
+        progress.start(self.max_epochs, len(data.train_dataloader()))
+        last_good = _copy_state(model)
         try:
             for epoch in range(1, self.max_epochs + 1):
                 start = time.perf_counter()
-                record = {"epoch": float(epoch)}
-                record |= self._train_epoch(model, data, optimizer, epoch, history, progress)
+                record = {"epoch": float(epoch)} | self._train_epoch(model, data, optimizer, epoch, progress, classes)
                 if scheduler is not None:
                     scheduler.step()
-                record |= self.evaluate(model, data)
+                model.eval()
+                with torch.no_grad():
+                    val = self._mean_metrics(model, data.val_dataloader(), classes)
+                record |= {f"val_{k}": v for k, v in val.items()}
                 record["seconds"] = time.perf_counter() - start
                 history.records.append(record)
+                last_good = _copy_state(model)
                 progress.epoch(history)
-        except KeyboardInterrupt:
-            history.interrupted = True
-            print(
-                f"\nTraining interrupted during epoch {len(history) + 1}: the model keeps its "
-                f"current weights and the history holds the {len(history)} finished epoch(s)."
-            )
-        finally:
+        except BaseException as err:
             model.eval()
-            progress.close(history)
+            progress.close(history)  # finishes the progress line before any message or traceback
+            self._stopped(err, model, last_good)
+            raise
+        model.eval()
+        progress.close(history)
         return history
+
+    def _stopped(self, err: BaseException, model: nn.Module, last_good: dict[str, torch.Tensor]) -> None:
+        """Keep the finished epochs reachable from ``err``; reset the weights after a NaN; say what happened."""
+        history = err.history = self.history  # type: ignore[attr-defined]
+        where = f"during epoch {len(history) + 1}"
+        done = f"trainer.history holds the {len(history)} finished epoch(s)."
+        if isinstance(err, NonFiniteLossError):
+            model.load_state_dict(last_good)
+        elif isinstance(err, KeyboardInterrupt):
+            history.interrupted = True
+            print(f"Training interrupted {where}: the model keeps its current weights; {done}", flush=True)
+        elif history.records:
+            print(f"Training stopped by the error below {where}; {done}", flush=True)
 
     def _train_epoch(
         self,
@@ -199,23 +319,28 @@ class Trainer:
         data: DataModule,
         optimizer: torch.optim.Optimizer,
         epoch: int,
-        history: History,
         progress: Any,
+        classes: int | None,
     ) -> dict[str, float]:
         model.train()
         mean = _Mean()
         for index, batch in enumerate(data.train_dataloader(), start=1):
             batch = self._to_device(batch)
-            metrics = _run_step(model.training_step, batch, "training_step")
-            loss = metrics["loss"]
+            metrics = _as_metrics(_call(model.training_step, batch, "training_step", classes), "training_step")
+            loss: torch.Tensor = metrics["loss"]  # type: ignore[assignment]  (a tensor: checked by _as_metrics)
+            if not loss.requires_grad:
+                raise ValueError(
+                    "training_step returned a loss that does not depend on the weights (no gradient): was it "
+                    "computed under torch.no_grad(), or with .detach()? Return the loss computed from self(X)."
+                )
             if not torch.isfinite(loss):
+                restored = f"those at the end of epoch {epoch - 1}" if epoch > 1 else "their values before training"
                 raise NonFiniteLossError(
-                    f"The training loss became {loss.item()} at epoch {epoch}, batch {index}; "
-                    f"stopped before updating the weights. Usual causes: a learning rate too large "
-                    f"(try a tenth of it), exploding gradients (try Trainer(gradient_clip_val=1.0)), "
-                    f"or NaN/inf values in the inputs or the initial weights. "
-                    f"The history of the {len(history)} finished epoch(s) is on this error's .history.",
-                    history,
+                    f"The training loss became {loss.item()} at epoch {epoch}, batch {index}; training stopped and "
+                    f"the model's weights are back to {restored}, so it can still be evaluated. Usual causes: a "
+                    f"learning rate too large (try a tenth of it), exploding gradients (try "
+                    f"Trainer(gradient_clip_val=1.0)), or NaN/inf values in the inputs or the initial weights. "
+                    f"The {epoch - 1} finished epoch(s) are on trainer.history and on this error's .history."
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -224,28 +349,51 @@ class Trainer:
             optimizer.step()
             mean.add(metrics, len(batch[-1]))
             progress.batch(epoch, index)
-        return mean.result("train")
+        return {f"train_{k}": v for k, v in mean.result().items()}
 
-    @torch.no_grad()
-    def evaluate(self, model: Module, data: DataModule) -> dict[str, float]:
-        """Mean validation metrics of ``model`` (``val_loss``, ``val_acc``, ...)."""
-        model.eval()
+    def _mean_metrics(self, model: Module, loader: Iterable[Batch], classes: int | None = None) -> dict[str, float]:
         mean = _Mean()
-        for batch in data.val_dataloader():
-            batch = self._to_device(batch)
-            mean.add(_run_step(model.validation_step, batch, "validation_step"), len(batch[-1]))
-        return mean.result("val")
-
-    @torch.no_grad()
-    def predict(
-        self, model: nn.Module, loader: Iterable[Sequence[torch.Tensor]]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predicted class indices and true labels over a loader, on the CPU."""
-        model.eval()
-        model.to(self.device)
-        preds, labels = [], []
         for batch in loader:
             batch = self._to_device(batch)
-            preds.append(model(*batch[:-1]).argmax(dim=1).cpu())
-            labels.append(batch[-1].cpu())
+            out = _call(model.validation_step, batch, "validation_step", classes)
+            mean.add(_as_metrics(out, "validation_step"), len(batch[-1]))
+        return mean.result()
+
+    @contextmanager
+    def _on_device(self, model: nn.Module) -> Iterator[None]:
+        """Run ``model`` on this trainer's device in eval mode, then put it back where and as it was."""
+        first = next(model.parameters(), None)
+        home, was_training = (first.device if first is not None else None), model.training
+        model.to(self.device).eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            model.train(was_training)
+            if home is not None:
+                model.to(home)
+
+    def evaluate(self, model: Module, data: DataModule | Iterable[Batch]) -> dict[str, float]:
+        """Mean of ``model.validation_step``'s metrics (e.g. ``{"loss": ..., "acc": ...}``) over ``data``.
+
+        ``data`` is a data module (its validation set is used) or any iterable
+        of batches, such as ``data.test_dataloader()``.  The model runs on this
+        trainer's device and is left on its own device, in its own mode.
+        """
+        with self._on_device(model):
+            return self._mean_metrics(model, _as_loader(data), len(getattr(data, "labels", ())) or None)
+
+    def predict(self, model: nn.Module, data: DataModule | Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted class indices and true labels, on the CPU, over ``data`` (as for :meth:`evaluate`)."""
+        preds, labels = [], []
+        with self._on_device(model):
+            for batch in _as_loader(data):
+                batch = self._to_device(batch)
+                preds.append(_call(lambda b: model(*b[:-1]), batch, "forward").argmax(dim=1).cpu())
+                labels.append(batch[-1].cpu())
         return torch.cat(preds), torch.cat(labels)
+
+
+def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights and buffers, on their device: cheap enough to take once per epoch."""
+    return {key: value.detach().clone() for key, value in model.state_dict().items()}

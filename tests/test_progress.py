@@ -1,9 +1,14 @@
-"""Progress displays: the choice of display, the terminal bar, the live notebook figure."""
+"""Progress displays: which one is chosen, the terminal bar, the live notebook figure and its cost."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from typing import Any
 
+import IPython
+import IPython.display
+import matplotlib.pyplot as plt
 import pytest
 
 from d2lmini.history import History
@@ -11,18 +16,54 @@ from d2lmini.progress import NoProgress, NotebookProgress, TerminalProgress, in_
 
 
 def history(epochs: int) -> History:
-    records = [{"epoch": float(e), "train_loss": 1.0 / e, "val_acc": 0.5, "seconds": 0.25}
+    records = [{"epoch": float(e), "train_loss": 1.0 / e, "val_acc": 0.5 + e / 100, "seconds": 0.25}
                for e in range(1, epochs + 1)]  # fmt: skip
     return History(records=records)
 
 
-def test_choice_of_display() -> None:
+@pytest.fixture(autouse=True)
+def no_figures_left() -> Iterator[None]:
+    yield
+    leftover = plt.get_fignums()
+    plt.close("all")
+    assert not leftover, "a display left a pyplot figure behind (the inline backend would show it twice)"
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What a notebook front end would receive: the first display and every in-place update."""
+    images: list[Any] = []
+
+    class Handle:
+        def update(self, image: Any) -> None:
+            images.append(image)
+
+    def display(image: Any, display_id: bool) -> Handle:
+        images.append(image)
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    return images
+
+
+def test_choice_of_display(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not in_notebook()  # pytest is not a Jupyter kernel
     assert type(make_progress("auto")) is TerminalProgress
     assert type(make_progress(False)) is NoProgress and type(make_progress("none")) is NoProgress
     assert type(make_progress("notebook")) is NotebookProgress
     with pytest.raises(ValueError, match="progress must be"):
         make_progress("loud")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shell_class, has_kernel", [("ZMQInteractiveShell", True), ("Shell", True),
+                                                     ("TerminalInteractiveShell", False)])  # fmt: skip
+def test_jupyter_is_recognised_by_capability_not_by_class_name(
+    monkeypatch: pytest.MonkeyPatch, shell_class: str, has_kernel: bool
+) -> None:
+    shell = type(shell_class, (), {"kernel": object()} if has_kernel else {})()  # Colab's kernel shell is "Shell"
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    assert in_notebook() is has_kernel
+    assert type(make_progress("auto")) is (NotebookProgress if has_kernel else TerminalProgress)
 
 
 def test_terminal_bar_and_epoch_lines() -> None:
@@ -34,27 +75,44 @@ def test_terminal_bar_and_epoch_lines() -> None:
     bar.epoch(history(1))
     text = out.getvalue()
     assert "epoch 1/2 [##########] 4/4" in text
-    assert "epoch 1, train_loss 1.0000, val_acc 0.5000, 0.2s" in text
+    assert text.endswith("epoch 1, train_loss 1.0000, val_acc 0.5100, 0.2s" + " " * 10 + "\n")
+    bar.close(history(1))
+    assert out.getvalue() == text  # nothing more after a finished line
 
 
-def test_notebook_figure_is_updated_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    import IPython.display
-    import matplotlib
+def test_terminal_bar_line_is_finished_when_training_stops_mid_epoch() -> None:
+    out = io.StringIO()
+    bar = TerminalProgress(stream=out, width=10)
+    bar.start(max_epochs=2, batches_per_epoch=4)
+    bar.batch(1, 1)  # the first batch of an epoch is always drawn
+    assert out.getvalue() == "\repoch 1/2 [##........] 1/4"
+    bar.close(history(0))
+    assert out.getvalue().endswith("1/4\n")
 
-    matplotlib.use("Agg")
-    shown = []
 
-    class Handle:
-        def update(self, fig: object) -> None:
-            shown.append(fig)
-
-    monkeypatch.setattr(IPython.display, "display", lambda fig, display_id: Handle())
-    live = NotebookProgress()
+def test_notebook_figure_moves_its_curves_and_shows_the_last_epoch(shown: list[Any]) -> None:
+    live = NotebookProgress(budget=float("inf"))  # an unlimited budget: render after every epoch
     live.start(max_epochs=3, batches_per_epoch=5)
-    for n in (1, 2):
-        live.epoch(history(n))
-    assert len(shown) == 2 and shown[0] is shown[1]
-    loss_axes = live.fig.axes[0]
-    assert [line.get_label() for line in loss_axes.lines] == ["train loss"]
-    assert list(loss_axes.lines[0].get_xdata()) == [1.0, 2.0]
+    live.epoch(history(1))
+    first_line = live.lines["train_loss"]
+    live.epoch(history(2))
+    assert live.lines["train_loss"] is first_line  # the same line, moved: not cleared and redrawn
+    assert sorted(live.lines) == ["train_loss", "val_acc"]  # only the metrics the history has
+    assert list(first_line.get_xdata()) == [1.0, 2.0] and list(first_line.get_ydata()) == [1.0, 0.5]
+    assert live.axes[0].get_xlim() == (0.5, 3.5)
+    assert live.axes[0].get_ylim()[0] <= 0.5 and live.axes[0].get_ylim()[1] >= 1.0  # rescaled to the data
     live.close(history(2))
+    assert len(shown) == 3  # the empty figure, then epochs 1 and 2; nothing new to show at close
+    assert all(image.data.startswith(b"\x89PNG") for image in shown)
+
+
+def test_notebook_figure_renders_within_its_time_budget(shown: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
+    live = NotebookProgress(budget=0.05)  # wait 20 renderings' time between two renderings
+    live.start(max_epochs=10, batches_per_epoch=5)
+    for n in range(1, 11):  # ten instant epochs
+        live.epoch(history(n))
+    assert len(shown) == 1  # only the empty figure so far
+    live.close(history(10))
+    assert len(shown) == 2  # the last epoch is always shown
+    assert list(live.lines["train_loss"].get_xdata()) == [float(e) for e in range(1, 11)]
+    assert capsys.readouterr().out == history(10).describe(-1) + "\n"

@@ -1,86 +1,298 @@
-"""The Trainer: history, NaN stop, Ctrl-C, device choice, clipping, seeding, lazy layers."""
+"""The Trainer: what it returns, what it explains, what it never loses, seeding, devices, clipping."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from d2lmini import train as train_mod
 from d2lmini.data import FashionMNIST
 from d2lmini.history import History
-from d2lmini.module import Classifier
+from d2lmini.module import Classifier, Module
 from d2lmini.train import NonFiniteLossError, Trainer, resolve_device, seed_everything
 
 
+def separable(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fake images whose class is the position of one bright row, as in tests/helpers.py."""
+    y = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(seed))
+    X = torch.zeros(n, 1, 28, 28)
+    X[torch.arange(n), 0, 2 + 2 * y] = 1.0
+    return X, y
+
+
+class FakeLoader:
+    """Minibatches in a fixed order, or shuffled by ``generator``; records each epoch's order."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator | None = None,
+                 orders: list[torch.Tensor] | None = None) -> None:  # fmt: skip
+        self.X, self.y, self.batch_size, self.generator, self.orders = X, y, batch_size, generator, orders
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.X) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.arange(len(self.X))
+        if self.generator is not None:
+            order = torch.randperm(len(self.X), generator=self.generator)
+            self.orders.append(order)  # type: ignore[union-attr]
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield self.X[rows], self.y[rows]
+
+
+class FakeData:
+    """A data module with the contract of d2lmini.data: a ``generator`` shuffles the training set."""
+
+    labels = tuple(str(c) for c in range(10))
+
+    def __init__(self, n_train: int = 64, n_val: int = 32, batch_size: int = 16) -> None:
+        self.train_X, self.train_y = separable(n_train, seed=0)
+        self.val_X, self.val_y = separable(n_val, seed=1)
+        self.batch_size = batch_size
+        self.generator = torch.Generator()
+        self.orders: list[torch.Tensor] = []
+
+    def train_dataloader(self) -> FakeLoader:
+        return FakeLoader(self.train_X, self.train_y, self.batch_size, self.generator, self.orders)
+
+    def val_dataloader(self) -> FakeLoader:
+        return FakeLoader(self.val_X, self.val_y, self.batch_size)
+
+
 class Linear(Classifier):
-    def __init__(self, lr: float = 0.5, lazy: bool = False) -> None:
+    def __init__(self, lr: float = 0.5, lazy: bool = False, outputs: int = 10, dropout: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters(lr=lr)
-        self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(10) if lazy else nn.Linear(784, 10))
+        layer = nn.LazyLinear(outputs) if lazy else nn.Linear(784, outputs)
+        self.net = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), layer)
+
+
+def fit(model: nn.Module, data: Any, epochs: int = 2, **kwargs: Any) -> History:
+    return Trainer(max_epochs=epochs, device="cpu", progress="none", **kwargs).fit(model, data)
+
+
+def weights(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 @pytest.fixture
-def data(fake_data_dir: Path, no_checksums: None) -> FashionMNIST:
-    return FashionMNIST(batch_size=16, root=fake_data_dir)
+def data() -> FakeData:
+    return FakeData()
 
 
-def test_fit_returns_a_full_history_and_learns(data: FashionMNIST) -> None:
+# What fit returns --------------------------------------------------------------------------------------------------
+def test_fit_on_fashion_mnist_files_returns_a_full_history_and_learns(fake_data_dir: Path, no_checksums: None) -> None:
     seed_everything(0)
-    history = Trainer(max_epochs=8, device="cpu", progress="none").fit(Linear(), data)
-    assert isinstance(history, History) and len(history) == 8 and not history.interrupted
+    trainer = Trainer(max_epochs=8, device="cpu", progress="none")
+    history = trainer.fit(Linear(), FashionMNIST(batch_size=16, root=fake_data_dir))
+    assert history is trainer.history and len(history) == 8 and not history.interrupted
     assert history.keys() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
-    assert history["epoch"] == [float(e) for e in range(1, 9)]
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history.final["val_acc"] == 1.0  # the fake classes are trivially separable
-    assert all(s > 0 for s in history["seconds"])
     assert "8 epochs on cpu" in repr(history)
-    with pytest.raises(KeyError, match="no metric 'accuracy'"):
-        history["accuracy"]
 
 
-def test_nan_loss_stops_with_a_clear_message_and_keeps_history(data: FashionMNIST) -> None:
-    class Poisoned(Linear):
+def test_training_step_may_return_the_loss_tensor_itself(data: FakeData) -> None:
+    class Bare(Module):  # as in Dive into Deep Learning and Lightning: training_step returns the loss
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.5)
+            self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+        def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return nn.functional.cross_entropy(y_hat, y)
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return self.loss(self(batch[0]), batch[1])
+
+    history = fit(Bare(), data, epochs=3)
+    assert history.keys() == ["epoch", "train_loss", "val_loss", "seconds"]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+# Mistakes get messages, and keep their type -------------------------------------------------------------------------
+class Returns(Linear):
+    """A model whose training_step returns what a test says, computed from the real loss."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        y_hat = self(batch[0])
+        return self.make(nn.functional.cross_entropy(y_hat, batch[1], reduction="none"))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda losses: losses, ValueError, r"training_step returned 'loss' as a tensor of shape \(16,\), one value "
+                                            r"per example; return their mean.*loss\.mean\(\)"),
+        (lambda losses: {"acc": losses.mean()}, TypeError, r"training_step returned a dict with keys \['acc'\] but "
+                                                           r"no 'loss'; it must return the loss tensor"),
+        (lambda losses: losses.mean().item(), TypeError, r"training_step returned the loss as a float \(2\.\d+\): "
+                                                         r"\.item\(\) and float\(\) cut it off from its gradients"),
+        (lambda losses: None, TypeError, r"training_step returned None \(is a return statement missing\?\)"),
+        (lambda losses: [losses.mean()], TypeError, r"training_step returned a list; it must return the loss tensor"),
+        (lambda losses: losses.mean().detach(), ValueError, r"training_step returned a loss that does not depend on "
+                                                            r"the weights.*torch\.no_grad\(\)"),
+    ],
+    ids=["per-example", "no-loss-key", "float", "none", "list", "detached"],
+)  # fmt: skip
+def test_wrong_training_step_results_are_explained(data: FakeData, make: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        fit(Returns(make), data)
+
+
+def test_a_forward_stub_stays_a_bare_not_implemented_error(data: FakeData) -> None:
+    class Stub(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.layer = nn.Linear(784, 10)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            raise NotImplementedError
+
+    with pytest.raises(NotImplementedError) as err:
+        fit(Stub(), data)
+    assert type(err.value) is NotImplementedError and str(err.value) == ""
+
+
+class Reshaping(Classifier):
+    """A classic shape mistake: ``forward`` reshapes to ``width`` columns (unless 784: no flattening at all)."""
+
+    def __init__(self, width: int, outputs: int = 10) -> None:
+        super().__init__()
+        self.save_hyperparameters(lr=0.1, width=width)
+        self.layer = nn.Linear(width, outputs)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.layer(X if self.width == 784 else X.reshape(-1, self.width))
+
+
+def test_shape_errors_keep_their_type_and_name_the_batch_and_the_fix(data: FakeData) -> None:
+    fix = r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. .*does forward flatten the images"
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied(.|\n)*" + fix) as err:
+        fit(Reshaping(width=784), data)  # no flattening: a (16, 1, 28, 28) batch meets Linear(784, 10)
+    assert type(err.value) is RuntimeError
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(448\) to match target batch_size(.|\n)*" + fix):
+        fit(Reshaping(width=28), data)  # X.reshape(-1, 28): 448 rows of logits for 16 labels
+
+
+def test_too_few_outputs_and_labels_out_of_range_are_told_apart(data: FakeData) -> None:
+    with pytest.raises(IndexError, match=r"Target \d is out of bounds(.|\n)*The model has fewer outputs than there are "
+                                         r"classes.*one output per class, 10 here"):  # fmt: skip
+        fit(Linear(outputs=5), data)
+    data.train_y = data.train_y + 1  # labels 1..10, as if counted from 1
+    with pytest.raises(IndexError, match=r"The labels are out of range: this batch has labels from \d+ to 10, but "
+                                         r"the data has 10 classes: labels 0 to 9"):  # fmt: skip
+        fit(Linear(), data)
+
+
+# Nothing is lost ----------------------------------------------------------------------------------------------------
+def test_nan_loss_resets_the_weights_to_the_last_finished_epoch(data: FakeData) -> None:
+    class Diverging(Linear):
         calls = 0
 
         def training_step(self, batch):  # type: ignore[no-untyped-def]
-            Poisoned.calls += 1
-            out = super().training_step(batch)
-            if Poisoned.calls == 6:  # epoch 2, batch 2 (4 batches per epoch)
-                out["loss"] = out["loss"] * float("nan")
-            return out
+            Diverging.calls += 1
+            if Diverging.calls == 5:  # epoch 2, batch 1 (4 batches per epoch): the weights of epoch 1's end
+                self.after_epoch_1 = weights(self)
+            if Diverging.calls == 6:  # then the weights blow up
+                with torch.no_grad():
+                    self.net[2].weight.mul_(float("inf"))
+            return super().training_step(batch)
 
-    model = Poisoned()
-    with pytest.raises(NonFiniteLossError, match=r"became nan at epoch 2, batch 2.*learning rate") as err:
-        Trainer(max_epochs=5, device="cpu", progress="none").fit(model, data)
-    assert len(err.value.history) == 1
-    assert all(torch.isfinite(p).all() for p in model.parameters())
-
-
-def test_ctrl_c_keeps_model_and_history(data: FashionMNIST, capsys: pytest.CaptureFixture[str]) -> None:
-    model = Linear()
-    calls = {"n": 0}
-    original = model.training_step
-
-    def interrupt_in_third_epoch(batch):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 10:
-            raise KeyboardInterrupt
-        return original(batch)
-
-    model.training_step = interrupt_in_third_epoch  # type: ignore[method-assign]
-    before = model.net[1].weight.detach().clone()
-    history = Trainer(max_epochs=5, device="cpu", progress="none").fit(model, data)
-    assert history.interrupted and len(history) == 2
-    assert not torch.equal(before, model.net[1].weight)  # trained weights are kept
-    assert not model.training  # left in eval mode
-    assert "interrupted during epoch 3" in capsys.readouterr().out
+    model = Diverging()
+    trainer = Trainer(max_epochs=5, device="cpu", progress="none")
+    message = r"became nan at epoch 2, batch 2; training stopped and the model's weights are back to those at the end "
+    with pytest.raises(NonFiniteLossError, match=message + r"of epoch 1, so it can still be evaluated.*learning rate"):
+        trainer.fit(model, data)
+    assert torch.equal(weights(model), model.after_epoch_1)
+    assert math.isfinite(trainer.evaluate(model, data)["loss"])
+    assert len(trainer.history) == 1
 
 
-def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert resolve_device("cpu") == torch.device("cpu")
+def test_ctrl_c_keeps_weights_and_epochs_finishes_the_bar_then_propagates(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Interrupted(Linear):
+        calls = 0
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            Interrupted.calls += 1
+            if Interrupted.calls == 10:  # epoch 3, batch 2
+                raise KeyboardInterrupt
+            return super().training_step(batch)
+
+    model = Interrupted()
+    before = weights(model)
+    trainer = Trainer(max_epochs=5, device="cpu", progress="terminal")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(model, data)
+    assert trainer.history.interrupted and len(trainer.history) == 2
+    assert not torch.equal(before, weights(model))  # the trained weights are kept
+    out, err = capsys.readouterr()
+    assert out == ("Training interrupted during epoch 3: the model keeps its current weights; "
+                   "trainer.history holds the 2 finished epoch(s).\n")  # fmt: skip
+    assert "epoch 3/5 [" in err and err.endswith("\n")  # the bar's line was finished before the message
+
+
+def test_any_error_keeps_the_finished_epochs(data: FakeData, capsys: pytest.CaptureFixture[str]) -> None:
+    class Failing(Linear):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(trainer.history) == 2:
+                raise OSError("disk full")
+            return super().validation_step(batch)
+
+    trainer = Trainer(max_epochs=5, device="cpu", progress="none")
+    with pytest.raises(OSError, match=r"^disk full$") as err:
+        trainer.fit(Failing(), data)
+    assert len(trainer.history) == 2 and err.value.history is trainer.history  # type: ignore[attr-defined]
+    assert "stopped by the error below during epoch 3; trainer.history holds the 2" in capsys.readouterr().out
+
+
+# Arguments and data are checked up front ----------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [0, -1, 2.5, 64.0, "2", True, None])
+def test_max_epochs_must_be_a_positive_whole_number(value: Any) -> None:
+    with pytest.raises(ValueError, match=f"max_epochs must be a positive whole number such as 10, not {value!r}"):
+        Trainer(max_epochs=value)
+
+
+def test_other_arguments_are_checked_when_the_trainer_is_made() -> None:
+    with pytest.raises(ValueError, match=r"gradient_clip_val must be a positive number such as 1\.0, or None; not 0"):
+        Trainer(1, gradient_clip_val=0)
+    with pytest.raises(ValueError, match=r"seed must be a whole number such as 0, or None; not 1\.5"):
+        Trainer(1, seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="progress must be"):
+        Trainer(1, progress="fancy")  # type: ignore[arg-type]
+
+
+def test_data_must_be_a_non_empty_data_module(data: FakeData) -> None:
+    message = r"got a FakeLoader as data; pass a data module with train_dataloader\(\)/val_dataloader\(\), e\.g\. "
+    with pytest.raises(TypeError, match=message + r"d2lmini\.FashionMNIST"):
+        fit(Linear(), data.train_dataloader())
+    data.val_X, data.val_y = data.val_X[:0], data.val_y[:0]
+    with pytest.raises(ValueError, match=r"The validation set is empty: data\.val_dataloader\(\) gives no batches"):
+        fit(Linear(), data)
+
+
+# Devices ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("device", ["cuda:99", "mps", "gpu"])
+def test_an_unavailable_device_is_refused_with_the_list_of_those_there_are(device: str) -> None:
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(ValueError, match=rf"device='{device}' is not .*machine has: 'auto' \(the fastest\), 'cpu'"):
+        Trainer(1, device=device)
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -88,96 +300,104 @@ def test_device_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
-    assert Trainer(1).device == torch.device("cpu")
 
 
-def test_gradient_clipping_is_applied(data: FashionMNIST, monkeypatch: pytest.MonkeyPatch) -> None:
-    norms: list[float] = []
-    real_clip = train_mod.nn.utils.clip_grad_norm_
-
-    def spy(params, max_norm):  # type: ignore[no-untyped-def]
-        norms.append(max_norm)
-        return real_clip(params, max_norm)
-
-    monkeypatch.setattr(train_mod.nn.utils, "clip_grad_norm_", spy)
-    Trainer(max_epochs=1, device="cpu", progress="none", gradient_clip_val=0.5).fit(Linear(), data)
-    assert norms == [0.5] * 4
+def test_a_cpu_fit_keeps_model_and_batches_on_the_cpu(data: FakeData) -> None:
+    model = Linear()
+    assert fit(model, data).device == "cpu" and weights(model).device == torch.device("cpu")
+    assert Trainer(1, device="meta").device == torch.device("meta")  # a real device other than the CPU, always there
 
 
-def test_seed_makes_runs_repeat(data: FashionMNIST) -> None:
-    results = []
-    for _ in range(2):
-        seed_everything(1)
-        model = Linear()
-        Trainer(max_epochs=2, device="cpu", progress="none", seed=5).fit(model, data)
-        results.append(model.net[1].weight.detach().clone())
-    assert torch.equal(*results)
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_evaluate_and_predict_leave_the_model_where_it_was(data: FakeData) -> None:
+    gpu = Trainer(max_epochs=2, device="cuda", progress="none")
+    model = Linear()
+    history = gpu.fit(model, data)
+    assert history.device == "cuda" and weights(model).device.type == "cuda"
+    cpu_model = Linear()
+    preds, _ = gpu.predict(cpu_model, data)
+    assert weights(cpu_model).device.type == "cpu" and preds.device.type == "cpu"
+    cpu_model(data.val_X[:2])  # still usable with CPU tensors
+    assert gpu.evaluate(cpu_model, data)["loss"] > 0 and weights(cpu_model).device.type == "cpu"
+    assert Trainer(1, device="cpu", progress="none").evaluate(model, data)["acc"] == history.final["val_acc"]
+    assert weights(model).device.type == "cuda"
 
 
-def test_lazy_layers_are_initialised_before_the_optimizer(data: FashionMNIST) -> None:
+# Evaluating and predicting on any loader ----------------------------------------------------------------------------
+def test_evaluate_and_predict_take_a_data_module_or_any_loader(data: FakeData) -> None:
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none")
+    model = Linear()
+    history = trainer.fit(model, data)
+    on_val = trainer.evaluate(model, data)
+    assert on_val == pytest.approx({"loss": history.final["val_loss"], "acc": history.final["val_acc"]})
+    assert trainer.evaluate(model, data.val_dataloader()) == pytest.approx(on_val)
+    subset = [(data.train_X[:20], data.train_y[:20])]  # "the end-of-epoch model on a training subset"
+    preds, labels = trainer.predict(model, subset)
+    assert torch.equal(labels, data.train_y[:20])
+    assert trainer.evaluate(model, subset)["acc"] == pytest.approx((preds == labels).float().mean().item())
+    assert torch.equal(trainer.predict(model, data)[0], trainer.predict(model, data.val_dataloader())[0])
+    model.train()
+    trainer.evaluate(model, data)
+    assert model.training  # left in the mode it was in
+    with pytest.raises(TypeError, match="expected a data module or an iterable of"):
+        trainer.evaluate(model, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="the data gave no batches"):
+        trainer.evaluate(model, [])
+
+
+# Seeding, clipping, lazy layers, schedulers -------------------------------------------------------------------------
+def test_the_trainer_seed_decides_the_run(data: FakeData) -> None:
+    start = Linear().state_dict()
+
+    def run(seed: int, global_state: int) -> torch.Tensor:
+        model = Linear(dropout=0.5)
+        model.load_state_dict(start)
+        torch.manual_seed(global_state)  # whatever ran before fit
+        fit(model, data, seed=seed)
+        return weights(model)
+
+    assert torch.equal(run(seed=5, global_state=1), run(seed=5, global_state=2))
+    assert not torch.equal(run(seed=5, global_state=1), run(seed=6, global_state=1))
+
+
+def test_dropout_does_not_change_the_data_order(data: FakeData) -> None:
+    for dropout in (0.0, 0.5):
+        fit(Linear(dropout=dropout), data, epochs=3, seed=3)
+    plain, dropped = data.orders[:3], data.orders[3:]
+    assert all(torch.equal(a, b) for a, b in zip(plain, dropped, strict=True))
+    assert not torch.equal(plain[0], plain[1])  # but each epoch has its own order
+
+
+def test_gradient_clipping_bounds_each_update() -> None:
+    one_batch = FakeData(n_train=16)
+    for clip, bound in ((1e-3, 100 * 1e-3), (None, math.inf)):
+        model = Linear(lr=100.0)
+        before = weights(model)
+        fit(model, one_batch, epochs=1, gradient_clip_val=clip)
+        step = (weights(model) - before).norm().item()
+        assert step <= bound * (1 + 1e-4) and step > (0.5 * bound if clip else 1.0)
+
+
+def test_lazy_layers_are_initialised_before_the_optimizer(data: FakeData) -> None:
     model = Linear(lazy=True)
-    history = Trainer(max_epochs=2, device="cpu", progress="none").fit(model, data)
-    assert model.net[1].weight.shape == (10, 784)
+    history = fit(model, data)
+    assert model.net[2].weight.shape == (10, 784)
     assert history["train_loss"][1] < history["train_loss"][0]
 
 
-def test_predict_and_evaluate(data: FashionMNIST) -> None:
-    trainer = Trainer(max_epochs=3, device="cpu", progress="none")
-    model = Linear()
-    trainer.fit(model, data)
-    preds, labels = trainer.predict(model, data.val_dataloader())
-    assert preds.shape == labels.shape == (32,)
-    assert trainer.evaluate(model, data)["val_acc"] == pytest.approx((preds == labels).float().mean().item())
-
-
-def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="max_epochs must be at least 1"):
-        Trainer(0)
-    with pytest.raises(ValueError, match="progress must be"):
-        Trainer(1, progress="fancy")  # type: ignore[arg-type]
-
-
-def test_seed_fixes_the_data_order_whatever_the_model(data: FashionMNIST, monkeypatch: pytest.MonkeyPatch) -> None:
-    orders = []
-    real_randperm = torch.randperm
-
-    def spy(n, *args, **kwargs):  # type: ignore[no-untyped-def]
-        order = real_randperm(n, *args, **kwargs)
-        orders.append(order.clone())
-        return order
-
-    monkeypatch.setattr(torch, "randperm", spy)
-    for lazy in (False, True):  # the lazy model draws its weights inside fit
-        torch.manual_seed(len(orders) + 7)  # and the generator starts elsewhere each time
-        Trainer(max_epochs=1, device="cpu", progress="none", seed=3).fit(Linear(lazy=lazy), data)
-    assert len(orders) == 2 and torch.equal(orders[0], orders[1])
-
-
-def test_a_scheduler_from_configure_optimizers_is_stepped_each_epoch(data: FashionMNIST) -> None:
+def test_a_scheduler_from_configure_optimizers_is_stepped_each_epoch(data: FakeData) -> None:
     class Decaying(Linear):
         def configure_optimizers(self):  # type: ignore[no-untyped-def]
             self.optimizer = torch.optim.SGD(self.parameters(), lr=1.0)
             return self.optimizer, torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=0.5)
 
     model = Decaying()
-    Trainer(max_epochs=3, device="cpu", progress="none").fit(model, data)
+    fit(model, data, epochs=3)
     assert model.optimizer.param_groups[0]["lr"] == 0.125  # halved after each of the three epochs
+
+    class Wrong(Linear):
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            return "sgd"
+
     with pytest.raises(TypeError, match="must return an optimizer or a pair"):
-
-        class Wrong(Linear):
-            def configure_optimizers(self):  # type: ignore[no-untyped-def]
-                return "sgd"
-
-        Trainer(max_epochs=1, device="cpu", progress="none").fit(Wrong(), data)
-
-
-def test_shape_errors_name_the_batch_and_the_likely_fix(data: FashionMNIST) -> None:
-    class NoFlatten(Classifier):
-        def __init__(self) -> None:
-            super().__init__()
-            self.save_hyperparameters(lr=0.1)
-            self.net = nn.Linear(784, 10)
-
-    with pytest.raises(RuntimeError, match=r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\).*"
-                       r"does forward flatten the images"):  # fmt: skip
-        Trainer(max_epochs=1, device="cpu", progress="none").fit(NoFlatten(), data)
+        fit(Wrong(), data)
