@@ -92,12 +92,17 @@ class Module(nn.Module):
     def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} needs a loss method.")
 
-    def training_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Loss on one training batch; ``"loss"`` must be there and carry gradients."""
+    def training_step(self, batch: Batch) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The mean loss on one training batch, with its gradients.
+
+        Return the loss tensor itself (as in Dive into Deep Learning and
+        Lightning) or a dict with ``"loss"`` and any other single-number
+        metrics; the Trainer averages them over each epoch.
+        """
         return {"loss": self.loss(self(*batch[:-1]), batch[-1])}
 
-    def validation_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Metrics on one validation batch (run under ``torch.no_grad``)."""
+    def validation_step(self, batch: Batch) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Metrics on one validation batch, as for :meth:`training_step` (run under ``torch.no_grad``)."""
         return {"loss": self.loss(self(*batch[:-1]), batch[-1])}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
