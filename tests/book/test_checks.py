@@ -1,7 +1,9 @@
-"""The exercise checkers: right answers pass, and each typical wrong answer gets its specific feedback."""
+"""The exercise checkers: right answers pass (also when they change their inputs in place), and each real
+mistake gets a specific, true message."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -33,9 +35,17 @@ def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def _prelu_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha))
+
+
 def _relu_in_place(x: torch.Tensor) -> torch.Tensor:
     x[x < 0] = 0
     return x
+
+
+def _mlp(h: int, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(h), activation(), nn.LazyLinear(10))
 
 
 class _Scratch(d2lmini.Classifier):
@@ -43,9 +53,7 @@ class _Scratch(d2lmini.Classifier):
 
     def __init__(self, num_inputs: int, num_outputs: int, num_hiddens: int, lr: float, sigma: float = 0.01):
         super().__init__()
-        self.save_hyperparameters(
-            num_inputs=num_inputs, num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr
-        )
+        self.save_hyperparameters(num_inputs=num_inputs, num_outputs=num_outputs, num_hiddens=num_hiddens, lr=lr)
         self.W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * sigma)
         self.b1 = nn.Parameter(torch.zeros(num_hiddens))
         self.W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * sigma)
@@ -60,36 +68,133 @@ def _flat(m: Any, X: torch.Tensor) -> torch.Tensor:
     return X.reshape(-1, 784) @ m.W1 + m.b1
 
 
-RIGHT: dict[Callable[[Any], CheckResult], Any] = {
+def _scratch_forward(m: Any, X: torch.Tensor) -> torch.Tensor:
+    return torch.relu(_flat(m, X)) @ m.W2 + m.b2
+
+
+RIGHT: dict[Callable[..., CheckResult], Any] = {
     checks.check_relu: lambda x: x.clamp(min=0),
     checks.check_softmax: _softmax,
     checks.check_cross_entropy: _cross_entropy,
     checks.check_count_params: _count,
     checks.check_collapse: lambda W1, b1, W2, b2: (W1 @ W2, b1 @ W2 + b2),
     checks.check_tanh_grad: lambda x: 1 - torch.tanh(x) ** 2,
-    checks.check_prelu_grad: lambda x, a: torch.where(x > 0, torch.ones_like(x), torch.full_like(x, a)),
-    checks.check_mlp_forward: _scratch_with(lambda m, X: torch.relu(_flat(m, X)) @ m.W2 + m.b2),
-    checks.check_build_mlp: lambda h: nn.Sequential(
-        nn.Flatten(), nn.LazyLinear(h), nn.ReLU(), nn.LazyLinear(10)
-    ),
+    checks.check_prelu_grad: _prelu_grad,
+    checks.check_mlp_forward: _scratch_with(_scratch_forward),
+    checks.check_build_mlp: _mlp,
 }
 
+# What the exercise notebooks store for the right answers: these texts must not change (nbval compares them).
+STORED = {
+    checks.check_relu: "✔ relu: correct. It keeps positive inputs, zeroes the others, and keeps shape and dtype.",
+    checks.check_tanh_grad: "✔ tanh_grad: correct. Your formula agrees with autograd at every test point.",
+    checks.check_prelu_grad: "✔ prelu_grad: correct. Your derivative agrees with autograd for alpha = 0.25 and 0.1.",
+    checks.check_count_params: "✔ count_params: correct. The 6-4-3-1 net has 47 parameters and the lab model 203,530.",
+    checks.check_collapse: "✔ collapse: correct. X @ W + b equals the two stacked layers on random inputs.",
+    checks.check_build_mlp: "✔ build_mlp: correct. Flatten, 784 -> 32 -> ReLU -> 10 logits: the right shape and "
+    "parameter count.",
+    checks.check_mlp_forward: "✔ forward: correct. It flattens the images, applies W1, b1, ReLU, W2, b2 and returns "
+    "logits.",
+    checks.check_softmax: "✔ softmax: correct. Rows sum to 1, and large inputs give no NaN or inf.",
+    checks.check_cross_entropy: "✔ cross_entropy: correct. It matches F.cross_entropy, including for large logits.",
+}
+
+
+@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
+def test_right_answer_passes_with_the_stored_message(check: Callable[..., CheckResult]) -> None:
+    result = check(RIGHT[check])
+    assert result.passed and result.status == "correct" and bool(result)
+    assert result.message == repr(result) == str(result) == STORED[check]
+
+
+@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
+def test_stub_is_not_attempted(check: Callable[..., CheckResult]) -> None:
+    stub: Any = _scratch_with(_not_implemented) if check is checks.check_mlp_forward else _not_implemented
+    result = check(stub)
+    assert result.status == "not attempted" and not result.passed
+    assert "not attempted yet" in result.message and "NotImplementedError" in result.message
+
+
+# ---------------------------------------------------------------------------
+# Correct answers that change their inputs in place: correct, with a note, and no false hint
+
+
+def _tanh_grad_in_place(x: torch.Tensor) -> torch.Tensor:
+    return 1 - x.tanh_() ** 2
+
+
+def _prelu_grad_filling(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    positive = x > 0
+    x.fill_(alpha)
+    x[positive] = 1
+    return x
+
+
+def _softmax_in_place(X: torch.Tensor) -> torch.Tensor:
+    X -= X.max(dim=1, keepdim=True).values
+    X.exp_()
+    X /= X.sum(dim=1, keepdim=True)
+    return X
+
+
+def _collapse_adding_to_b2(W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor) -> Any:
+    b2 += b1 @ W2
+    return W1 @ W2, b2
+
+
+IN_PLACE = [
+    (checks.check_tanh_grad, _tanh_grad_in_place, "`x`"),
+    (checks.check_prelu_grad, _prelu_grad_filling, "`x`"),
+    (checks.check_softmax, _softmax_in_place, "`X`"),
+    (checks.check_collapse, _collapse_adding_to_b2, "`b2`"),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "name"), IN_PLACE, ids=lambda v: getattr(v, "__name__", v))
+def test_right_answer_that_changes_its_input_is_correct_with_a_note(
+    check: Callable[..., CheckResult], answer: Any, name: str
+) -> None:
+    result = check(answer)
+    verdict, note = result.message.split("\n")
+    assert result.passed and verdict == STORED[check]
+    assert note.startswith(f"Note: your function changed its argument {name} in place.")
+
+
+def test_relu_that_changes_its_input_is_wrong_and_says_so() -> None:
+    message = checks.check_relu(_relu_in_place).message
+    assert message == (
+        "✘ relu: not yet. The values are right but your function changed its input in place; "
+        "build a new tensor instead (e.g. with torch.where or clamp)."
+    )
+
+
+def test_relu_that_changes_its_input_and_is_wrong_hears_about_the_values() -> None:
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        x[x < 0] = -1
+        return x
+
+    message = checks.check_relu(relu).message
+    assert "Off at input -3: expected 0, got -1" in message and "values are right" not in message
+
+
+# ---------------------------------------------------------------------------
+# Typical mistakes and their specific feedback
+
 # (checker, wrong answer, a phrase the feedback must contain)
-WRONG: list[tuple[Callable[[Any], CheckResult], Any, str]] = [
+WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     (checks.check_relu, lambda x: x, "Off at input -3: expected 0, got -3"),
     (checks.check_relu, lambda x: max(x, 0), "raised RuntimeError: Boolean value of Tensor"),
     (checks.check_relu, lambda x: x > 0, "dtype torch.bool, expected torch.float64"),
     (checks.check_relu, lambda x: None, "returns None: did you forget the `return`"),
     (checks.check_relu, lambda x: x.numpy(), "value of type ndarray; expected a torch.Tensor"),
     (checks.check_relu, lambda x: x.clamp(min=0).reshape(-1), "returns shape (8,), expected (2, 4)"),
-    (checks.check_relu, _relu_in_place, "changed its input in place"),
-    (checks.check_relu, None, "You passed None"),
-    (checks.check_relu, 3.0, "Expected a function, got a value of type float"),
-    (
-        checks.check_softmax,
-        lambda X: torch.exp(X) / torch.exp(X).sum(1, keepdim=True),
-        "NaN or inf for large",
-    ),
+    (checks.check_relu, lambda x: x.clamp(min=0).to_sparse(), "layout torch.sparse_coo"),
+    (checks.check_relu, lambda x: (x.clamp(min=0), x), "value of type tuple; expected a torch.Tensor"),
+    (checks.check_relu, None, "You passed None: pass your function itself, as in `check_relu(relu)`"),
+    (checks.check_relu, 3.0, "Expected a function, as in `check_relu(relu)`; got a value of type float"),
+    (checks.check_relu, torch.zeros(3), "got a value of type Tensor"),
+    (checks.check_relu, lambda x: nn.Module()(x), "raised NotImplementedError: Module [Module] is missing"),
+    (checks.check_softmax, lambda X: torch.exp(X) / torch.exp(X).sum(1, keepdim=True), "NaN or inf for large"),
     (checks.check_softmax, lambda X: torch.exp(X) / torch.exp(X).sum(), "All entries together sum to 1"),
     (checks.check_softmax, lambda X: torch.exp(X) / torch.exp(X).sum(0), "you normalised over dim=0"),
     (checks.check_softmax, lambda X: _softmax(X).sum(1), "returns shape (3,), expected (3, 3)"),
@@ -98,37 +203,36 @@ WRONG: list[tuple[Callable[[Any], CheckResult], Any, str]] = [
         lambda X: torch.exp(X - X.max()) / torch.exp(X - X.max()).sum(1, keepdim=True),
         "Subtract each row's own maximum",
     ),
-    (
-        checks.check_cross_entropy,
-        lambda z, y: -torch.log(_softmax(z)[range(len(y)), y]).mean(),
-        "returns inf",
-    ),
+    (checks.check_cross_entropy, lambda z, y: -torch.log(_softmax(z)[range(len(y)), y]).mean(), "returns inf"),
     (
         checks.check_cross_entropy,
         lambda z, y: -torch.log(torch.softmax(z, 1)[range(len(y)), y]).mean(),
-        "returns inf for large logits",
+        "Compute log-softmax directly",
     ),
-    (
-        checks.check_cross_entropy,
-        lambda z, y: F.cross_entropy(z, y, reduction="none"),
-        "one loss per example",
-    ),
+    (checks.check_cross_entropy, lambda z, y: F.cross_entropy(z, y, reduction="none"), "one loss per example"),
     (checks.check_cross_entropy, lambda z, y: _cross_entropy(z, y).item(), "returns a Python number"),
     (checks.check_cross_entropy, lambda z, y: 3 * _cross_entropy(z, y), "the sum over the batch"),
     (checks.check_cross_entropy, lambda z, y: _cross_entropy(z, y).detach(), "carries no gradient"),
+    (
+        checks.check_cross_entropy,
+        lambda z, y: torch.tensor(_cross_entropy(z, y).item(), requires_grad=True),
+        "The value is right but no gradient reaches the logits",
+    ),
+    (
+        checks.check_cross_entropy,
+        lambda z, y: _cross_entropy(z, y).detach() + 0 * z.sum(),
+        "its gradient with respect to the logits is off",
+    ),
     (checks.check_cross_entropy, lambda z, y: -torch.log(z[range(len(y)), y]).mean(), "not their log"),
     (checks.check_cross_entropy, lambda z, y: -z[range(len(y)), y].mean(), "the mean loss is 0.9817, got"),
     (checks.check_count_params, lambda m: len(list(m.parameters())), "number of parameter tensors"),
-    (
-        checks.check_count_params,
-        lambda m: sum(p.numel() for p in m.parameters() if p.dim() > 1),
-        "weights only",
-    ),
+    (checks.check_count_params, lambda m: sum(p.numel() for p in m.parameters() if p.dim() > 1), "weights only"),
     (checks.check_count_params, lambda m: sum(p.numel() for p in m.parameters()), "includes frozen"),
     (checks.check_count_params, lambda m: torch.tensor(_count(m)), "return a Python int"),
     (checks.check_count_params, lambda m: float(_count(m)), "value of type float; expected an int"),
     (checks.check_count_params, lambda m: None, "returns None"),
-    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, b2), "b is off"),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, b2), "That is b2 alone"),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, b1 + b2), "That is b1 + b2"),
     (checks.check_collapse, lambda W1, b1, W2, b2: (W2 @ W1, b1 @ W2 + b2), "order of the product"),
     (checks.check_collapse, lambda W1, b1, W2, b2: W1 @ W2, "return a pair `W, b`"),
     (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, "b"), "its b has shape str"),
@@ -139,13 +243,18 @@ WRONG: list[tuple[Callable[[Any], CheckResult], Any, str]] = [
     (checks.check_prelu_grad, lambda x, a: (x > 0).double(), "expected 0.25, got 0"),
     (checks.check_prelu_grad, lambda x: x, "raised TypeError"),
     (
+        checks.check_prelu_grad,
+        lambda x, a: torch.where(x >= 0, torch.ones_like(x), torch.full_like(x, a)),
+        "Right everywhere except at x = 0, where it returns 1; the task asks for alpha (0.25) there",
+    ),
+    (
         checks.check_mlp_forward,
         _scratch_with(lambda m, X: torch.relu(X @ m.W1 + m.b1) @ m.W2 + m.b2),
         "Did you flatten the images first",
     ),
     (
         checks.check_mlp_forward,
-        _scratch_with(lambda m, X: torch.softmax(torch.relu(_flat(m, X)) @ m.W2 + m.b2, 1)),
+        _scratch_with(lambda m, X: torch.softmax(_scratch_forward(m, X), 1)),
         "returns probabilities",
     ),
     (checks.check_mlp_forward, _scratch_with(lambda m, X: _flat(m, X) @ m.W2 + m.b2), "There is no ReLU"),
@@ -160,13 +269,14 @@ WRONG: list[tuple[Callable[[Any], CheckResult], Any, str]] = [
         "The logits of the first image are off",
     ),
     (checks.check_mlp_forward, _scratch_with(lambda m, X: None), "returns None"),
-    (
-        checks.check_mlp_forward,
-        _scratch_with(lambda m, X: _flat(m, X)),
-        "returns shape (4, 16), expected (4, 10)",
-    ),
+    (checks.check_mlp_forward, _scratch_with(lambda m, X: _flat(m, X)), "returns shape (4, 16), expected (4, 10)"),
     (checks.check_mlp_forward, _Scratch(784, 10, 4, 0.1), "Pass the class itself"),
     (checks.check_mlp_forward, type("Bad", (d2lmini.Classifier,), {}), "Creating the model raised TypeError"),
+    (
+        checks.check_mlp_forward,
+        type("NoWeights", (d2lmini.Classifier,), {"__init__": lambda self, **kw: nn.Module.__init__(self)}),
+        "The model has no tensor attribute W1, b1, W2, b2",
+    ),
     (
         checks.check_build_mlp,
         lambda h: nn.Sequential(nn.LazyLinear(h), nn.ReLU(), nn.LazyLinear(10)),
@@ -175,52 +285,28 @@ WRONG: list[tuple[Callable[[Any], CheckResult], Any, str]] = [
     (
         checks.check_build_mlp,
         lambda h: nn.Sequential(nn.Flatten(), nn.LazyLinear(h), nn.LazyLinear(10)),
-        "There is no nn.ReLU",
+        "computes an affine function of the pixels",
     ),
-    (
-        checks.check_build_mlp,
-        lambda h: nn.Sequential(nn.Flatten(), nn.LazyLinear(h), nn.ReLU(), nn.LazyLinear(10), nn.Softmax(1)),
-        "ends in a softmax",
-    ),
+    (checks.check_build_mlp, lambda h: nn.Sequential(_mlp(h), nn.Softmax(1)), "ends in a softmax"),
     (
         checks.check_build_mlp,
         lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10)),
-        "it has 203530 parameters, expected 25450",
+        "With 32 hidden units it has 203530 parameters, expected 25450",
     ),
-    (
-        checks.check_build_mlp,
-        lambda h: nn.Sequential(nn.Flatten(), nn.Linear(748, h)),
-        "mat1 and mat2 shapes",
-    ),
+    (checks.check_build_mlp, lambda h: _mlp(32), "With 20 hidden units it has 25450 parameters, expected 15910"),
+    (checks.check_build_mlp, lambda h: nn.Sequential(nn.Flatten(), nn.Linear(748, h)), "mat1 and mat2 shapes"),
     (checks.check_build_mlp, lambda h: [nn.Flatten()], "It returns a list; expected an nn.Module"),
 ]
-
-
-@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
-def test_right_answer_passes(check: Callable[[Any], CheckResult]) -> None:
-    result = check(RIGHT[check])
-    assert result.passed, result.message
-    assert result.status == "correct" and "correct" in repr(result) and bool(result)
-
-
-@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
-def test_stub_is_not_attempted(check: Callable[[Any], CheckResult]) -> None:
-    stub: Any = _scratch_with(_not_implemented) if check is checks.check_mlp_forward else _not_implemented
-    result = check(stub)
-    assert result.status == "not attempted" and not result.passed
-    assert "not attempted yet" in result.message and "NotImplementedError" in result.message
 
 
 @pytest.mark.parametrize(
     ("check", "answer", "phrase"), WRONG, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(WRONG)]
 )
-def test_wrong_answer_gets_specific_feedback(
-    check: Callable[[Any], CheckResult], answer: Any, phrase: str
-) -> None:
+def test_wrong_answer_gets_specific_feedback(check: Callable[..., CheckResult], answer: Any, phrase: str) -> None:
     result = check(answer)
     assert result.status == "wrong" and not result.passed
     assert phrase in result.message
-    assert result.message.startswith(f"✘ {result.task}: not yet.")
+    assert result.message.startswith(f"✘ {result.task}: not yet.") and "\n" not in result.message
     assert check(answer).message == result.message  # deterministic, for nbval
 
 
@@ -229,19 +315,174 @@ ODD_ANSWERS = [None, 42, "relu", object(), lambda *a: float("nan"), lambda *a: o
 
 @pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
 @pytest.mark.parametrize("answer", ODD_ANSWERS, ids=range(len(ODD_ANSWERS)))
-def test_checker_never_raises(check: Callable[[Any], CheckResult], answer: Any) -> None:
+def test_checker_never_raises(check: Callable[..., CheckResult], answer: Any) -> None:
     result = check(answer)
     assert isinstance(result, CheckResult) and result.status == "wrong"
     assert result.message.startswith("✘") and "\n" not in result.message
 
 
-def test_exception_from_answer_is_reported() -> None:
+# ---------------------------------------------------------------------------
+# The linear collapse, judged by the function a network computes
+
+
+COLLAPSED = [
+    (nn.Flatten, nn.LazyLinear, nn.LazyLinear, nn.ReLU),
+    (nn.Flatten, nn.ReLU, nn.LazyLinear, nn.LazyLinear),
+    (nn.Flatten, nn.LazyLinear, nn.Dropout, nn.LazyLinear),
+    (nn.Flatten, nn.LazyLinear, nn.LazyLinear, nn.Tanh),
+]
+
+
+def _build(layers: tuple[type[nn.Module], ...]) -> Callable[[int], nn.Module]:
+    def build(h: int) -> nn.Module:
+        widths = iter((h, 10))
+        return nn.Sequential(*(layer(next(widths)) if layer is nn.LazyLinear else layer() for layer in layers))
+
+    return build
+
+
+@pytest.mark.parametrize("layers", COLLAPSED, ids=lambda ls: "-".join(layer.__name__ for layer in ls))
+def test_collapsed_network_is_wrong(layers: tuple[type[nn.Module], ...]) -> None:
+    message = checks.check_build_mlp(_build(layers)).message
+    if layers[-1] in (nn.ReLU, nn.Tanh):
+        assert f"After its last linear layer, {layers[-1].__name__} changes the outputs" in message
+    else:
+        assert "computes an affine function of the pixels" in message
+        assert "two linear layers collapse into one" in message
+
+
+@pytest.mark.parametrize("activation", [nn.LeakyReLU, nn.Tanh, nn.GELU])
+def test_other_nonlinear_mlp_is_correct(activation: type[nn.Module]) -> None:
+    result = checks.check_build_mlp(lambda h: _mlp(h, activation))
+    assert result.passed
+    assert result.message == STORED[checks.check_build_mlp].replace("ReLU", activation.__name__)
+
+
+class _OneModuleMLP(nn.Module):
+    """An MLP written as one module with its own parameters (no nn.Linear, no nn.ReLU)."""
+
+    def __init__(self, h: int) -> None:
+        super().__init__()
+        self.W1, self.b1 = nn.Parameter(torch.randn(784, h) * 0.05), nn.Parameter(torch.zeros(h))
+        self.W2, self.b2 = nn.Parameter(torch.randn(h, 10) * 0.05), nn.Parameter(torch.zeros(10))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(X.flatten(1) @ self.W1 + self.b1 - 0.2) @ self.W2 + self.b2
+
+
+def test_hand_written_mlp_module_is_correct() -> None:
+    result = checks.check_build_mlp(_OneModuleMLP)
+    assert result.passed and "784 -> 32 -> a nonlinearity -> 10 logits" in result.message
+
+
+def test_build_mlp_check_leaves_the_network_in_training_mode() -> None:
+    net = _mlp(32)
+    assert checks.check_build_mlp(lambda h: net if h == 32 else _mlp(h)).passed
+    assert all(m.training for m in net.modules())
+
+
+# ---------------------------------------------------------------------------
+# Answers right only on their first call, and answers that return meta tensors
+
+
+def _first_call_only(right: Callable[..., Any], wrong: Callable[..., Any]) -> Callable[..., Any]:
+    calls: list[int] = []
+
+    def answer(*args: Any) -> Any:
+        calls.append(1)
+        return (right if len(calls) == 1 else wrong)(*args)
+
+    return answer
+
+
+FIRST_CALL_ONLY = {
+    checks.check_relu: lambda x: x,
+    checks.check_tanh_grad: torch.tanh,
+    checks.check_prelu_grad: lambda x, a: torch.where(x > 0, x, a * x),
+    checks.check_softmax: lambda X: torch.exp(X) / torch.exp(X).sum(0),
+    checks.check_cross_entropy: lambda z, y: 2 * _cross_entropy(z, y),
+    checks.check_count_params: lambda m: 0,
+    checks.check_collapse: lambda W1, b1, W2, b2: (W1 @ W2, b2),
+    checks.check_build_mlp: _build(COLLAPSED[0]),
+}
+
+
+@pytest.mark.parametrize("check", list(FIRST_CALL_ONLY), ids=lambda c: c.__name__)
+def test_answer_right_only_on_its_first_call_is_wrong(check: Callable[..., CheckResult]) -> None:
+    result = check(_first_call_only(RIGHT[check], FIRST_CALL_ONLY[check]))
+    assert result.status == "wrong", result.message
+
+
+def test_forward_right_only_on_its_first_call_is_wrong() -> None:
+    forward = _first_call_only(_scratch_forward, lambda m, X: _flat(m, X) @ m.W2 + m.b2)
+    result = checks.check_mlp_forward(_scratch_with(lambda m, X: forward(m, X)))
+    assert result.status == "wrong" and "There is no ReLU" in result.message
+
+
+def test_answer_that_replays_its_first_result_is_wrong() -> None:
+    memo: list[torch.Tensor] = []
+
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        memo.append(x.clamp(min=0))
+        return memo[0]
+
+    assert "returns shape (2, 4), expected (6,)" in checks.check_relu(relu).message
+
+
+class _MetaOutput(nn.Module):
+    def __init__(self, h: int) -> None:
+        super().__init__()
+        self.net = _mlp(h)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.net(X).to("meta")
+
+
+META = {
+    checks.check_relu: lambda x: torch.empty_like(x, device="meta"),
+    checks.check_tanh_grad: lambda x: x.to("meta"),
+    checks.check_prelu_grad: lambda x, a: torch.empty_like(x, device="meta"),
+    checks.check_softmax: lambda X: torch.empty_like(X, device="meta"),
+    checks.check_cross_entropy: lambda z, y: torch.empty((), device="meta"),
+    checks.check_collapse: lambda W1, b1, W2, b2: ((W1 @ W2).to("meta"), b1 @ W2 + b2),
+    checks.check_mlp_forward: _scratch_with(lambda m, X: _scratch_forward(m, X).to("meta")),
+    checks.check_build_mlp: _MetaOutput,
+}
+
+
+@pytest.mark.parametrize("check", list(META), ids=lambda c: c.__name__)
+def test_meta_tensor_gets_a_specific_message(check: Callable[..., CheckResult]) -> None:
+    result = check(META[check])
+    assert result.status == "wrong"
+    assert "a tensor on the meta device, which has a shape but no values" in result.message
+
+
+def test_collapse_with_a_meta_bias_is_wrong() -> None:
+    result = checks.check_collapse(lambda W1, b1, W2, b2: (W1 @ W2, (b1 @ W2 + b2).to("meta")))
+    assert result.status == "wrong" and "its b has shape (4,)" in result.message
+
+
+# ---------------------------------------------------------------------------
+# Exceptions name the reader's line
+
+
+def test_exception_names_the_readers_line() -> None:
     def broken(x: torch.Tensor) -> torch.Tensor:
         raise ValueError("oops\nsecond line")
 
-    assert checks.check_relu(broken).message == "✘ relu: not yet. Calling it raised ValueError: oops"
+    line = inspect.getsourcelines(broken)[1] + 1
+    assert checks.check_relu(broken).message == (
+        "✘ relu: not yet. Calling it raised ValueError: oops "
+        f'(line {line} of test_checks.py: `raise ValueError("oops\\nsecond line")`).'
+    )
 
 
-def test_result_shows_its_message() -> None:
-    result = CheckResult("relu", "correct", "✔ relu: correct.")
-    assert repr(result) == str(result) == "✔ relu: correct."
+def test_library_error_names_the_readers_line_that_called_it() -> None:
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        return torch.mm(x, x)
+
+    line = inspect.getsourcelines(relu)[1] + 1
+    message = checks.check_relu(relu).message
+    assert "raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x4 and 2x4)" in message
+    assert message.endswith(f"(line {line} of test_checks.py: `return torch.mm(x, x)`).")
+    assert "torch/" not in message and "Traceback" not in message

@@ -1,0 +1,465 @@
+"""The machinery behind the exercise checkers: run a reader's answer safely, turn what happens into a verdict.
+
+A checker (see :mod:`d2lmini.book.checks`) is a function decorated with :func:`checker`. It receives the
+answer and a :class:`Trial`, calls the answer only through :meth:`Trial.call`, compares what comes back with
+values it computed itself, and either returns the detail of a correct verdict or raises :func:`wrong`.
+The decorator owns the rest, so that every checker behaves the same way and never lies:
+
+- ``None`` or a value that cannot be called gets a specific message before anything runs;
+- every call runs in a worker thread with a time limit (:data:`TIME_LIMIT_S`, or ``time_limit=`` on the
+  checker); an answer that does not return in time is stopped by an exception raised in its thread, and the
+  verdict says so, without a kernel restart;
+- what the answer prints (or warns) is captured; the verdict comes first, followed by at most a few lines;
+- ``raise NotImplementedError`` in the reader's own code means "not attempted yet"; any other exception
+  becomes one line naming it and the reader's line of code, never a library traceback;
+- the global random state (torch, Python, NumPy) is the same afterwards as before;
+- the answer gets the checker's fresh copies as arguments: changing them in place earns a note, and never
+  changes the values the answer is compared with.
+
+A check's verdict is deterministic for a deterministic answer, so nbval can compare a notebook's stored
+outputs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import inspect
+import io
+import linecache
+import random
+import sys
+import sysconfig
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TIME_LIMIT_S = 10.0
+"""How long one call of an answer may run, in seconds, unless a checker is given ``time_limit=``."""
+
+SHOWN_LINES = 5
+"""At most this many lines of what an answer prints are shown after the verdict..."""
+SHOWN_CHARS = 400
+"""...and at most this many characters in all."""
+
+_STOP_GRACE_S = 1.0  # how long to wait for a stopped answer's thread to end
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a check: ``passed`` is true only for a correct answer.
+
+    ``status`` is ``"correct"``, ``"not attempted"`` or ``"wrong"``. ``message`` is what the notebook
+    shows: the verdict on its first line, then any notes (an input changed in place, what the answer printed).
+    """
+
+    task: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "correct"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+class Fail(Exception):
+    """Raised inside a checker to stop at the first problem found.
+
+    ``error`` is the exception the answer raised, when that is the problem, so a checker can add a hint.
+    """
+
+    def __init__(self, status: str, why: str, error: BaseException | None = None) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+        self.error = error
+
+
+def wrong(why: str, error: BaseException | None = None) -> Fail:
+    """The verdict "not yet", with the reason ``why`` (one or two sentences that say what to change)."""
+    return Fail("wrong", why, error)
+
+
+def _verdict(task: str, status: str, text: str) -> str:
+    if status == "correct":
+        return f"✔ {task}: correct. {text}".rstrip()
+    if status == "not attempted":
+        return (
+            f"… {task}: not attempted yet. Replace `raise NotImplementedError` with your code, "
+            "run that cell, then run this check again."
+        )
+    return f"✘ {task}: not yet. {text}"
+
+
+# ---------------------------------------------------------------------------
+# Where an exception comes from: the reader's code or a library
+
+_LIBRARY_DIRS = tuple(
+    str(Path(p).resolve())
+    for p in {
+        *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+        str(Path(torch.__file__).parent),
+        str(Path(__file__).parent.parent),  # d2lmini itself
+    }
+)
+
+
+def _is_readers(filename: str) -> bool:
+    if filename.startswith("<") and not filename.startswith("<ipython-input"):
+        return False  # <frozen ...>, <string>
+    return not str(Path(filename).resolve()).startswith(_LIBRARY_DIRS)
+
+
+def _readers_frames(err: BaseException) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(err.__traceback__) if _is_readers(f.filename)]
+
+
+def _raised_by_reader(err: BaseException) -> bool:
+    """True if the innermost frame of ``err`` is the reader's own code (their ``raise`` statement)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and _is_readers(frames[-1].filename)
+
+
+def _where(err: BaseException) -> str:
+    """`` (line 3 of its cell: `return x / 0`)``: the reader's innermost line, or ``""`` if none ran."""
+    frames = _readers_frames(err)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    source = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    if len(source) > 80:
+        source = source[:77] + "..."
+    in_notebook = "ipykernel_" in frame.filename or frame.filename.startswith("<ipython-input")
+    place = "its cell" if in_notebook else Path(frame.filename).name
+    return f" (line {frame.lineno} of {place}: `{source}`)" if source else f" (line {frame.lineno} of {place})"
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, at most 200 characters."""
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# ---------------------------------------------------------------------------
+# Running an answer: a worker thread, a time limit, captured output
+
+
+class _Stopped(BaseException):
+    """Raised, asynchronously, in the thread of an answer that ran out of time (not an Exception: the
+    reader's ``except Exception`` does not swallow it)."""
+
+
+class _Output(io.TextIOBase):
+    """Stands in for stdout and stderr during a check: counts everything, keeps the first characters."""
+
+    def __init__(self) -> None:
+        self.kept: list[str] = []
+        self.kept_chars = 0
+        self.total_chars = 0
+        self.total_lines = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        self.total_chars += len(text)
+        self.total_lines += text.count("\n")
+        room = SHOWN_CHARS - self.kept_chars
+        if room > 0:
+            self.kept.append(text[:room])
+            self.kept_chars += min(len(text), room)
+        return len(text)
+
+    @contextmanager
+    def capturing(self) -> Iterator[None]:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+    def note(self) -> str | None:
+        """What the answer printed, cut to :data:`SHOWN_LINES` lines, or ``None`` if it printed nothing."""
+        if not self.total_chars:
+            return None
+        lines = [line if len(line) <= 120 else line[:117] for line in "".join(self.kept).splitlines()[:SHOWN_LINES]]
+        hidden = self.total_chars - sum(len(line) + 1 for line in lines)  # + 1: each line's newline
+        shown = [line if len(line) < 117 else line + "..." for line in lines]
+        lines_word = "line" if self.total_lines == 1 else "lines"
+        text = (
+            f"Note: your code printed {self.total_chars:,} characters ({self.total_lines:,} {lines_word}) "
+            "while being checked; the check does not look at printed output, only at what your code returns."
+        )
+        text += "".join(f"\n  | {line}" for line in shown)
+        if hidden > 0:
+            text += f"\n  | ... ({hidden:,} more characters not shown)"
+        return text
+
+
+@dataclass
+class _Outcome:
+    value: Any = None
+    error: BaseException | None = None
+    finished: bool = False
+
+
+def _raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
+    """Ask Python to raise ``exc_type`` in ``thread`` at its next bytecode (a blocking C call delays it)."""
+    if thread.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc_type))
+
+
+def _run_limited(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limit: float, output: _Output
+) -> tuple[_Outcome, bool]:
+    """Run ``fn(*args, **kwargs)`` in a worker thread for at most ``limit`` seconds.
+
+    Returns the outcome and whether a thread that ran out of time has ended (``True`` if it never ran out).
+    (An event, not ``Thread.join``, tells when the thread ends: on Python 3.11 a ``join`` interrupted by
+    Ctrl-C marks a running thread as stopped.)
+    """
+    outcome, ended = _Outcome(), threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.value = fn(*args, **kwargs)
+            outcome.finished = True
+        except _Stopped:
+            pass
+        except BaseException as err:  # the reader's code may raise anything, even SystemExit
+            outcome.error = err
+            outcome.finished = True
+        finally:
+            ended.set()
+
+    worker = threading.Thread(target=work, name="d2lmini-check-answer", daemon=True)
+    with output.capturing():
+        worker.start()
+        try:
+            ended.wait(limit)
+        finally:  # also on Ctrl-C while waiting: never leave the answer running
+            if not ended.is_set():
+                _raise_in_thread(worker, _Stopped)
+                ended.wait(_STOP_GRACE_S)
+    return outcome, ended.is_set()
+
+
+def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
+    target = fn.forward if isinstance(fn, torch.nn.Module) else fn
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [
+        params[i].name if i < len(params) and params[i].kind in positional else f"argument {i + 1}"
+        for i in range(count)
+    ]
+
+
+@dataclass
+class Trial:
+    """One run of a checker: calls the answer under guard and collects notes for the verdict."""
+
+    time_limit: float
+    output: _Output = field(default_factory=_Output)
+    mutated: list[str] = field(default_factory=list)
+
+    def call(self, fn: Callable[..., Any], *args: Any, doing: str = "Calling it", **kwargs: Any) -> Any:
+        """Call the reader's ``fn``; every way it can fail becomes a :class:`Fail`.
+
+        ``doing`` names the call in messages ("Calling it raised ...", "Creating the model raised ...").
+        Tensor arguments the call changes in place are recorded in :attr:`mutated`.
+        """
+        names = _argument_names(fn, len(args))
+        before = [(n, a, a.detach().clone()) for n, a in zip(names, args, strict=True) if isinstance(a, torch.Tensor)]
+        outcome, ended = _run_limited(fn, args, kwargs, self.time_limit, self.output)
+        if not outcome.finished:
+            who = "Your function" if doing == "Calling it" else doing
+            verb = "return" if doing == "Calling it" else "finish"
+            how = (
+                "so the check stopped it"
+                if ended
+                else "and it is still blocked in a call Python cannot interrupt (such as time.sleep or input); "
+                "it stops as soon as that call returns"
+            )
+            raise wrong(
+                f"{who} did not {verb} within {self.time_limit:g} s, {how}. Look for a loop that never ends "
+                "or a call that waits."
+            )
+        err = outcome.error
+        if err is not None:
+            if isinstance(err, NotImplementedError) and _raised_by_reader(err):
+                raise Fail("not attempted", "", err)
+            message = first_line(err)
+            text = f"{doing} raised {type(err).__name__}{': ' + message if message else ''}{_where(err)}"
+            raise wrong(text if text.endswith((".", "!", "?")) else text + ".", err)
+        for name, arg, copy in before:
+            if name not in self.mutated and not (arg.shape == copy.shape and torch.equal(arg.detach(), copy)):
+                self.mutated.append(name)
+        return outcome.value
+
+    def take_mutated(self) -> list[str]:
+        """The names of the arguments changed in place so far, forgetting them (no note will mention them)."""
+        names, self.mutated = self.mutated, []
+        return names
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.mutated:
+            names = " and ".join(f"`{n}`" for n in self.mutated)
+            noun = "argument" if len(self.mutated) == 1 else "arguments"
+            notes.append(
+                f"Note: your function changed its {noun} {names} in place. The check gave it a copy and judged only "
+                "what it returned, but a caller who still needs those values would find them changed; building a "
+                "new tensor avoids that."
+            )
+        printed = self.output.note()
+        if printed:
+            notes.append(printed)
+        return notes
+
+
+# ---------------------------------------------------------------------------
+# The decorator
+
+
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """Restore torch's, Python's and NumPy's global random state on exit."""
+    python_state = random.getstate()
+    numpy = sys.modules.get("numpy")
+    numpy_state = numpy.random.get_state() if numpy is not None else None
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(python_state)
+        if numpy is not None:
+            numpy.random.set_state(numpy_state)
+
+
+def _screen(answer: Any, expects: str, example: str) -> None:
+    """Reject an answer that is no function (or class) before anything runs."""
+    if expects == "any":
+        return
+    if answer is None:
+        raise wrong(f"You passed None: pass your {expects} itself, as in `{example}`, not what it returns.")
+    if expects == "class" and not isinstance(answer, type):
+        raise wrong(f"Pass the class itself, as in `{example}`, not a {type(answer).__name__}.")
+    if not callable(answer):
+        raise wrong(f"Expected a function, as in `{example}`; got a value of type {type(answer).__name__}.")
+
+
+def checker(
+    task: str, *, example: str, expects: str = "function", time_limit: float | None = None
+) -> Callable[[Callable[[Any, Trial], str]], Callable[..., CheckResult]]:
+    """Turn ``body(answer, trial) -> detail`` into a checker ``check(answer, *, time_limit=None) -> CheckResult``.
+
+    ``task`` names the exercise in every message; ``example`` shows the right call (``"check_relu(relu)"``);
+    ``expects`` is ``"function"``, ``"class"`` or ``"any"`` (the body screens the answer itself);
+    ``time_limit`` is the checker's default limit per call in seconds (else :data:`TIME_LIMIT_S`).
+    The body returns the detail of a correct verdict or raises :func:`wrong`.
+    """
+
+    def decorate(body: Callable[[Any, Trial], str]) -> Callable[..., CheckResult]:
+        @functools.wraps(body)
+        def check(answer: Any, *, time_limit: float | None = time_limit) -> CheckResult:
+            trial = Trial(TIME_LIMIT_S if time_limit is None else time_limit)
+            try:
+                with _random_state_kept():
+                    _screen(answer, expects, example)
+                    status, text = "correct", body(answer, trial)
+            except Fail as fail:
+                status, text = fail.status, fail.why
+            except Exception as err:  # an unusual answer took a path the checker did not foresee
+                status = "wrong"
+                text = f"Your answer could not be checked ({type(err).__name__}: {first_line(err)})."
+            return CheckResult(task, status, "\n".join([_verdict(task, status, text), *trial.notes()]))
+
+        return check
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------
+# Comparing tensors
+
+
+def fmt(x: Any) -> str:
+    """A short, deterministic rendering of a number or a small tensor."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
+        if x.device.type == "meta":
+            return f"meta tensor of shape {tuple(x.shape)}"
+        if x.dim() == 0:
+            return fmt(x.item())
+        if x.numel() <= 6:
+            return "[" + ", ".join(fmt(v) for v in x.reshape(-1).tolist()) + "]"
+        return f"tensor of shape {tuple(x.shape)}"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return repr(x)
+
+
+def expect_tensor(got: Any, like: torch.Tensor, what: str = "It") -> torch.Tensor:
+    """Check that ``got`` is a tensor with real values, on ``like``'s device, with its shape and dtype."""
+    if got is None:
+        raise wrong(f"{what} returns None: did you forget the `return` statement?")
+    if not isinstance(got, torch.Tensor):
+        raise wrong(f"{what} returns a value of type {type(got).__name__}; expected a torch.Tensor.")
+    if got.device.type == "meta":
+        raise wrong(
+            f"{what} returns a tensor on the meta device, which has a shape but no values (made with "
+            f"device='meta', or from a meta tensor); return one with real values on {like.device.type}."
+        )
+    if got.layout != torch.strided:
+        raise wrong(f"{what} returns a tensor with layout {got.layout}; return an ordinary (dense) tensor.")
+    if got.device != like.device:
+        raise wrong(f"{what} returns a tensor on {got.device}; return it on {like.device}, where its input is.")
+    if got.shape != like.shape:
+        raise wrong(f"{what} returns shape {tuple(got.shape)}, expected {tuple(like.shape)}.")
+    if got.dtype != like.dtype:
+        raise wrong(f"{what} returns dtype {got.dtype}, expected {like.dtype} (the input's dtype).")
+    return got.detach()
+
+
+def expect_close(
+    inputs: torch.Tensor,
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    hint: str = "",
+) -> None:
+    """Compare element-wise; report up to three inputs where the values are off."""
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        raise wrong(f"It returns NaN or inf at {fmt(inputs)}. {hint}".rstrip())
+    bad = ~torch.isclose(got, expected, atol=atol, rtol=rtol)
+    if bad.any():
+        same_shape = inputs.shape == got.shape
+        rows = []
+        for i in bad.nonzero()[:3].tolist():
+            where = f"at input {fmt(inputs[tuple(i)])}" if same_shape else f"at index {tuple(i)}"
+            rows.append(f"{where}: expected {fmt(expected[tuple(i)])}, got {fmt(got[tuple(i)])}")
+        more = f" ({int(bad.sum())} of {bad.numel()} values are off)"
+        raise wrong("Off " + "; ".join(rows) + more + "." + (f" {hint}" if hint else ""))

@@ -1,0 +1,151 @@
+"""Checkers for experiment exercises: the results a reader reports, judged on their shape and plausibility.
+
+An experiment exercise (a one-unit hidden layer, a learning-rate sweep, depth at a fixed parameter count)
+has no single right answer: the numbers depend on the run. What a checker can say is whether the reader
+reported what was asked (the right settings, the right metrics, numbers rather than strings or tensors of
+many values) and whether each number is plausible (an accuracy between 0 and 1, no NaN where training should
+not diverge). :func:`experiment_checker` builds such a checker in one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
+
+import torch
+
+from d2lmini.book.checking import CheckResult, Trial, checker, fmt, wrong
+from d2lmini.history import History
+
+__all__ = ["experiment_checker"]
+
+Range = tuple[float | None, float | None]
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (int, float, one-element tensor, NumPy scalar), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value.detach().cpu().item()) if value.device.type != "meta" else None
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return _as_number(value.item())
+    return None
+
+
+def _metrics(value: Any) -> Any:
+    """A History stands for its last epoch's record."""
+    return value.final if isinstance(value, History) else value
+
+
+def _find(keys: Iterable[Hashable], wanted: Hashable) -> Hashable | None:
+    """The key equal to ``wanted``, a float key matching up to rounding (0.1 vs 10 ** -1) counting as equal."""
+    for key in keys:
+        if key == wanted:
+            return key
+    for key in keys:
+        if isinstance(key, int | float) and isinstance(wanted, int | float) and math.isclose(key, wanted, rel_tol=1e-9):
+            return key
+    return None
+
+
+def _judge_number(where: str, value: Any, bounds: Range | None, diverged_ok: bool) -> None:
+    number = _as_number(value)
+    if number is None:
+        raise wrong(f"{where} is a {type(value).__name__}; expected a number.")
+    if not math.isfinite(number):
+        if diverged_ok:
+            return
+        raise wrong(f"{where} is {number}: did training diverge (a learning rate too large?) or a loss take log(0)?")
+    if bounds is not None:
+        low, high = bounds
+        if (low is not None and number < low) or (high is not None and number > high):
+            span = (
+                f"between {fmt(low)} and {fmt(high)}"
+                if low is not None and high is not None
+                else (f"at least {fmt(low)}" if low is not None else f"at most {fmt(high)}")
+            )
+            raise wrong(
+                f"{where} is {fmt(number)}, which is not plausible here: expected {span}. Check what you "
+                "report (a fraction, not a percentage? the right metric?) and how it was computed."
+            )
+
+
+def experiment_checker(
+    task: str,
+    *,
+    expected_keys: Iterable[Hashable],
+    ranges: Range | Mapping[str, Range] | None = None,
+    diverged_ok: Iterable[Hashable] = (),
+    summary: str = "",
+    time_limit: float = 600.0,
+) -> Callable[..., CheckResult]:
+    """Build a checker for the results an experiment exercise reports: their shape and their plausibility.
+
+    The checker's answer is the results, or a function of no arguments returning them (called once, under
+    the checker's guard, with ``time_limit`` seconds; its printed output is cut to a few lines, so return
+    numbers and plot them in a later cell). The results must be a dict whose keys are exactly
+    ``expected_keys`` (the settings tried: learning rates, depths, or metric names); a float key that
+    differs only by rounding counts as equal. Each value is either
+
+    - a number (int, float, one-element tensor, NumPy scalar): ``ranges`` is one ``(low, high)`` pair for
+      every value, or a dict from key to pair; or
+    - a dict of metrics, or a :class:`d2lmini.History` (its last epoch counts): ``ranges`` is a dict from
+      metric name to pair, and every metric it names must be present (others are ignored).
+
+    ``None`` at either end of a pair leaves that side open; a key or metric absent from a ``ranges`` dict
+    is only required to be a finite number. NaN and infinity are wrong except for the keys in
+    ``diverged_ok`` (a learning rate expected to diverge). ``summary`` replaces the detail of the correct
+    verdict. For example, a learning-rate sweep reporting the last epoch's History per rate::
+
+        check_lr_sweep = experiment_checker(
+            "lr_sweep", expected_keys=[0.01, 0.1, 1.0, 10.0],
+            ranges={"val_acc": (0.0, 1.0), "train_loss": (0.0, None)}, diverged_ok=[10.0])
+        check_lr_sweep(results)        # results = {0.01: history, 0.1: history, ...}
+        check_lr_sweep(run_sweep)      # or the function that trains and returns them
+    """
+    keys, ok_to_diverge = list(expected_keys), list(diverged_ok)
+    # A ranges dict names either the keys (flat results) or the metrics of each key (nested results).
+    nested = isinstance(ranges, Mapping) and any(_find(keys, name) is None for name in ranges)
+
+    @checker(task, example=f"check_{task}(results)", expects="any", time_limit=time_limit)
+    def check(answer: Any, trial: Trial) -> str:
+        if answer is None:
+            raise wrong("You passed None: pass the dict of results (or the function that returns it).")
+        from_function = callable(answer) and not isinstance(answer, History)
+        reported = trial.call(answer) if from_function else answer
+        if reported is None:
+            raise wrong("Your function returns None: did you forget the `return` statement?")
+        results = _metrics(reported)
+        if not isinstance(results, Mapping):
+            raise wrong(f"The results are a {type(results).__name__}; expected a dict with keys {keys}.")
+        missing = [k for k in keys if _find(results, k) is None]
+        extra = [] if isinstance(reported, History) else [k for k in results if _find(keys, k) is None]
+        if missing or extra:
+            raise wrong(
+                f"The results should have exactly the keys {keys}"
+                + (f"; missing: {missing}" if missing else "")
+                + (f"; not asked for: {extra}" if extra else "")
+                + "."
+            )
+        for key in keys:
+            value, where = _metrics(results[_find(results, key)]), f"results[{key!r}]"
+            diverged = _find(ok_to_diverge, key) is not None
+            if isinstance(value, Mapping) != nested:
+                want = f"a dict of metrics with {sorted(ranges)}" if nested else "a number"  # type: ignore[arg-type]
+                raise wrong(f"{where} is a {type(value).__name__}; expected {want}.")
+            if nested:
+                for metric, bounds in ranges.items():  # type: ignore[union-attr]
+                    if metric not in value:
+                        raise wrong(f"{where} has no {metric!r}; it has {sorted(map(str, value))}.")
+                    _judge_number(f"{where}[{metric!r}]", value[metric], bounds, diverged)
+            else:
+                bounds = ranges.get(key) if isinstance(ranges, Mapping) else ranges
+                _judge_number(where, value, bounds, diverged)
+        return summary or f"All {len(keys)} results are there, each a plausible number."
+
+    check.__name__ = check.__qualname__ = f"check_{task}"
+    return check
