@@ -7,7 +7,9 @@ gzip-compressed.  Reading the whole file into one tensor takes a fraction of
 a second, far less than decoding 70,000 images one at a time.
 
 Every problem is reported as a :class:`DataError` that names the file, what
-is wrong with it and what to do about it.
+is wrong with it and what to do about it.  :func:`decode_idx` checks bytes
+held in memory (a download, before it touches the disk); :func:`read_idx`
+reads a file and checks it the same way.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ def _check_sum(source: str, spec: FileSpec, packed: bytes, raw: bytes, fix: str)
     if spec.sha256_raw is not None and hashlib.sha256(raw).hexdigest() == spec.sha256_raw:
         return
     raise DataError(
-        f"{source}: checksum mismatch (the contents differ from the published {spec.name}; "
-        f"a damaged or different file). {fix}"
+        f"{source}: checksum mismatch (the contents differ from the published {spec.name}: "
+        f"a damaged copy, or another dataset's file). {fix}"
     )
 
 

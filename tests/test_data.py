@@ -52,7 +52,6 @@ def test_explicit_root(fake_data_dir: Path, no_checksums: None, isolated: Path) 
 
 def test_split_is_fixed_disjoint_and_complete(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
     from d2lmini.idx import FileSpec, read_idx
-    from tests.helpers import FILES
 
     all_train = read_idx(fake_data_dir / FILES[0], FileSpec(FILES[0], 3)).flatten(1)
     a, b = FashionMNIST(root=fake_data_dir), FashionMNIST(root=fake_data_dir)
