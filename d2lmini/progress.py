@@ -121,9 +121,14 @@ class NotebookProgress(NoProgress):
             self.handle.update(self._render())
 
     def close(self, history: History) -> None:
+        from IPython.display import Pretty
+
+        if not history.records:  # stopped in epoch 1: a line instead of empty axes above the traceback
+            self.handle.update(Pretty("no epoch finished"))
+            return
         if self.stale:
             self.handle.update(self._render())
-        print(history.describe(-1) if history.records else "no epoch finished")
+        print(history.describe(-1))
 
     def _render(self) -> Any:
         """The figure as a PNG image for IPython's display; times the rendering."""

@@ -116,3 +116,10 @@ def test_notebook_figure_renders_within_its_time_budget(shown: list[Any], capsys
     assert len(shown) == 2  # the last epoch is always shown
     assert list(live.lines["train_loss"].get_xdata()) == [float(e) for e in range(1, 11)]
     assert capsys.readouterr().out == history(10).describe(-1) + "\n"
+
+
+def test_notebook_figure_gives_way_to_a_line_when_no_epoch_finished(shown: list[Any]) -> None:
+    live = NotebookProgress()
+    live.start(max_epochs=3, batches_per_epoch=5)
+    live.close(history(0))  # e.g. a shape error in the first batch: its traceback follows
+    assert len(shown) == 2 and shown[-1].data == "no epoch finished"
