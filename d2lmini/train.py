@@ -15,10 +15,11 @@ import numbers
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -32,15 +33,12 @@ SHAPE_ERROR = re.compile(r"shapes? |size of tensor|size mismatch|batch_size|of s
 TARGET_OUT_OF_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
 
 
-class Loader(Sized, Iterable[Batch], Protocol): ...
-
-
 class DataModule(Protocol):
-    """Anything with a training and a validation loader, such as :class:`~d2lmini.data.FashionMNIST`."""
+    """Anything with a training and a validation loader (iterables of batches with a ``len``), e.g. FashionMNIST."""
 
-    def train_dataloader(self) -> Loader: ...
+    def train_dataloader(self) -> Any: ...
 
-    def val_dataloader(self) -> Loader: ...
+    def val_dataloader(self) -> Any: ...
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -50,14 +48,10 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's (if installed) and PyTorch's random generators."""
+    """Seed Python's, NumPy's and PyTorch's random generators."""
     random.seed(seed)
-    torch.manual_seed(seed)  # also seeds CUDA's generators
-    try:
-        import numpy as np
-    except ImportError:
-        return
     np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA's generators
 
 
 def available_devices() -> list[str]:
