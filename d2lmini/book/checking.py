@@ -31,6 +31,7 @@ import random
 import sys
 import sysconfig
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -149,7 +150,7 @@ def _where(err: BaseException) -> str:
     return f" (line {frame.lineno} of {place}: `{source}`)" if source else f" (line {frame.lineno} of {place})"
 
 
-def first_line(err: BaseException) -> str:
+def _first_line(err: BaseException) -> str:
     """The first line of an exception's message, at most 200 characters."""
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else ""
@@ -200,9 +201,13 @@ class _Output(io.TextIOBase):
         """What the answer printed, cut to :data:`SHOWN_LINES` lines, or ``None`` if it printed nothing."""
         if not self.total_chars:
             return None
-        lines = [line if len(line) <= 120 else line[:117] for line in "".join(self.kept).splitlines()[:SHOWN_LINES]]
-        hidden = self.total_chars - sum(len(line) + 1 for line in lines)  # + 1: each line's newline
-        shown = [line if len(line) < 117 else line + "..." for line in lines]
+        shown, shown_chars = [], 0
+        for raw in "".join(self.kept).splitlines(keepends=True)[:SHOWN_LINES]:
+            line = raw.rstrip("\r\n")
+            visible = line if len(line) <= 120 else line[:117]
+            shown.append(visible if visible == line else visible + "...")
+            shown_chars += len(visible) + len(raw) - len(line)  # the line break counts as shown
+        hidden = self.total_chars - shown_chars
         lines_word = "line" if self.total_lines == 1 else "lines"
         text = (
             f"Note: your code printed {self.total_chars:,} characters ({self.total_lines:,} {lines_word}) "
@@ -256,9 +261,10 @@ def _run_limited(
         try:
             ended.wait(limit)
         finally:  # also on Ctrl-C while waiting: never leave the answer running
-            if not ended.is_set():
-                _raise_in_thread(worker, _Stopped)
-                ended.wait(_STOP_GRACE_S)
+            deadline = time.monotonic() + _STOP_GRACE_S
+            while not ended.is_set() and time.monotonic() < deadline:
+                _raise_in_thread(worker, _Stopped)  # again and again, in case a bare `except:` swallows it
+                ended.wait(0.05)
     return outcome, ended.is_set()
 
 
@@ -296,20 +302,21 @@ class Trial:
             who = "Your function" if doing == "Calling it" else doing
             verb = "return" if doing == "Calling it" else "finish"
             how = (
-                "so the check stopped it"
+                ", so the check stopped it"
                 if ended
-                else "and it is still blocked in a call Python cannot interrupt (such as time.sleep or input); "
-                "it stops as soon as that call returns"
+                else " and could not be stopped yet: it is blocked in a call Python cannot interrupt (such as "
+                "time.sleep or input) and stops when that call returns, or it catches every exception with a bare "
+                "`except:` (then restart the kernel)"
             )
             raise wrong(
-                f"{who} did not {verb} within {self.time_limit:g} s, {how}. Look for a loop that never ends "
+                f"{who} did not {verb} within {self.time_limit:g} s{how}. Look for a loop that never ends "
                 "or a call that waits."
             )
         err = outcome.error
         if err is not None:
             if isinstance(err, NotImplementedError) and _raised_by_reader(err):
                 raise Fail("not attempted", "", err)
-            message = first_line(err)
+            message = _first_line(err)
             text = f"{doing} raised {type(err).__name__}{': ' + message if message else ''}{_where(err)}"
             raise wrong(text if text.endswith((".", "!", "?")) else text + ".", err)
         for name, arg, copy in before:
@@ -393,7 +400,7 @@ def checker(
                 status, text = fail.status, fail.why
             except Exception as err:  # an unusual answer took a path the checker did not foresee
                 status = "wrong"
-                text = f"Your answer could not be checked ({type(err).__name__}: {first_line(err)})."
+                text = f"Your answer could not be checked ({type(err).__name__}: {_first_line(err)})."
             return CheckResult(task, status, "\n".join([_verdict(task, status, text), *trial.notes()]))
 
         return check
