@@ -370,6 +370,11 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
         raise wrong(f"With {h} hidden units it has {n} parameters, expected {want} (784-{h}-10).")
     if torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4):
         raise wrong("Its rows sum to 1: it ends in a softmax. Return logits; the loss applies it.")
+    if torch.allclose(out, out[:1].expand_as(out)):
+        raise wrong(
+            "It gives the same logits for every image, so it cannot tell them apart: are its weights all zero "
+            "(or all equal)? Keep PyTorch's random initialisation."
+        )
     if _is_affine(out[:8], out[8:16], out[16:]):
         raise wrong(
             "On images it computes an affine function of the pixels (at the midpoint of two images its logits "
@@ -383,10 +388,11 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
         after = [type(m).__name__ for m, _ in ran[with_params[-1] + 1 :]]
         culprit = ", ".join(after) if after else "something"
         raise wrong(
-            f"After its last linear layer, {culprit} changes the outputs. The logits must be that layer's raw "
-            "outputs, free to be negative: put the nonlinearity between the linear layers, not after them."
+            f"After its last layer with parameters, {culprit} changes the outputs. The logits must be that layer's "
+            "raw outputs, free to be negative: put the nonlinearity between the linear layers, not after them."
         )
-    between = [type(m).__name__ for m, _ in ran[with_params[0] + 1 : with_params[-1]]] if with_params else []
+    # What runs between the first two layers with parameters: the hidden nonlinearity, if it is a module.
+    between = [type(m).__name__ for m, _ in ran[with_params[0] + 1 : with_params[1]]] if len(with_params) > 1 else []
     return ", ".join(between) or "a nonlinearity"
 
 

@@ -345,7 +345,7 @@ def _build(layers: tuple[type[nn.Module], ...]) -> Callable[[int], nn.Module]:
 def test_collapsed_network_is_wrong(layers: tuple[type[nn.Module], ...]) -> None:
     message = checks.check_build_mlp(_build(layers)).message
     if layers[-1] in (nn.ReLU, nn.Tanh):
-        assert f"After its last linear layer, {layers[-1].__name__} changes the outputs" in message
+        assert f"After its last layer with parameters, {layers[-1].__name__} changes the outputs" in message
     else:
         assert "computes an affine function of the pixels" in message
         assert "two linear layers collapse into one" in message
@@ -373,6 +373,34 @@ class _OneModuleMLP(nn.Module):
 def test_hand_written_mlp_module_is_correct() -> None:
     result = checks.check_build_mlp(_OneModuleMLP)
     assert result.passed and "784 -> 32 -> a nonlinearity -> 10 logits" in result.message
+
+
+class _BiasOfItsOwn(nn.Module):
+    """Linear layers as children, an output bias of its own, and the nonlinearity as a function call."""
+
+    def __init__(self, h: int) -> None:
+        super().__init__()
+        self.hidden, self.out = nn.LazyLinear(h), nn.LazyLinear(10, bias=False)
+        self.bias = nn.Parameter(torch.zeros(10))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(X.flatten(1)))) + self.bias
+
+
+def test_nonlinearity_in_code_and_extra_parameter_are_judged_by_function() -> None:
+    result = checks.check_build_mlp(_BiasOfItsOwn)
+    assert result.passed and "784 -> 32 -> a nonlinearity -> 10 logits" in result.message
+
+
+def test_network_with_zero_weights_is_told_so() -> None:
+    def build_mlp(h: int) -> nn.Module:
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
+        for p in net.parameters():
+            nn.init.zeros_(p)
+        return net
+
+    message = checks.check_build_mlp(build_mlp).message
+    assert "It gives the same logits for every image" in message and "collapse" not in message
 
 
 def test_build_mlp_check_leaves_the_network_in_training_mode() -> None:
