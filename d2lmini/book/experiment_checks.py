@@ -42,7 +42,7 @@ def _metrics(value: Any) -> Any:
 
 
 def _find(keys: Iterable[Hashable], wanted: Hashable) -> Hashable | None:
-    """The key equal to ``wanted``, a float key matching up to rounding (0.1 vs 10 ** -1) counting as equal."""
+    """The key equal to ``wanted``; a float that differs by rounding only (0.30000000000000004) counts as equal."""
     for key in keys:
         if key == wanted:
             return key
@@ -96,8 +96,8 @@ def experiment_checker(
     - a dict of metrics, or a :class:`d2lmini.History` (its last epoch counts): ``ranges`` is a dict from
       metric name to pair, and every metric it names must be present (others are ignored).
 
-    ``None`` at either end of a pair leaves that side open; a key or metric absent from a ``ranges`` dict
-    is only required to be a finite number. NaN and infinity are wrong except for the keys in
+    ``None`` at either end of a pair leaves that side open; a number with no pair (no ``ranges``, or a key
+    the ``ranges`` dict does not name) is only required to be finite. NaN and infinity are wrong except for the keys in
     ``diverged_ok`` (a learning rate expected to diverge). ``summary`` replaces the detail of the correct
     verdict. For example, a learning-rate sweep reporting the last epoch's History per rate::
 
