@@ -154,7 +154,7 @@ class TensorLoader:
         X, y = self.X, self.y
         if self.shuffle:
             order = torch.randperm(len(X), generator=self.generator)
-            X, y = X[order], y[order]
+            X, y = X.index_select(0, order), y.index_select(0, order)
         for start in range(0, len(X), self.batch_size):
             batch = X[start : start + self.batch_size]
             yield (batch if self.transform is None else self.transform(batch)), y[start : start + self.batch_size]
@@ -469,10 +469,12 @@ DATASETS: dict[str, type[FashionMNIST]] = {"fashion-mnist": FashionMNIST, "mnist
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m d2lmini.data``: find (or download) the datasets and say where they are."""
-    parser = argparse.ArgumentParser(prog="python -m d2lmini.data", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m d2lmini.data", description="Find (or download) the book's datasets and say where they are."
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every dataset the book uses: Fashion-MNIST and MNIST")
-    which.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist")
+    which.add_argument("--dataset", choices=sorted(DATASETS), default="fashion-mnist", help="one (fashion-mnist)")
     parser.add_argument("--root", type=Path, help="keep each dataset in ROOT/<dataset name>")
     parser.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT, help="seconds a server may stay silent")
     args = parser.parse_args(argv)
