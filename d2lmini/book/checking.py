@@ -403,6 +403,9 @@ def checker(
                 text = f"Your answer could not be checked ({type(err).__name__}: {_first_line(err)})."
             return CheckResult(task, status, "\n".join([_verdict(task, status, text), *trial.notes()]))
 
+        answer_parameter = next(iter(inspect.signature(body).parameters.values()))  # help() shows check(relu, ...)
+        limit_parameter = inspect.Parameter("time_limit", inspect.Parameter.KEYWORD_ONLY, default=time_limit)
+        check.__signature__ = inspect.Signature([answer_parameter, limit_parameter])  # type: ignore[attr-defined]
         return check
 
     return decorate

@@ -4,6 +4,7 @@ printed output, the reader's random state untouched, and all of that inside a Ju
 from __future__ import annotations
 
 import contextlib
+import inspect
 import random
 import signal
 import sys
@@ -252,3 +253,8 @@ def test_inside_a_jupyter_kernel(tmp_path: Path) -> None:
     )
     (last,) = outputs[9]
     assert last["name"] == "stdout" and last["text"] == "stdout still works OutStream\n"
+
+
+def test_help_shows_the_checkers_real_signature() -> None:
+    assert str(inspect.signature(checks.check_relu)) == "(relu: 'Callable[..., Any]', *, time_limit=None)"
+    assert str(inspect.signature(checks.check_mlp_forward)).startswith("(model_class")
