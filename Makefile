@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make book   set up, then execute every notebook and build the HTML book
 #   make test   set up, then run every test (unit, notebooks, built book in a browser)
+# and one for class:
+#   make lab    set up, then open the notebooks in JupyterLab (prints the address to open)
 # Other targets: setup, assets, student, lint, bench, clean.
 
 PYTHON ?= python3
@@ -14,7 +16,7 @@ BUILD  := _build/html
 APT_BOOK := dataset-fashion-mnist
 APT_TEST := dataset-fashion-mnist chromium
 
-.PHONY: book test setup assets data student lint bench clean system-book system-test
+.PHONY: book test lab setup assets data student lint bench clean system-book system-test
 
 book: setup system-book data
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --nitpick
@@ -23,6 +25,11 @@ book: setup system-book data
 test: setup system-test data
 	$(BIN)/ruff check .
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n 2 --dist loadscope
+
+# JupyterLab on the book's folder, with a named kernel for .venv (scripts/lab.sh);
+# e.g. make lab LAB_ARGS="--no-browser --port=9000".
+lab: setup system-book data
+	scripts/lab.sh $(LAB_ARGS)
 
 setup: $(STAMP) $(VENDOR)/mathjax/tex-chtml.js
 
