@@ -57,6 +57,7 @@ def strip_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            cell.metadata.pop("execution", None)  # run timestamps: would make every re-run look like a change
         kept.append(cell)
     out.cells = kept
     return out
