@@ -233,6 +233,7 @@ NOTEBOOK_CELLS = [
 ]
 
 
+@pytest.mark.slow  # starts a kernel
 def test_inside_a_jupyter_kernel(tmp_path: Path) -> None:
     from nbclient import NotebookClient
 
