@@ -11,6 +11,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VENDOR := _vendor
 MATHJAX_VERSION := 3.2.2
+AXE_VERSION := 4.14.1
+# What the book serves (copied to the site's root) and what only the browser test loads.
+SITE_JS := $(VENDOR)/site/mathjax/tex-chtml.js
+TEST_JS := $(VENDOR)/axe-core-$(AXE_VERSION).min.js
 BUILD  := _build/html
 # Debian packages: the dataset for offline use, Chromium for the browser tests.
 APT_BOOK := dataset-fashion-mnist
@@ -31,7 +35,7 @@ test: setup system-test data
 lab: setup system-book data
 	scripts/lab.sh $(LAB_ARGS)
 
-setup: $(STAMP) $(VENDOR)/mathjax/tex-chtml.js
+setup: $(STAMP) $(SITE_JS) $(TEST_JS)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,15 +45,22 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 # JavaScript the built book serves itself, so it works with no internet:
-# MathJax 3 from the npm registry and plotly.js from the installed plotly package.
-$(VENDOR)/mathjax/tex-chtml.js: $(STAMP)
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)
-	cd $(VENDOR) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+# MathJax 3 from the npm registry and plotly.js from the installed plotly package,
+# into _vendor/site/ (copied to the site's root; pages load them only where used).
+$(SITE_JS): $(STAMP)
+	rm -rf $(VENDOR)/site && mkdir -p $(VENDOR)/site
+	cd $(VENDOR)/site && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
 	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz package/es5 && mv package/es5 mathjax \
 	  && rm -rf package mathjax-$(MATHJAX_VERSION).tgz
-	cp "$$($(BIN)/python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js")')" $(VENDOR)/
+	cp "$$($(BIN)/python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js")')" $(VENDOR)/site/
 	touch $@
-assets: $(VENDOR)/mathjax/tex-chtml.js
+# axe-core, the accessibility checker the browser test injects into every page (not part of the site).
+$(TEST_JS):
+	mkdir -p $(VENDOR) && rm -f $(VENDOR)/axe-core-*.min.js
+	cd $(VENDOR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js $(notdir $@) \
+	  && rm -rf package axe-core-$(AXE_VERSION).tgz
+assets: $(SITE_JS) $(TEST_JS)
 
 # Installs the Debian packages when we are root on a Debian-like machine;
 # elsewhere the data module downloads the dataset and the message says what to do.

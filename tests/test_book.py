@@ -3,14 +3,31 @@
 The book is built once per test session from the notebooks' stored outputs
 (execution switched off: nbval checks elsewhere in this suite that those
 outputs are what the code produces), into ``_build/test/``, and served on
-127.0.0.1.  Every page in the table of contents is opened; screenshots go to
-``_build/screenshots/`` for people to look at.
+127.0.0.1.  Every page in the table of contents is opened once, as a student
+would meet it, and audited:
+
+- it renders (math typeset, plotly figures drawn, images loaded), fetches
+  nothing from outside, logs no error and requests nothing that is missing;
+- axe-core (``_vendor/axe-core-*.min.js``, fetched by ``make assets``) finds
+  no WCAG 2.0/2.1 A or AA violation: all rules in light mode on a 1280 px
+  screen and on a 390 px phone, the colour rules again in dark mode;
+- every content image has real alt text, every interactive figure a name,
+  and no formula is a tab stop;
+- on the phone nothing in the content is cut off or sticks out sideways,
+  except inside code and math boxes that scroll on their own;
+- it loads plotly.js only if it has a plotly figure, never render-blocking,
+  and MathJax only if it has math.  Every page's weight and request count
+  go to ``_build/test/page-weights.json``.
+
+A keyboard-only test drives every demo of the activation chapter with Tab and
+the arrow keys.  Screenshots go to ``_build/screenshots/``.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import re
 import shutil
 import subprocess
@@ -26,8 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "test"
 HTML = OUT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
+WEIGHTS = OUT / "page-weights.json"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+#: No transitions or animations while auditing: colours are checked as they end, not halfway.
+NO_MOTION = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
 
@@ -37,7 +61,8 @@ def toc_pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]]
     for part in toc.get("parts", []):
-        pages += [chapter["file"] for chapter in part["chapters"]]
+        for chapter in part["chapters"]:
+            pages += [chapter["file"]] + [section["file"] for section in chapter.get("sections", [])]
     return [f"{page}.html" for page in pages]
 
 
@@ -55,6 +80,12 @@ def build_book() -> None:
            "--path-output", str(OUT), "--warningiserror", "--keep-going"]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, f"book build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+def axe_source() -> str:
+    found = sorted((ROOT / "_vendor").glob("axe-core-*.min.js"))
+    assert found, "axe-core is missing: run `make assets` (it packs axe-core from the npm registry into _vendor/)"
+    return found[-1].read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +113,30 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def weights() -> Iterator[dict]:
+    """Every audited page's weight, written to _build/test/page-weights.json at the end."""
+    record: dict[str, dict] = {}
+    yield record
+    if record:
+        WEIGHTS.write_text(json.dumps(dict(sorted(record.items())), indent=1))
+
+
 @pytest.fixture
 def page(browser, site: str):  # type: ignore[no-untyped-def]
-    """A fresh page that records every request it makes."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    """A fresh page (empty cache) that records its requests, their sizes, failures and errors."""
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     page = context.new_page()
     page.requests = []  # type: ignore[attr-defined]
-    page.errors = []  # type: ignore[attr-defined]
+    page.loaded = []  # type: ignore[attr-defined]  # (url, bytes) of every finished request
+    page.failed = []  # type: ignore[attr-defined]  # requests that failed or got an HTTP error
+    page.errors = []  # type: ignore[attr-defined]  # uncaught exceptions and console errors
     page.on("request", lambda request: page.requests.append(request.url))
+    page.on("requestfinished", lambda r: page.loaded.append((r.url, r.sizes()["responseBodySize"])))
+    page.on("requestfailed", lambda r: page.failed.append(f"{r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.url}: HTTP {r.status}"))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda msg: msg.type == "error" and page.errors.append(f"console: {msg.text}"))
     yield page
     context.close()
 
@@ -100,10 +146,120 @@ def outside_requests(page, site: str) -> list[str]:  # type: ignore[no-untyped-d
     return [url for url in page.requests if not url.startswith(local)]
 
 
+def wait_until_rendered(page) -> None:  # type: ignore[no-untyped-def]
+    """Until MathJax has typeset the page and every plotly figure is drawn."""
+    if page.locator(".math").count():
+        page.wait_for_function(
+            "window.MathJax && MathJax.startup && MathJax.startup.promise && "
+            "document.querySelectorAll('mjx-container').length > 0",
+            timeout=30000,
+        )
+        page.evaluate("MathJax.startup.promise")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.d2lmini-demo-plot, .plotly-graph-div')]"
+        ".every(d => d.querySelector('svg.main-svg'))",
+        timeout=30000,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the audit checks in the browser
+# ---------------------------------------------------------------------------------------------
+
+RUN_AXE = """async (runOnly) => {
+  const result = await axe.run(document, {runOnly, resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}));
+}"""
+
+#: Content images whose alt text is missing, a file name or a word or two.
+BAD_ALTS = """() => [...document.querySelectorAll('article.bd-article img')].map(img => {
+  const alt = (img.getAttribute('alt') || '').trim();
+  const fileish = /\\.(png|jpe?g|svg|gif)$|_images\\/|^[0-9a-f]{16,}/i.test(alt);
+  return (alt.split(/\\s+/).length < 3 || fileish) ? `${img.getAttribute('src')}: alt=${JSON.stringify(alt)}` : null;
+}).filter(Boolean)"""
+
+#: Elements of the content that are cut off or stick out sideways.  An element may run past the
+#: edge only inside a box that scrolls sideways on its own (code, display math, a table) and that a
+#: keyboard can focus; every other clipping box must hold its content, and without one the content
+#: must fit in the window.  Formulas and plots count as one box each.
+OVERFLOW = """() => {
+  const scrollers = 'pre, mjx-container, div.pst-scrollable-table-container';
+  const skip = 'mjx-container *, .d2lmini-demo-plot *, .visually-hidden, .sr-only, script, style';
+  const view = document.documentElement.clientWidth;
+  const name = el => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className
+    ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const clipper = el => {
+    let box = el.parentElement;
+    while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    return box === document.body ? null : box;
+  };
+  const bad = [];
+  if (document.documentElement.scrollWidth > view + 1) {
+    bad.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${view} px`);
+  }
+  for (const el of document.querySelectorAll('article.bd-article *')) {
+    if (el.closest(skip)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+    const box = clipper(el);
+    const limit = box ? box.getBoundingClientRect() : {left: 0, right: view};
+    if (r.left >= limit.left - 1 && r.right <= limit.right + 1) continue;
+    const overflow = box ? getComputedStyle(box).overflowX : 'visible';
+    if (['auto', 'scroll'].includes(overflow) && box.matches(scrollers) && box.tabIndex >= 0) continue;
+    const where = box ? `${name(box)} (overflow-x: ${overflow})` : 'the window';
+    const text = (el.textContent || '').trim().slice(0, 60);
+    bad.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}] runs past ${where} ` +
+             `[${Math.round(limit.left)}, ${Math.round(limit.right)}]: ${text}`);
+  }
+  return bad.slice(0, 10);
+}"""
+
+DUPLICATE_IDS = """() => {
+  const seen = {};
+  for (const el of document.querySelectorAll('[id]')) seen[el.id] = (seen[el.id] || 0) + 1;
+  return Object.keys(seen).filter(id => seen[id] > 1);
+}"""
+
+#: Script tags that block rendering: in <head>, with a src, neither deferred nor async.
+BLOCKING_SCRIPTS = """() => [...document.head.querySelectorAll('script[src]')]
+  .filter(s => !s.defer && !s.async && s.type !== 'module').map(s => s.getAttribute('src'))"""
+
+
+def set_mode(page, mode: str) -> None:  # type: ignore[no-untyped-def]
+    """Switch the reader's system colour scheme; the book follows it ("auto" mode)."""
+    page.emulate_media(color_scheme=mode)
+    page.wait_for_function(f"document.documentElement.dataset.theme === '{mode}'", timeout=5000)
+
+
+def axe_violations(page, label: str, colours_only: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+    """What axe finds against WCAG 2.0/2.1 A and AA; ``colours_only`` runs just the rules that a colour
+    mode can change (the same page in dark mode has the same structure)."""
+    run_only = {"type": "rule", "values": COLOUR_RULES} if colours_only else {"type": "tag", "values": WCAG_TAGS}
+    return [
+        f"[{label}] {v['id']} ({v['impact']}, {v['count']}x): {v['help']} -- {v['nodes']}"
+        for v in page.evaluate(RUN_AXE, run_only)
+    ]
+
+
+def settle(page, width: int) -> None:  # type: ignore[no-untyped-def]
+    """Until the page has reacted to a new window width (the scroll boxes re-checked, see book_a11y.js)."""
+    page.wait_for_function(f"document.documentElement.dataset.scrollBoxes === '{width}'", timeout=10000)
+
+
+def screenshot(page, path: str, suffix: str = "") -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = path.replace("/", "__").removesuffix(".html") + suffix + ".png"
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
 @pytest.mark.parametrize("path", toc_pages())
-def test_page(page, site: str, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
     response = page.goto(site + path, wait_until="networkidle")
     assert response is not None and response.ok, f"{path} did not load"
+    wait_until_rendered(page)
     text = page.inner_text("main")
 
     # No Python error output shown to the reader.
@@ -112,29 +268,72 @@ def test_page(page, site: str, path: str) -> None:  # type: ignore[no-untyped-de
     for stderr in page.locator(".output.stderr").all_inner_texts():
         assert not re.search(r"Error|Exception", stderr), f"{path} shows an error on stderr: {stderr[:300]}"
 
-    # Math was typeset by MathJax (served locally), not left as raw TeX.
+    # Math was typeset by MathJax (served locally), not left as raw TeX; no formula is a tab stop,
+    # and each keeps its MathML for screen readers.
     n_math = page.locator(".math").count()
     if n_math:
-        page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
         assert page.locator("mjx-container").count() >= n_math
         assert page.locator("mjx-merror").count() == 0, f"{path} has math MathJax could not parse"
+        tab_stops = page.locator("mjx-container[tabindex]:not([data-scroll-focus])").count()
+        assert tab_stops == 0, f"{path}: {tab_stops} formulas are tab stops"
+        assert page.locator("mjx-container mjx-assistive-mml math").count() >= n_math
 
-    # Every interactive figure rendered (plotly draws asynchronously, after MathJax).
-    page.wait_for_function(
-        "[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
-        timeout=30000,
-    )
-
-    # Every image loaded (a zero natural width means a broken image).
+    # Every image loaded (a zero natural width means a broken image) and says what it shows.
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
     assert broken == [], f"{path}: images that did not load: {broken}"
+    bad_alts = page.evaluate(BAD_ALTS)
+    assert bad_alts == [], f"{path}: images without real alt text (cell metadata mystnb.image.alt): {bad_alts}"
 
-    # Nothing was fetched from outside the book, and no script failed.
+    # Ids are unique (sphinx-exercise repeats one), and search engines get a description of the page.
+    duplicates = page.evaluate(DUPLICATE_IDS)
+    assert duplicates == [], f"{path}: ids used more than once: {duplicates}"
+    description = page.get_attribute('meta[name="description"]', "content") or ""
+    assert len(description.split()) >= 5, f"{path}: no page description: {description!r}"
+
+    # Every interactive figure, and the plot inside it, has an accessible name.
+    for figure in page.locator("figure.d2lmini-demo").all():
+        expect(figure).to_have_accessible_name(re.compile(r"\w+\W+\w+\W+\w+"))
+        expect(figure.locator(".d2lmini-demo-plot")).to_have_accessible_name(re.compile(r"\w+\W+\w+\W+\w+"))
+
+    # Only what the page uses is loaded, and nothing blocks the first paint.
+    loaded = [url for url, _ in page.loaded]
+    has_plotly = page.locator(".d2lmini-demo-plot, .plotly-graph-div").count() > 0
+    assert any("plotly" in url for url in loaded) == has_plotly, f"{path} loads plotly.js: {not has_plotly}"
+    assert any("mathjax" in url for url in loaded) == (n_math > 0), f"{path}: MathJax loaded without math"
+    blocking = page.evaluate(BLOCKING_SCRIPTS)
+    assert not any("plotly" in src or "mathjax" in src for src in blocking), f"{path}: blocking scripts {blocking}"
+    weights[path] = {
+        "requests": len(page.loaded),
+        "bytes": sum(size for _, size in page.loaded),
+        "plotly": has_plotly,
+        "math": n_math > 0,
+        "blocking_scripts": len(blocking),
+    }
+
+    # Nothing was fetched from outside the book or missing, and nothing failed or logged an error.
     assert outside_requests(page, site) == [], f"{path} tried to load from outside"
+    assert page.failed == [], f"{path}: failed requests: {page.failed}"
     assert page.errors == [], f"{path}: JavaScript errors: {page.errors[:5]}"
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / (path.replace("/", "__").removesuffix(".html") + ".png")), full_page=True)
+    # No WCAG 2.0/2.1 A or AA violation, in light and dark mode, on a screen and on a phone.
+    page.add_script_tag(content=axe_source())
+    page.add_style_tag(content=NO_MOTION)
+    settle(page, DESKTOP["width"])
+    violations = axe_violations(page, "light, 1280 px")
+    screenshot(page, path)
+    set_mode(page, "dark")
+    violations += axe_violations(page, "dark, 1280 px", colours_only=True)
+    set_mode(page, "light")
+    page.set_viewport_size(PHONE)
+    settle(page, PHONE["width"])
+    violations += axe_violations(page, "light, 390 px")
+    assert violations == [], f"{path}: accessibility violations:\n" + "\n".join(violations)
+
+    # On the phone nothing is cut off or sticks out, except inside boxes that scroll on their own.
+    overflow = page.evaluate(OVERFLOW)
+    screenshot(page, path, "-390px")
+    assert overflow == [], f"{path} at 390 px:\n" + "\n".join(overflow)
+    assert page.errors == [], f"{path}: JavaScript errors: {page.errors[:5]}"
 
 
 def test_figures_are_opaque(site: str) -> None:
@@ -149,30 +348,84 @@ def test_figures_are_opaque(site: str) -> None:
                 assert img.getchannel("A").getextrema()[0] == 255, f"{png.name} has transparent pixels"
 
 
-def test_activation_slider_changes_the_figure(page, site: str) -> None:  # type: ignore[no-untyped-def]
+# ---------------------------------------------------------------------------------------------
+# The demos, by keyboard and by mouse
+# ---------------------------------------------------------------------------------------------
+
+#: What the reader sees and hears of a demo: its plotted curves, its description and control values.
+DEMO_STATE = """(fig) => ({
+  curves: [...fig.querySelectorAll('.scatterlayer path.js-line, .scatterlayer path.point')]
+    .map(p => p.getAttribute('d')).join('|'),
+  description: fig.querySelector('.d2lmini-demo-description').textContent,
+  values: [...fig.querySelectorAll('input[type=range]')].map(i => i.getAttribute('aria-valuetext')),
+})"""
+
+#: Where the keyboard focus is: the demo and the control it is on, if any.
+FOCUS = """() => {
+  const el = document.activeElement, fig = el && el.closest('figure.d2lmini-demo');
+  if (!fig) return null;
+  const control = el.closest('[data-control]') || el;
+  return {demo: fig.id, control: control.dataset.control || el.name, kind: el.type,
+          atMax: el.type === 'range' && +el.value === +el.max};
+}"""
+
+
+def test_demos_work_by_keyboard_alone(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    """From the top of the page, Tab reaches every control of every demo; an arrow key changes the
+    figure, its description and the announced value."""
     page.goto(site + "chapters/activations.html", wait_until="networkidle")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('svg.main-svg'))",
-        timeout=30000,
+    wait_until_rendered(page)
+    demos = page.eval_on_selector_all(
+        "figure.d2lmini-demo",
+        "figs => figs.map(f => ({id: f.id, controls: [...f.querySelectorAll('[data-control]')]"
+        ".map(c => c.dataset.control)}))",
     )
-    sliders = page.locator(".js-plotly-plot:has(g.slider-container)")
-    assert sliders.count() >= 3, "expected at least three plotly figures with sliders"
-    figure = page.locator("#d2lmini-neuron-sigmoid")  # one neuron: sliders for w and b
-    figure.scroll_into_view_if_needed()
-
-    def curves() -> str:
-        return figure.locator(".scatterlayer path.js-line").evaluate_all(
-            "paths => paths.map(p => p.getAttribute('d')).join('|')"
-        )
-
-    before = curves()
-    rail = figure.locator("rect.slider-rail-rect").first.bounding_box()
-    assert rail is not None
-    page.mouse.click(rail["x"] + rail["width"] * 0.97, rail["y"] + rail["height"] / 2)
-    page.wait_for_timeout(600)
-    assert curves() != before, "moving the slider did not change the plotted curve"
+    assert len(demos) >= 5, "expected the activation chapter's five demos"
+    expected = {(d["id"], c) for d in demos for c in d["controls"]}
+    reached: set[tuple[str, str]] = set()
+    for _ in range(600):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS)
+        if focus is None or (focus["demo"], focus["control"]) in reached:
+            continue
+        reached.add((focus["demo"], focus["control"]))
+        figure = page.locator(f"#{focus['demo']}")
+        before = figure.evaluate(DEMO_STATE)
+        page.keyboard.press("ArrowLeft" if focus["atMax"] else "ArrowRight")
+        page.wait_for_timeout(150)
+        after = figure.evaluate(DEMO_STATE)
+        where = f"{focus['demo']}, control {focus['control']}"
+        assert after["curves"] != before["curves"], f"{where}: the arrow key did not change the plot"
+        assert after["description"] != before["description"], f"{where}: the description did not change"
+        if focus["kind"] == "range":
+            assert after["values"] != before["values"], f"{where}: the announced value did not change"
+        if reached == expected:
+            break
+    assert reached == expected, f"controls that Tab never reached: {sorted(expected - reached)}"
+    live = page.locator("figure.d2lmini-demo .d2lmini-demo-description[aria-live=polite]").count()
+    assert live == len(demos), "every demo announces its new state"
     assert page.errors == []
     assert outside_requests(page, site) == []
+
+
+def test_demo_buttons_work_with_a_mouse_and_at_390_px(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    page.set_viewport_size(PHONE)
+    page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    wait_until_rendered(page)
+    figure = page.locator("#d2lmini-activation-explorer")
+    figure.scroll_into_view_if_needed()
+    before = figure.evaluate(DEMO_STATE)
+    box = figure.bounding_box()
+    for label in figure.locator("fieldset label").all():  # every button inside the figure, none cut off
+        button = label.bounding_box()
+        assert box["x"] <= button["x"] and button["x"] + button["width"] <= box["x"] + box["width"]
+    figure.locator("fieldset label", has_text="SiLU").click()
+    page.wait_for_timeout(300)
+    after = figure.evaluate(DEMO_STATE)
+    assert after["curves"] != before["curves"] and after["description"].startswith("SiLU")
+    assert figure.locator("input[type=radio]:checked + span").inner_text() == "SiLU"
+    assert page.locator(".modebar").count() == 0, "plotly's toolbar is shown"
+    assert page.errors == []
 
 
 def test_exercise_solutions_hidden_until_toggled(page, site: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,34 @@
+/* Boxes of code or display math that scroll sideways become focusable regions, so that a keyboard
+   can scroll them too (WCAG 2.1.1; axe: scrollable-region-focusable).  Checked on load, once MathJax
+   has typeset the page and whenever the window changes size; when done, the window's width is
+   written to <html data-scroll-boxes="..."> (the browser test waits for it). */
+(function () {
+  "use strict";
+  var BOXES = "div.highlight pre, .cell_output pre, .output pre, mjx-container[display='true']";
+  var mark = function () {
+    document.querySelectorAll(BOXES).forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.dataset.scrollFocus) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", box.matches("pre") ? "code (scrolls sideways)" : "equation (scrolls sideways)");
+        box.dataset.scrollFocus = "1";
+      } else if (!scrolls && box.dataset.scrollFocus) {
+        ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (a) { box.removeAttribute(a); });
+      }
+    });
+    document.documentElement.dataset.scrollBoxes = String(window.innerWidth);
+  };
+  var timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(mark, 100);
+  });
+  window.addEventListener("load", function () {
+    if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+      window.MathJax.startup.promise.then(mark);
+    } else {
+      mark();
+    }
+  });
+})();
