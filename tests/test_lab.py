@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -259,6 +260,12 @@ def problems(cells: list[dict[str, Any]]) -> list[str]:
 def shoot(target: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     target.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_screenshots() -> None:
+    """Only this run's screenshots in the folder (a failure's shot from an earlier run would mislead)."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
