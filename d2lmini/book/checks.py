@@ -9,7 +9,7 @@ copies before the answer runs, so an answer that changes its inputs in place is 
 
 The shared machinery (time limits, captured output, random state, error messages) is in
 :mod:`d2lmini.book.checking`; :func:`experiment_checker` (from :mod:`d2lmini.book.experiment_checks`) builds
-checkers for the results of experiment exercises, to be defined here beside the others.
+checkers for the results of experiment exercises; the labs' experiment checkers are defined at the end.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ __all__ = [
     "check_collapse",
     "check_count_params",
     "check_cross_entropy",
+    "check_depth_at_fixed_size",
+    "check_lr_sweep",
     "check_mlp_forward",
+    "check_one_unit",
     "check_prelu_grad",
     "check_relu",
     "check_softmax",
@@ -295,7 +298,7 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
 
 @checker("forward", example="check_mlp_forward(MLPScratch)", expects="class")
 def check_mlp_forward(model_class: type, trial: Trial) -> str:
-    """``model_class(num_inputs, num_outputs, num_hiddens, lr)`` whose ``forward`` gives the MLP's logits."""
+    """``model_class(num_inputs, num_hiddens, num_outputs, lr)`` whose ``forward`` gives the MLP's logits."""
     torch.manual_seed(0)
     model = trial.call(model_class, num_inputs=784, num_outputs=10, num_hiddens=16, lr=0.1, doing="Creating the model")
     missing = [n for n in ("W1", "b1", "W2", "b2") if not isinstance(getattr(model, n, None), torch.Tensor)]
@@ -410,3 +413,21 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
             raise wrong(f"It returns a {type(net).__name__}; expected an nn.Module such as nn.Sequential.")
         names.append(_probe_network(net, trial, h, gen))
     return f"Flatten, 784 -> 32 -> {names[0]} -> 10 logits: the right shape and parameter count."
+
+
+# ---------------------------------------------------------------------------
+# Experiments of the lab exercises: the shape and plausibility of the reported results, not exact values
+
+check_one_unit = experiment_checker(
+    "one_unit", expected_keys=["val_acc", "active"], ranges={"val_acc": (0.0, 0.7), "active": (0.0, 1.0)},
+    summary="Both numbers are there, and plausible for a network with a single hidden unit.",
+)
+check_lr_sweep = experiment_checker(
+    "lr_sweep", expected_keys=[0.01, 0.1, 1.0], ranges={"val_acc": (0.0, 1.0), "train_loss": (0.0, None)},
+    summary="A history for each of the three learning rates, with plausible final numbers.",
+)
+# The parameter counts must be within 2% of the lab model's 203,530.
+check_depth_at_fixed_size = experiment_checker(
+    "depth_at_fixed_size", expected_keys=[1, 2, 3], ranges={"params": (199_459, 207_601), "val_acc": (0.0, 1.0)},
+    summary="Three depths of (nearly) the lab model's size, each with a plausible accuracy.",
+)
