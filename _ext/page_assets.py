@@ -8,12 +8,18 @@ shows a widget view.  This extension decides per page, from the page's HTML
 body, in an ``html-page-context`` handler that runs after Sphinx's MathJax
 and myst-nb's handlers have added their scripts:
 
-- plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added,
-  with ``defer``, only when the body holds a plotly figure;
+- plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added
+  only when the body holds a plotly figure, ``async``: it blocks neither the
+  first paint nor MathJax (a deferred script would hold back
+  DOMContentLoaded, and so MathJax's typesetting, until its 4.7 MB arrived);
+  the demos draw their plots once it has run (see d2lmini.book.widgets);
 - MathJax and its configuration are removed when the body holds no math
   (Sphinx keeps them on a page whose toctree includes a page with math);
 - the ipywidgets state (``application/vnd.jupyter.widget-state+json``) and
-  the widget scripts are removed when the body shows no widget view.
+  the widget scripts are removed when the body shows no widget view;
+- the theme's and extensions' script files are deferred (they act once the
+  page is parsed), except ``documentation_options.js``, which inline scripts
+  in ``<head>`` use at once, and except on the search page.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTLY_MARKERS = ('class="d2lmini-demo-plot', 'class="plotly-graph-div')
 MATH_MARKER = 'class="math'
+KEEP_BLOCKING = ("documentation_options.js",)
 
 
 def has_plotly(body: str) -> bool:
@@ -47,6 +54,14 @@ def is_widget_script(script: Any, widget_js: set[str]) -> bool:
     return script.attributes.get("type") == WIDGET_STATE or script.filename in widget_js
 
 
+def deferred(script: Any) -> Any:
+    """A copy of a local script file that loads with ``defer``; inline scripts and async/deferred files as they are."""
+    name = str(script.filename or "")
+    if not name or "://" in name or name.endswith(KEEP_BLOCKING) or {"async", "defer"} & set(script.attributes):
+        return script
+    return type(script)(script.filename, priority=script.priority, **{**script.attributes, "defer": "defer"})
+
+
 def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     if app.builder.format != "html":
         return
@@ -60,9 +75,10 @@ def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, do
     if WIDGET_VIEW not in body:
         widget_js = set(getattr(app.config, "nb_ipywidgets_js", {}) or {})
         keep = [s for s in keep if not is_widget_script(s, widget_js)]
-    scripts[:] = keep
+    # The search page loads Sphinx's search tools in its body, blocking, and they need doctools.js first.
+    scripts[:] = keep if pagename == "search" else [deferred(s) for s in keep]
     if has_plotly(body):
-        app.add_js_file(app.config.page_assets_plotly_js, loading_method="defer")
+        app.add_js_file(app.config.page_assets_plotly_js, loading_method="async")
 
 
 def setup(app: Any) -> dict:

@@ -148,6 +148,8 @@ def outside_requests(page, site: str) -> list[str]:  # type: ignore[no-untyped-d
 
 def wait_until_rendered(page) -> None:  # type: ignore[no-untyped-def]
     """Until MathJax has typeset the page and every plotly figure is drawn."""
+    from playwright.sync_api import expect
+
     if page.locator(".math").count():
         page.wait_for_function(
             "window.MathJax && MathJax.startup && MathJax.startup.promise && "
@@ -155,11 +157,12 @@ def wait_until_rendered(page) -> None:  # type: ignore[no-untyped-def]
             timeout=30000,
         )
         page.evaluate("MathJax.startup.promise")
-    page.wait_for_function(
-        "[...document.querySelectorAll('.d2lmini-demo-plot, .plotly-graph-div')]"
-        ".every(d => d.querySelector('svg.main-svg'))",
-        timeout=30000,
-    )
+    plots = page.locator(".d2lmini-demo-plot, .plotly-graph-div")
+    for plot in plots.all():  # a demo draws its plot when it comes near the screen
+        plot.scroll_into_view_if_needed()
+        expect(plot.locator("svg.main-svg").first).to_be_attached(timeout=30000)
+    if plots.count():
+        page.evaluate("window.scrollTo(0, 0)")
 
 
 # ---------------------------------------------------------------------------------------------

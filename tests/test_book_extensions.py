@@ -85,10 +85,29 @@ def test_a_widget_view_keeps_the_widget_state_and_scripts() -> None:
 
 
 @pytest.mark.parametrize("figure", ['<div class="d2lmini-demo-plot" id="x">', '<div class="plotly-graph-div">'])
-def test_plotly_is_added_deferred_only_with_a_plotly_figure(figure: str) -> None:
+def test_plotly_is_added_async_only_with_a_plotly_figure(figure: str) -> None:
     added = scripts_for(f"<p>text</p>{figure}</div>")[-1]
-    assert added.filename == "../plotly.min.js" and added.attributes == {"loading_method": "defer"}
+    assert added.filename == "../plotly.min.js" and added.attributes == {"loading_method": "async"}
     assert "../plotly.min.js" not in names(scripts_for("<p>no figure, only the word plotly-graph-div</p>"))
+
+
+def test_script_files_are_deferred_except_what_inline_head_scripts_use() -> None:
+    scripts = [
+        _JavaScript("_static/documentation_options.js"),
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript("", body="let toggleHintShow = 'Click to show';"),
+        _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}),
+        _JavaScript("https://example.org/remote.js"),
+    ]
+    page_assets.choose_scripts(FakeApp(scripts), "p", "p.html", {"body": "<p>x</p>", "script_files": scripts}, None)
+    assert [s.attributes for s in scripts] == [
+        {}, {"defer": "defer"}, {"body": "let toggleHintShow = 'Click to show';"}, {"async": "async"}, {}
+    ]
+    assert scripts[1].priority == 200
+    on_search = [_JavaScript("_static/doctools.js")]
+    context = {"body": "", "script_files": on_search}
+    page_assets.choose_scripts(FakeApp(on_search), "search", "search.html", context, None)
+    assert on_search[0].attributes == {}  # the search page's own search scripts need it at once
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ two views of the same states, and the front end picks one:
   lines of JavaScript show the state that matches the controls.
 
 Both views draw from the same ``render`` calls, so they cannot disagree.
-The HTML loads no plotly.js (the book adds plotly.js, deferred, to the pages
+The HTML loads no plotly.js (the book adds plotly.js, async, to the pages
 that hold a demo), waits for it if it is not there yet, uses fixed element
 ids and rounds numbers, so re-running a notebook gives the same text.
 
@@ -302,7 +302,8 @@ class Demo:
         return "".join(parts)
 
     def _script(self) -> str:
-        """JavaScript that draws the plot (once plotly.js is there) and shows the state the controls pick."""
+        """JavaScript that shows the state the controls pick, and draws the plot once plotly.js is there
+        and the figure comes near the screen (a page of five plots stays responsive while it loads)."""
         fig = json.loads(self.figure().to_json())
         data = {
             "controls": [{"size": len(c.values), "texts": list(c.texts)} for c in self.controls],
@@ -345,8 +346,15 @@ class Demo:
             "  };\n"
             "  fig.addEventListener('input', show);\n"
             "  fig.addEventListener('change', show);\n"
-            "  if (window.Plotly || document.readyState !== 'loading') { show(); }\n"
-            "  else { document.addEventListener('DOMContentLoaded', show); }\n"
+            "  var start = function () {\n"
+            "    if (!window.IntersectionObserver) { show(); return; }\n"
+            "    var near = new IntersectionObserver(function (entries) {\n"
+            "      if (entries.some(function (e) { return e.isIntersecting; })) { near.disconnect(); show(); }\n"
+            "    }, {rootMargin: '400px 0px'});\n"
+            "    near.observe(fig);\n"
+            "  };\n"
+            "  if (window.Plotly || document.readyState === 'complete') { start(); }\n"
+            "  else { window.addEventListener('load', start); }\n"
             "})();\n"
         )
 
@@ -358,7 +366,8 @@ class Demo:
         description line is ``aria-live``, so moving a control reads out the
         new state.  Without JavaScript the default state's title and
         description still show.  It expects ``Plotly`` from the page (loaded
-        with ``defer`` is fine) and contacts no server.
+        ``async`` or ``defer``: the plot is drawn at the window's ``load``
+        event if plotly.js has not run yet) and contacts no server.
         """
         frame = self.frame()
         i = self.div_id

@@ -99,7 +99,7 @@ def test_html_is_deterministic_offline_and_carries_the_states(demo: widgets.Demo
     assert data["config"]["displayModeBar"] is False  # no toolbar, no dead "Share chart" button
     assert data["layout"]["paper_bgcolor"] == data["layout"]["plot_bgcolor"] == "white"
     assert "sliders" not in data["layout"] and "updatemenus" not in data["layout"]  # the controls are HTML
-    assert "DOMContentLoaded" in html  # waits for a deferred plotly.js
+    assert "window.addEventListener('load', start)" in html  # waits for an async or deferred plotly.js
 
 
 def test_html_controls_are_native_labelled_and_match_the_controls(demo: widgets.Demo) -> None:
