@@ -1,0 +1,399 @@
+"""The 2-D classification playground: small data sets, tiny MLPs trained on them, their decision regions.
+
+Everything here is pure and seeded, so the same call gives the same numbers:
+
+- :func:`make_data` draws one of the small two-class data sets in the plane
+  (``"xor"``, ``"circles"``, ``"moons"``, ``"spiral"``);
+- :func:`fit` trains a tiny MLP (hidden ``width`` x ``depth``, activation
+  ``"linear"``, ``"relu"`` or ``"tanh"``; width 0 is logistic regression) on
+  one data set, full-batch with Adam; :func:`fit_many` trains many of them at
+  once, as one batched computation, which is how a notebook precomputes every
+  state of the playground in a few seconds;
+- :func:`logits`, :func:`decision_grid` and :func:`accuracy` evaluate a
+  trained :class:`TinyMLP`; :func:`unit_lines` gives the lines on which the
+  first hidden layer's units switch on and off (a ReLU unit folds the plane
+  there); :func:`best_line_accuracy` is the exact accuracy of the best
+  straight boundary, the ceiling of every linear model.
+
+Batched training is exactly independent training: each model's loss depends
+on its own weights only, and Adam updates every weight from that weight's own
+gradient history, so stacking models changes how fast the arithmetic runs,
+not its result (up to the order of floating-point sums).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import torch
+
+DATASETS = ("xor", "circles", "moons", "spiral")
+ACTIVATIONS = ("linear", "relu", "tanh")
+EXTENT = 1.5  # the plane shown: [-EXTENT, EXTENT] in both coordinates; every data set lies inside it
+
+
+def make_data(name: str, n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points of data set ``name`` (half of each class) as ``(X, y)``: float32 ``(n, 2)``, int64 ``(n,)``.
+
+    ``noise`` is the standard deviation of the Gaussian jitter added to each
+    point, in the units of the plane (the data lie roughly in [-1, 1]^2).
+
+    - ``"xor"``: points in the four quadrants, class 1 where x1 and x2 have the same sign;
+    - ``"circles"``: class 1 a disc of radius 0.5 inside a ring (class 0) of radius 1;
+    - ``"moons"``: two interleaved half circles;
+    - ``"spiral"``: two spiral arms wound around each other, one turn and a half each.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}.")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n % 2:
+        raise ValueError(f"n must be an even whole number of points, 2 or more (half per class), not {n!r}.")
+    if not noise >= 0:
+        raise ValueError(f"noise must be a standard deviation, 0 or more, not {noise!r}.")
+    gen = torch.Generator().manual_seed(seed)
+    half = n // 2
+    y = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(half, dtype=torch.long)])
+    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    if name == "xor":
+        corner = torch.rand(n, 2, generator=gen, dtype=torch.float64) * 0.8 + 0.1  # in (0.1, 0.9): away from the axes
+        sign = torch.where(torch.rand(n, generator=gen) < 0.5, 1.0, -1.0).double()
+        # class 1: both coordinates of the same sign; class 0: opposite signs
+        X = corner * torch.stack([sign, torch.where(y == 1, sign, -sign)], dim=1)
+    elif name == "circles":
+        radius = torch.where(y == 1, 0.5 * u.sqrt(), 1.0)
+        angle = 2 * math.pi * torch.rand(n, generator=gen, dtype=torch.float64)
+        X = radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
+    elif name == "moons":
+        angle = math.pi * u
+        upper = torch.stack([angle.cos(), angle.sin()], dim=1)
+        lower = torch.stack([1 - angle.cos(), 0.5 - angle.sin()], dim=1)
+        X = (torch.where((y == 0)[:, None], upper, lower) - torch.tensor([0.5, 0.25], dtype=torch.float64)) / 1.2
+    else:  # spiral
+        turn = 0.15 + 0.85 * u  # distance along the arm, from near the centre outwards
+        angle = 3 * math.pi * turn + math.pi * y.double()
+        X = turn[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
+    X = X + noise * torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    return X.float(), y
+
+
+@dataclass(frozen=True)
+class TinyMLP:
+    """A trained 2-D classifier: its architecture, its weights and how well it fits its training data.
+
+    ``weights[i]`` has shape ``(fan_in, fan_out)`` (inputs times weights, as in
+    the scratch lab), ``biases[i]`` shape ``(fan_out,)``; the last layer has
+    one output, the logit of class 1.
+    """
+
+    width: int
+    depth: int
+    activation: str
+    weights: tuple[torch.Tensor, ...]
+    biases: tuple[torch.Tensor, ...]
+    train_accuracy: float
+    train_loss: float
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(w.numel() + b.numel() for w, b in zip(self.weights, self.biases, strict=True))
+
+
+def _activate(name: str, Z: torch.Tensor) -> torch.Tensor:
+    if name == "relu":
+        return torch.relu(Z)
+    if name == "tanh":
+        return torch.tanh(Z)
+    return Z
+
+
+def logits(model: TinyMLP, X: torch.Tensor) -> torch.Tensor:
+    """The logit of class 1 for each row of ``X`` (shape ``(n, 2)``); class 1 is predicted where it is > 0."""
+    H = X
+    for W, b in zip(model.weights[:-1], model.biases[:-1], strict=True):
+        H = _activate(model.activation, H @ W + b)
+    return (H @ model.weights[-1] + model.biases[-1]).squeeze(-1)
+
+
+def accuracy(model: TinyMLP, X: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of the points of ``X`` whose class ``model`` predicts correctly."""
+    return ((logits(model, X) > 0).long() == y).double().mean().item()
+
+
+def grid_points(resolution: int = 61, extent: float = EXTENT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The coordinates ``(ticks, points)`` of a square grid over [-extent, extent]^2.
+
+    ``ticks`` has ``resolution`` values; ``points`` has ``resolution**2`` rows,
+    x1 varying fastest, so ``values.reshape(resolution, resolution)[i, j]`` is
+    the value at x2 = ticks[i], x1 = ticks[j] (the layout images and heatmaps use).
+    """
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be a whole number of grid points per side, 2 or more, not {resolution!r}.")
+    ticks = torch.linspace(-extent, extent, resolution)
+    x2, x1 = torch.meshgrid(ticks, ticks, indexing="ij")
+    return ticks, torch.stack([x1.flatten(), x2.flatten()], dim=1)
+
+
+def decision_grid(model: TinyMLP, resolution: int = 61, extent: float = EXTENT) -> torch.Tensor:
+    """The model's probability of class 1 on the grid of :func:`grid_points`, shape ``(resolution, resolution)``."""
+    _, points = grid_points(resolution, extent)
+    with torch.no_grad():
+        return torch.sigmoid(logits(model, points)).reshape(resolution, resolution)
+
+
+def unit_lines(model: TinyMLP, extent: float = EXTENT) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """For each unit of the first hidden layer, the segment of its line ``x w_j + b_j = 0`` inside the square.
+
+    On one side of the line the unit's pre-activation is positive, on the
+    other negative: a ReLU unit is off on one side and grows linearly on the
+    other, so the network's output can bend ("fold") only along these lines
+    (in a deeper network, also along bent lines of the later units).  Units
+    whose line misses the square [-extent, extent]^2 give no segment; a
+    network without hidden layers has none.
+    """
+    if model.depth == 0:
+        return []
+    segments = []
+    for (w1, w2), b in zip(model.weights[0].T.tolist(), model.biases[0].tolist(), strict=True):
+        ends = []
+        if abs(w2) > 1e-12:  # crossings of the left and right edges, x1 = -extent, extent
+            ends += [(x1, -(b + w1 * x1) / w2) for x1 in (-extent, extent)]
+        if abs(w1) > 1e-12:  # crossings of the bottom and top edges
+            ends += [(-(b + w2 * x2) / w1, x2) for x2 in (-extent, extent)]
+        inside = sorted({(round(p, 9), round(q, 9)) for p, q in ends if max(abs(p), abs(q)) <= extent + 1e-9})
+        if len(inside) >= 2:
+            segments.append((inside[0], inside[-1]))
+    return segments
+
+
+def best_line_accuracy(X: torch.Tensor, y: torch.Tensor) -> float:
+    """The accuracy of the best straight boundary for the points ``X`` (n, 2) with labels ``y``: exact.
+
+    A straight boundary classifies by the sign of ``x . u - t``.  The order of
+    the projections ``x . u`` changes only where ``u`` is perpendicular to a
+    difference of two points, so trying one direction between each pair of
+    neighbouring critical angles, and every threshold between consecutive
+    projections, tries every way a line can split the points.
+    """
+    X64, y = X.double(), y.long()
+    diff = X64[:, None, :] - X64[None, :, :]
+    i, j = torch.triu_indices(len(X64), len(X64), offset=1)
+    critical = torch.atan2(diff[i, j, 1], diff[i, j, 0]) + math.pi / 2  # directions perpendicular to a pair
+    angles = torch.sort(torch.remainder(critical, math.pi)).values
+    between = torch.cat([(angles[:-1] + angles[1:]) / 2, (angles[-1:] + angles[:1] + math.pi) / 2])
+    directions = torch.stack([between.cos(), between.sin()], dim=1)
+    best = 0
+    for chunk in directions.split(4096):
+        order = (X64 @ chunk.T).T.argsort(dim=1)  # (directions, n): points sorted along each direction
+        ones = y[order]
+        # threshold after the k-th point: the first k predicted one class, the rest the other
+        ones_before = torch.cat([torch.zeros(len(chunk), 1, dtype=torch.long), ones.cumsum(dim=1)], dim=1)
+        k = torch.arange(len(X64) + 1)
+        correct = (k - ones_before) + (ones.sum(dim=1, keepdim=True) - ones_before)  # below: class 0, above: class 1
+        best = max(best, int(correct.max()), int((len(X64) - correct).max()))  # and the flipped assignment
+    return best / len(X64)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to train: an architecture on a data set, from initial weights drawn with ``seed``."""
+
+    dataset: str
+    width: int
+    depth: int
+    activation: str
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
+        for name in ("width", "depth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}.")
+        if (self.width == 0) != (self.depth == 0):
+            raise ValueError(
+                f"width {self.width} with depth {self.depth}: a network without hidden units has width 0 and "
+                "depth 0 (logistic regression); otherwise both must be 1 or more."
+            )
+
+    @property
+    def widths(self) -> list[int]:
+        """The layer widths from input to output, e.g. ``[2, 8, 8, 1]``."""
+        return [2, *[self.width] * self.depth, 1]
+
+
+def _initial(spec: Spec) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """PyTorch's default start for each layer, U(±1/sqrt(fan_in)) for weights and biases, from ``spec.seed``."""
+    gen = torch.Generator().manual_seed(spec.seed)
+    layers = []
+    for fan_in, fan_out in pairwise(spec.widths):
+        bound = 1 / math.sqrt(fan_in)
+        W = (torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound
+        b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+        layers.append((W, b))
+    return layers
+
+
+def fit(spec: Spec, X: torch.Tensor, y: torch.Tensor, steps: int = 300, lr: float = 0.03) -> TinyMLP:
+    """Train one tiny MLP on all of ``(X, y)`` at once (full batch) with Adam; see :func:`fit_many`."""
+    return fit_many([spec], {spec.dataset: (X, y)}, steps=steps, lr=lr)[0]
+
+
+def fit_many(
+    specs: Sequence[Spec],
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    steps: int = 300,
+    lr: float = 0.03,
+) -> list[TinyMLP]:
+    """Train one tiny MLP per spec, full batch, ``steps`` steps of Adam at learning rate ``lr``.
+
+    Each model minimises the mean binary cross-entropy on its data set,
+    ``data[spec.dataset]``.  Models of the same depth are trained together:
+    their weights are stacked into batched tensors, padded with zeros to the
+    largest width (specs are grouped by depth and by width rounded up to a
+    power of two, so little is padded).  A padded unit has zero weights in and
+    out: its output is 0 (ReLU, tanh and the identity all map 0 to 0) and the
+    gradient of each of its weights is a product with that zero output or
+    with its zero outgoing weights.  So the padding stays exactly 0 and each
+    model is exactly the network its spec describes.
+    """
+    missing = sorted({s.dataset for s in specs} - set(data))
+    if missing:
+        raise ValueError(
+            f"no data for data set(s) {missing}: pass them in `data`, e.g. data={{'xor': make_data('xor')}}."
+        )
+    if not specs:
+        return []
+    sizes = {len(data[s.dataset][0]) for s in specs}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"all data sets must have the same number of points to be trained together, got {sorted(sizes)}."
+        )
+    results: dict[int, TinyMLP] = {}
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, spec in enumerate(specs):  # same depth, similar width: little padding, few batched steps
+        groups.setdefault((spec.depth, 1 << max(spec.width - 1, 0).bit_length()), []).append(i)
+    for group in groups.values():
+        for i, model in zip(group, _fit_group([specs[i] for i in group], data, steps, lr), strict=True):
+            results[i] = model
+    return [results[i] for i in range(len(specs))]
+
+
+def _fit_group(
+    specs: list[Spec], data: dict[str, tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float
+) -> list[TinyMLP]:
+    """Train models of one depth as one batch (see :func:`fit_many`)."""
+    depth, top = specs[0].depth, max(max(s.width for s in specs), 1)
+    padded = [2, *[top] * depth, 1]
+    params = [[torch.zeros(len(specs), a, b), torch.zeros(len(specs), 1, b)] for a, b in pairwise(padded)]
+    for m, spec in enumerate(specs):
+        for layer, (W, b) in enumerate(_initial(spec)):
+            params[layer][0][m, : W.shape[0], : W.shape[1]] = W
+            params[layer][1][m, 0, : b.shape[0]] = b
+    flat = [p.requires_grad_() for layer in params for p in layer]
+    X = torch.stack([data[s.dataset][0] for s in specs])  # (models, n, 2)
+    y = torch.stack([data[s.dataset][1] for s in specs]).float()  # (models, n)
+    kind = torch.tensor([ACTIVATIONS.index(s.activation) for s in specs])[:, None, None]
+
+    def forward() -> torch.Tensor:
+        H = X
+        for layer, (W, b) in enumerate(params):
+            Z = torch.baddbmm(b, H, W)
+            last = layer == len(params) - 1
+            H = Z if last else torch.where(kind == 1, torch.relu(Z), torch.where(kind == 2, torch.tanh(Z), Z))
+        return H.squeeze(-1)  # (models, n) logits
+
+    optimizer = torch.optim.Adam(flat, lr=lr)
+    for _ in range(steps):
+        per_model = torch.nn.functional.binary_cross_entropy_with_logits(forward(), y, reduction="none").mean(dim=1)
+        optimizer.zero_grad(set_to_none=True)
+        per_model.sum().backward()  # each model's gradient is that of its own mean loss
+        optimizer.step()
+    with torch.no_grad():
+        out = forward()
+        losses = torch.nn.functional.binary_cross_entropy_with_logits(out, y, reduction="none").mean(dim=1)
+        accs = ((out > 0).float() == y).float().mean(dim=1)
+    models = []
+    for m, spec in enumerate(specs):
+        sizes = list(pairwise(spec.widths))
+        weights = tuple(params[i][0][m, :a, :b].detach().clone() for i, (a, b) in enumerate(sizes))
+        biases = tuple(params[i][1][m, 0, :b].detach().clone() for i, (_, b) in enumerate(sizes))
+        models.append(TinyMLP(spec.width, spec.depth, spec.activation, weights, biases,
+                              accs[m].item(), losses[m].item()))  # fmt: skip
+    return models
+
+
+def is_constant(model: TinyMLP, X: torch.Tensor) -> bool:
+    """Whether the model gives every point of ``X`` the same logit (to 1e-6): it has *died*.
+
+    For a ReLU network this happens when every unit of one hidden layer is off
+    on every point: from there on nothing depends on the input, and no
+    gradient flows back through that layer, so training cannot repair it.
+    """
+    out = logits(model, X)
+    return bool(out.max() - out.min() < 1e-6)
+
+
+def activation_patterns(model: TinyMLP, X: torch.Tensor) -> torch.Tensor:
+    """For each point of ``X``, which units of the first hidden layer are on (pre-activation > 0): bool ``(n, width)``.
+
+    Within a set of points with the same pattern, a one-hidden-layer ReLU
+    network is one affine function: the units that are on add their linear
+    pieces, the others add nothing.
+    """
+    if model.depth == 0:
+        raise ValueError("a network without hidden layers has no units, so no activation patterns.")
+    return X @ model.weights[0] + model.biases[0] > 0
+
+
+@dataclass(frozen=True)
+class State:
+    """One setting of the playground's controls, with the network trained for it.
+
+    ``model`` is the best of ``starts`` trainings from different initial
+    weights (the lowest training loss); ``died`` counts the starts whose
+    output ended constant (see :func:`is_constant`).
+    """
+
+    dataset: str
+    width: int
+    depth: int
+    activation: str
+    model: TinyMLP
+    starts: int
+    died: int
+
+
+def train_states(
+    datasets: Sequence[str] = DATASETS,
+    widths: Sequence[int] = (0, 1, 2, 3, 4, 8, 16, 32),
+    depths: Sequence[int] = (1, 2, 3),
+    activations: Sequence[str] = ACTIVATIONS,
+    starts: int = 3,
+    steps: int = 300,
+    lr: float = 0.03,
+) -> dict[tuple[str, int, int, str], State]:
+    """Train every combination of the controls, ``starts`` times each, in one batched run.
+
+    The key is ``(dataset, width, depth, activation)``.  Width 0 means no
+    hidden layer, the same network whatever the depth and activation: it is
+    trained once per data set and listed under every depth and activation.
+    The data are :func:`make_data` with its defaults.
+    """
+    data = {name: make_data(name) for name in datasets}
+    archs = [(w, d, a) for w in widths if w > 0 for d in depths for a in activations]
+    archs += [(0, 0, "linear")] if 0 in widths else []
+    specs = [Spec(ds, w, d, a, seed) for ds in datasets for (w, d, a) in archs for seed in range(starts)]
+    models = fit_many(specs, data, steps=steps, lr=lr)
+    states = {}
+    for k in range(0, len(specs), starts):
+        spec, runs = specs[k], models[k : k + starts]
+        best = min(runs, key=lambda m: m.train_loss)
+        died = sum(is_constant(m, data[spec.dataset][0]) for m in runs)
+        keys = [(w, d, a) for w in [spec.width] for d in depths for a in activations] if spec.width == 0 else [
+            (spec.width, spec.depth, spec.activation)]  # fmt: skip
+        for w, d, a in keys:
+            states[spec.dataset, w, d, a] = State(spec.dataset, w, d, a, best, starts, died)
+    return states

@@ -1,0 +1,192 @@
+"""Tests of d2lmini.book.playground: the 2-D data sets, tiny-MLP training and the geometry of their decisions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from d2lmini.book import playground as pg
+
+
+def hand_made(weights: list[list[list[float]]], biases: list[list[float]], activation: str = "relu") -> pg.TinyMLP:
+    """A TinyMLP with the given weights (fan_in x fan_out per layer) and biases."""
+    W = tuple(torch.tensor(w) for w in weights)
+    b = tuple(torch.tensor(v) for v in biases)
+    width = W[0].shape[1] if len(W) > 1 else 0
+    return pg.TinyMLP(width, len(W) - 1, activation, W, b, train_accuracy=0.0, train_loss=0.0)
+
+
+# -- data sets -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", pg.DATASETS)
+def test_data_sets_are_balanced_seeded_and_inside_the_plane(name: str) -> None:
+    X, y = pg.make_data(name, n=120, seed=3)
+    assert X.shape == (120, 2) and X.dtype == torch.float32 and y.dtype == torch.long
+    assert y.bincount().tolist() == [60, 60]
+    assert X.abs().max() < pg.EXTENT
+    again, _ = pg.make_data(name, n=120, seed=3)
+    other, _ = pg.make_data(name, n=120, seed=4)
+    assert torch.equal(X, again) and not torch.equal(X, other)
+
+
+def test_without_noise_each_data_set_has_its_shape() -> None:
+    X, y = pg.make_data("xor", noise=0.0)
+    assert torch.equal((X[:, 0] * X[:, 1] > 0).long(), y)
+    X, y = pg.make_data("circles", noise=0.0)
+    radius = X.norm(dim=1)
+    assert radius[y == 1].max() <= 0.5 + 1e-6 and (radius[y == 0] - 1).abs().max() < 1e-6
+    X, y = pg.make_data("spiral", noise=0.0)
+    radius = X.norm(dim=1)  # the distance along the arm; class 1's arm is class 0's turned by half a turn
+    angle = 3 * math.pi * radius + math.pi * y
+    assert torch.allclose(X / radius[:, None], torch.stack([angle.cos(), angle.sin()], dim=1), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"name": "swiss roll"}, "unknown data set 'swiss roll'"), ({"name": "xor", "n": 7}, "even whole number"),
+     ({"name": "xor", "noise": -0.1}, "standard deviation")],
+)  # fmt: skip
+def test_bad_data_arguments_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pg.make_data(**kwargs)
+
+
+# -- the best straight line ----------------------------------------------------------------------------
+
+
+def sweep_line_accuracy(X: torch.Tensor, y: torch.Tensor, directions: int = 20_000) -> float:
+    """Best half-plane accuracy by brute force: many directions, every threshold, both orientations."""
+    angles = torch.arange(directions, dtype=torch.float64) * math.pi / directions
+    proj = X.double() @ torch.stack([angles.cos(), angles.sin()])  # (n, directions)
+    above = proj[None, :, :] >= proj[:, None, :]  # [t, i, k]: point i on or above the threshold at point t
+    right = (above == y.bool()[None, :, None]).double().mean(dim=1)  # (thresholds, directions)
+    everything_below = (y == 0).double().mean().item()
+    return max(right.max().item(), (1 - right).max().item(), everything_below, 1 - everything_below)
+
+
+def test_best_line_accuracy_on_hand_made_cases() -> None:
+    corners = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    assert pg.best_line_accuracy(corners, torch.tensor([1, 1, 0, 0])) == 0.75  # XOR: one corner must be lost
+    separable = torch.tensor([[0.0, 0.0], [1.0, 0.2], [0.0, 1.0], [1.0, 1.2]])
+    assert pg.best_line_accuracy(separable, torch.tensor([0, 0, 1, 1])) == 1.0
+    assert pg.best_line_accuracy(separable, torch.tensor([1, 1, 0, 0])) == 1.0  # the same line, sides swapped
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_best_line_accuracy_matches_a_brute_force_sweep(seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(14, 2, generator=gen)
+    y = torch.randint(0, 2, (14,), generator=gen)
+    assert pg.best_line_accuracy(X, y) == pytest.approx(sweep_line_accuracy(X, y))
+
+
+# -- training ---------------------------------------------------------------------------------------------
+
+
+def test_batched_training_equals_training_each_model_alone() -> None:
+    data = {name: pg.make_data(name, n=40) for name in ("xor", "moons")}
+    specs = [pg.Spec("xor", 3, 2, "relu", seed=1), pg.Spec("moons", 2, 2, "tanh"), pg.Spec("xor", 4, 2, "linear")]
+    together = pg.fit_many(specs, data, steps=50)
+    for spec, model in zip(specs, together, strict=True):
+        alone = pg.fit(spec, *data[spec.dataset], steps=50)
+        assert [w.shape for w in model.weights] == [(2, spec.width), (spec.width, spec.width), (spec.width, 1)]
+        for a, b in zip(model.weights + model.biases, alone.weights + alone.biases, strict=True):
+            assert torch.allclose(a, b, atol=1e-5)
+        assert model.train_accuracy == alone.train_accuracy
+
+
+def test_training_fits_separable_data_and_reports_its_accuracy() -> None:
+    X, y = pg.make_data("xor", noise=0.0)
+    model = pg.fit(pg.Spec("xor", 8, 1, "relu"), X, y)
+    assert model.train_accuracy == pg.accuracy(model, X, y) > 0.95
+    assert model.num_parameters == 2 * 8 + 8 + 8 + 1
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_linear_network_is_one_straight_boundary(depth: int) -> None:
+    X, y = pg.make_data("moons")
+    model = pg.fit(pg.Spec("moons", 16, depth, "linear"), X, y)
+    _, points = pg.grid_points(21)
+    out = pg.logits(model, points).double()
+    design = torch.cat([points.double(), torch.ones(len(points), 1, dtype=torch.float64)], dim=1)
+    plane = torch.linalg.lstsq(design, out[:, None]).solution
+    assert (design @ plane - out[:, None]).abs().max() < 1e-4 * out.abs().max()  # an affine function of the input
+    assert model.train_accuracy <= pg.best_line_accuracy(X, y)
+
+
+def test_one_relu_layer_is_affine_within_each_activation_pattern() -> None:
+    X, y = pg.make_data("circles")
+    model = pg.fit(pg.Spec("circles", 4, 1, "relu"), X, y)
+    _, points = pg.grid_points(41)
+    patterns = pg.activation_patterns(model, points)
+    out = pg.logits(model, points).double()
+    codes = (patterns.long() * (2 ** torch.arange(4))).sum(dim=1)
+    assert 1 < len(codes.unique()) <= 1 + 4 + 4 * 3 // 2  # four lines cut the plane into at most 11 pieces
+    for code in codes.unique():
+        inside = codes == code
+        if inside.sum() < 3:
+            continue
+        design = torch.cat([points[inside].double(), torch.ones(int(inside.sum()), 1, dtype=torch.float64)], dim=1)
+        plane = torch.linalg.lstsq(design, out[inside, None]).solution
+        assert (design @ plane - out[inside, None]).abs().max() < 1e-4
+
+
+def test_bad_specs_and_missing_data_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown activation 'sigmoid'"):
+        pg.Spec("xor", 2, 1, "sigmoid")
+    with pytest.raises(ValueError, match="width 0 and depth 0"):
+        pg.Spec("xor", 0, 2, "relu")
+    with pytest.raises(ValueError, match="whole number"):
+        pg.Spec("xor", 2.5, 1, "relu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"no data for data set\(s\) \['moons'\]"):
+        pg.fit_many([pg.Spec("moons", 2, 1, "relu")], {"xor": pg.make_data("xor")})
+
+
+def test_a_relu_network_whose_units_are_all_off_has_died() -> None:
+    X, _ = pg.make_data("xor")
+    dead = hand_made([[[1.0, 0.5], [0.5, 1.0]], [[1.0], [-1.0]]], [[-5.0, -5.0], [0.3]])
+    alive = hand_made([[[1.0, 0.5], [0.5, 1.0]], [[1.0], [-1.0]]], [[0.0, 0.0], [0.3]])
+    assert pg.is_constant(dead, X) and not pg.is_constant(alive, X)
+
+
+def test_train_states_lists_width_zero_under_every_setting_and_counts_deaths() -> None:
+    states = pg.train_states(["xor"], widths=(0, 8), depths=(1, 2), activations=("relu", "tanh"), starts=2)
+    assert set(states) == {("xor", w, d, a) for w in (0, 8) for d in (1, 2) for a in ("relu", "tanh")}
+    logistic = {id(states["xor", 0, d, a].model) for d in (1, 2) for a in ("relu", "tanh")}
+    assert len(logistic) == 1  # one network without hidden layers, shared by all four settings
+    assert states["xor", 8, 2, "relu"].model.train_accuracy > 0.95
+    assert all(0 <= s.died <= s.starts == 2 for s in states.values())
+    best = states["xor", 8, 1, "tanh"]
+    runs = pg.fit_many([pg.Spec("xor", 8, 1, "tanh", seed) for seed in (0, 1)], {"xor": pg.make_data("xor")})
+    assert best.model.train_loss == pytest.approx(min(m.train_loss for m in runs))
+
+
+# -- the figure's geometry -------------------------------------------------------------------------------
+
+
+def test_decision_grid_is_laid_out_like_an_image() -> None:
+    rises_with_x1 = hand_made([[[1.0], [0.0]]], [[0.0]])  # no hidden layer: logit = x1
+    grid = pg.decision_grid(rises_with_x1, resolution=5)
+    ticks, _ = pg.grid_points(5)
+    assert grid.shape == (5, 5)
+    assert torch.allclose(grid, torch.sigmoid(ticks).expand(5, 5))  # grid[i, j] depends on x1 = ticks[j] only
+
+
+def test_unit_lines_lie_on_each_units_line_and_end_on_the_square() -> None:
+    model = hand_made(
+        [[[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]], [[1.0], [1.0], [1.0], [1.0]]],
+        [[-0.5, 0.2, 0.0, 9.0], [0.0]],
+    )  # unit 4's line, x1 = -9, misses the square
+    segments = pg.unit_lines(model, extent=1.0)
+    assert len(segments) == 3
+    W, b = model.weights[0], model.biases[0]
+    for unit, (start, end) in enumerate(segments):
+        for point in (start, end):
+            assert abs(point[0] * W[0, unit].item() + point[1] * W[1, unit].item() + b[unit].item()) < 1e-6
+            assert max(abs(point[0]), abs(point[1])) == pytest.approx(1.0)
+        assert start != end
+    assert [c for point in segments[1] for c in point] == pytest.approx([-1, -0.2, 1, -0.2])  # unit 2: x2 = -0.2
+    assert pg.unit_lines(hand_made([[[1.0], [0.0]]], [[0.0]])) == []
