@@ -88,7 +88,7 @@ class NotebookProgress(NoProgress):
     are.  The last epoch is always shown.
     """
 
-    def __init__(self, budget: float = 0.05) -> None:
+    def __init__(self, budget: float = 0.02) -> None:
         self.budget = budget
 
     def start(self, max_epochs: int, batches_per_epoch: int) -> None:
