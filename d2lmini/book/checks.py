@@ -29,9 +29,11 @@ __all__ = [
     "CheckResult",
     "check_build_mlp",
     "check_collapse",
+    "check_count_dead",
     "check_count_params",
     "check_cross_entropy",
     "check_depth_at_fixed_size",
+    "check_gelu_gain",
     "check_lr_sweep",
     "check_mlp_forward",
     "check_one_unit",
@@ -416,6 +418,78 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Inside a trained MLP: dead units
+
+
+def _dead_unit_case(
+    inputs: int, units: int, rows: int, dead_by_bias: Sequence[int], zero_unit: int, once_unit: int, seed: int
+) -> tuple[nn.Linear, torch.Tensor]:
+    """A linear layer and inputs X >= 0 with known dead units.
+
+    The units in ``dead_by_bias`` have a bias of -100: off on every row. ``zero_unit`` has zero weights and
+    bias: its pre-activation is exactly 0 on every row, so ReLU gives 0 and passes no gradient (dead too).
+    ``once_unit`` fires on exactly one row (alive). The other units have random weights and biases.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(rows, inputs, generator=gen)
+    layer = nn.Linear(inputs, units)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(units, inputs, generator=gen))
+        layer.bias.copy_(torch.rand(units, generator=gen))  # > 0: the random units fire on some rows
+        layer.bias[list(dead_by_bias)] = -100.0
+        layer.weight[zero_unit] = 0.0
+        layer.bias[zero_unit] = 0.0
+        layer.weight[once_unit] = 0.0
+        layer.weight[once_unit, 0] = 1.0
+        top = X[:, 0].topk(2).values
+        layer.bias[once_unit] = -(top[0] + top[1]) / 2  # positive on the row with the largest first input only
+    return layer, X
+
+
+# (inputs, units, rows, units dead by their bias, the unit with zero weights, the unit firing once, seed)
+# Seeds chosen so that the right count and each mistake's count differ within a case: every mistake the checker
+# names already shows in the first case, so a later case names none (an answer right on the first case and
+# wrong on the second, such as a constant, gets no hint that would not be true).
+_DEAD_CASES = ((6, 8, 10, (0, 3), 5, 6, 12), (4, 9, 7, (2, 7, 8), 4, 1, 2))
+
+
+@checker("count_dead", example="check_count_dead(count_dead)")
+def check_count_dead(count_dead: Callable[..., Any], trial: Trial) -> str:
+    """``count_dead(layer, X)``: how many units of ``layer`` have a pre-activation <= 0 on every row of ``X``."""
+    for case, (inputs, units, rows, by_bias, zero_unit, once_unit, seed) in enumerate(_DEAD_CASES):
+        layer, X = _dead_unit_case(inputs, units, rows, by_bias, zero_unit, once_unit, seed)
+        with torch.no_grad():
+            Z, no_bias = layer(X), X @ layer.weight.T
+        want = int((Z <= 0).all(dim=0).sum())
+        mistakes = {
+            int((Z < 0).all(dim=0).sum()): "That leaves out a unit whose pre-activation is exactly 0 on every row: "
+            "ReLU gives 0 there too and passes no gradient, so it is dead as well. Test z <= 0 (or relu(z) == 0).",
+            int((Z <= 0).any(dim=0).sum()): "That counts the units that are off on at least one row; a dead unit is "
+            "off on every row: use .all(dim=0), not .any(...).",
+            int((Z <= 0).all(dim=1).sum()): "That counts the rows on which every unit is off; count units (columns) "
+            "instead, reducing over the rows: .all(dim=0).",
+            int((no_bias <= 0).all(dim=0).sum()): "That is the count without the biases: the pre-activation is "
+            "X @ layer.weight.T + layer.bias, or simply layer(X).",
+            units - want: "That is the number of units that fire on some row: the live ones, not the dead.",
+        }
+        got = trial.call(count_dead, layer, X.clone())
+        if got is None:
+            raise wrong("It returns None: did you forget the `return` statement?")
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            raise wrong(f"It returns a tensor ({fmt(got)}); return a Python int (int(...)).")
+        if isinstance(got, torch.Tensor | list | tuple):
+            raise wrong(
+                f"It returns {len(got)} values; return how many units are dead, one int (e.g. int(mask.sum()))."
+            )
+        if isinstance(got, bool) or not isinstance(got, int):
+            raise wrong(f"It returns a value of type {type(got).__name__}; expected an int.")
+        if got != want:
+            why = f"For a layer of {units} units on {rows} rows it returns {got}, expected {want}."
+            raise wrong(f"{why} {mistakes.get(got, '') if case == 0 else ''}".rstrip())
+    return "It counts the units that are off on every row, including one whose pre-activation is exactly 0."
+
+
+# ---------------------------------------------------------------------------
 # Experiments of the lab exercises: the shape and plausibility of the reported results, not exact values
 
 check_one_unit = experiment_checker(
@@ -427,6 +501,10 @@ check_lr_sweep = experiment_checker(
     summary="A history for each of the three learning rates, with plausible final numbers.",
 )
 # The parameter counts must be within 2% of the lab model's 203,530.
+check_gelu_gain = experiment_checker(
+    "gelu_gain", expected_keys=["default", "gain"], ranges=(0.0, 1.0),
+    summary="A validation accuracy for each initialisation, both plausible.",
+)
 check_depth_at_fixed_size = experiment_checker(
     "depth_at_fixed_size", expected_keys=[1, 2, 3], ranges={"params": (199_459, 207_601), "val_acc": (0.0, 1.0)},
     summary="Three depths of (nearly) the lab model's size, each with a plausible accuracy.",

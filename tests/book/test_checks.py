@@ -39,6 +39,10 @@ def _prelu_grad(x: torch.Tensor, alpha: float) -> torch.Tensor:
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, alpha))
 
 
+def _count_dead(layer: nn.Linear, X: torch.Tensor) -> int:
+    return int((layer(X) <= 0).all(dim=0).sum())
+
+
 def _relu_in_place(x: torch.Tensor) -> torch.Tensor:
     x[x < 0] = 0
     return x
@@ -82,6 +86,7 @@ RIGHT: dict[Callable[..., CheckResult], Any] = {
     checks.check_prelu_grad: _prelu_grad,
     checks.check_mlp_forward: _scratch_with(_scratch_forward),
     checks.check_build_mlp: _mlp,
+    checks.check_count_dead: _count_dead,
 }
 
 # What the exercise notebooks store for the right answers: these texts must not change (nbval compares them).
@@ -97,6 +102,8 @@ STORED = {
     "logits.",
     checks.check_softmax: "✔ softmax: correct. Rows sum to 1, and large inputs give no NaN or inf.",
     checks.check_cross_entropy: "✔ cross_entropy: correct. It matches F.cross_entropy, including for large logits.",
+    checks.check_count_dead: "✔ count_dead: correct. It counts the units that are off on every row, including one "
+    "whose pre-activation is exactly 0.",
 }
 
 
@@ -296,6 +303,16 @@ WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     (checks.check_build_mlp, lambda h: _mlp(32), "With 20 hidden units it has 25450 parameters, expected 15910"),
     (checks.check_build_mlp, lambda h: nn.Sequential(nn.Flatten(), nn.Linear(748, h)), "mat1 and mat2 shapes"),
     (checks.check_build_mlp, lambda h: [nn.Flatten()], "It returns a list; expected an nn.Module"),
+    (checks.check_count_dead, lambda layer, X: int((layer(X) < 0).all(0).sum()), "exactly 0 on every row"),
+    (checks.check_count_dead, lambda layer, X: int((layer(X) <= 0).any(0).sum()), "use .all(dim=0), not .any"),
+    (checks.check_count_dead, lambda layer, X: int((layer(X) <= 0).all(1).sum()), "rows on which every unit"),
+    (checks.check_count_dead, lambda layer, X: int((X @ layer.weight.T <= 0).all(0).sum()), "without the biases"),
+    (checks.check_count_dead, lambda layer, X: int((layer(X) > 0).any(0).sum()), "the live ones, not the dead"),
+    (checks.check_count_dead, lambda layer, X: (layer(X) <= 0).all(0).sum(), "return a Python int"),
+    (checks.check_count_dead, lambda layer, X: (layer(X) <= 0).all(0).nonzero()[:, 0], "It returns 3 values"),
+    (checks.check_count_dead, lambda layer, X: 3.0, "value of type float; expected an int"),
+    (checks.check_count_dead, lambda layer, X: 3, "For a layer of 9 units on 7 rows it returns 3, expected 4."),
+    (checks.check_count_dead, lambda layer: 0, "raised TypeError"),
 ]
 
 
@@ -432,6 +449,7 @@ FIRST_CALL_ONLY = {
     checks.check_count_params: lambda m: 0,
     checks.check_collapse: lambda W1, b1, W2, b2: (W1 @ W2, b2),
     checks.check_build_mlp: _build(COLLAPSED[0]),
+    checks.check_count_dead: lambda layer, X: int((layer(X) < 0).all(0).sum()),
 }
 
 
@@ -514,3 +532,20 @@ def test_library_error_names_the_readers_line_that_called_it() -> None:
     assert "raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x4 and 2x4)" in message
     assert message.endswith(f"(line {line} of test_checks.py: `return torch.mm(x, x)`).")
     assert "torch/" not in message and "Traceback" not in message
+
+
+# ---------------------------------------------------------------------------
+# The experiment of "Inside a trained MLP": GELU with PyTorch's default and with the chapter's gain
+
+
+def test_count_dead_gives_no_hint_on_a_later_case() -> None:
+    message = checks.check_count_dead(lambda layer, X: 3).message  # right on the first case by luck
+    assert message.endswith("it returns 3, expected 4.")
+
+
+def test_gelu_gain_check_wants_both_initialisations_as_accuracies() -> None:
+    assert checks.check_gelu_gain(lambda: {"default": 0.2, "gain": 0.8}).message == (
+        "✔ gelu_gain: correct. A validation accuracy for each initialisation, both plausible."
+    )
+    assert "missing: ['gain']" in checks.check_gelu_gain({"default": 0.2}).message
+    assert "not plausible here" in checks.check_gelu_gain({"default": 20.0, "gain": 80.0}).message
