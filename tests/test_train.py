@@ -89,11 +89,13 @@ def data() -> FakeData:
 def test_fit_on_fashion_mnist_files_returns_a_full_history_and_learns(fake_data_dir: Path, no_checksums: None) -> None:
     seed_everything(0)
     trainer = Trainer(max_epochs=8, device="cpu", progress="none")
-    history = trainer.fit(Linear(), FashionMNIST(batch_size=16, root=fake_data_dir))
+    model, data = Linear(), FashionMNIST(batch_size=16, root=fake_data_dir)
+    history = trainer.fit(model, data)
     assert history is trainer.history and len(history) == 8 and not history.interrupted
     assert history.keys() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history.final["val_acc"] == 1.0  # the fake classes are trivially separable
+    assert trainer.evaluate(model, data.test_dataloader())["acc"] > 0.9  # the held-out test set, reported once
     assert "8 epochs on cpu" in repr(history)
 
 
