@@ -27,19 +27,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import torch
 
 DATASETS = ("xor", "circles", "moons", "spiral")
+NOISE = {"xor": 0.1, "circles": 0.1, "moons": 0.1, "spiral": 0.05}  # the spiral's arms are only 1/3 apart
 ACTIVATIONS = ("linear", "relu", "tanh")
 EXTENT = 1.5  # the plane shown: [-EXTENT, EXTENT] in both coordinates; every data set lies inside it
+CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0 blue, class 1 red, as at the ends of the probability shading
 
 
-def make_data(name: str, n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def make_data(name: str, n: int = 100, noise: float | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points of data set ``name`` (half of each class) as ``(X, y)``: float32 ``(n, 2)``, int64 ``(n,)``.
 
     ``noise`` is the standard deviation of the Gaussian jitter added to each
-    point, in the units of the plane (the data lie roughly in [-1, 1]^2).
+    point, in the units of the plane (the data lie roughly in [-1, 1]^2); by
+    default ``NOISE[name]``.
 
     - ``"xor"``: points in the four quadrants, class 1 where x1 and x2 have the same sign;
     - ``"circles"``: class 1 a disc of radius 0.5 inside a ring (class 0) of radius 1;
@@ -50,6 +54,7 @@ def make_data(name: str, n: int = 100, noise: float = 0.1, seed: int = 0) -> tup
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}.")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2 or n % 2:
         raise ValueError(f"n must be an even whole number of points, 2 or more (half per class), not {n!r}.")
+    noise = NOISE[name] if noise is None else noise
     if not noise >= 0:
         raise ValueError(f"noise must be a standard deviation, 0 or more, not {noise!r}.")
     gen = torch.Generator().manual_seed(seed)
@@ -397,3 +402,23 @@ def train_states(
         for w, d, a in keys:
             states[spec.dataset, w, d, a] = State(spec.dataset, w, d, a, best, starts, died)
     return states
+
+
+def draw_regions(ax: Any, model: TinyMLP, X: torch.Tensor, y: torch.Tensor, resolution: int = 121) -> Any:
+    """Draw ``model``'s decision regions on the matplotlib ``ax``: probability shading, boundary, unit lines, data.
+
+    Blue is class 0 and red class 1; the black line is the boundary (probability 1/2); dashed grey lines
+    are where the first hidden layer's units switch (drawn for ReLU networks, whose output folds there).
+    """
+    ticks, probability = grid_points(resolution)[0].numpy(), decision_grid(model, resolution).numpy()
+    ax.imshow(probability, origin="lower", extent=(-EXTENT, EXTENT, -EXTENT, EXTENT), cmap="RdBu_r", vmin=0,
+              vmax=1, alpha=0.6, interpolation="bilinear")  # fmt: skip
+    if probability.min() < 0.5 < probability.max():
+        ax.contour(ticks, ticks, probability, levels=[0.5], colors="black", linewidths=1.2)
+    if model.activation == "relu":
+        for (a, b), (c, d) in unit_lines(model):
+            ax.plot([a, c], [b, d], color="0.35", linestyle="--", linewidth=0.8)
+    for label, color in ((0, CLASS_COLORS[0]), (1, CLASS_COLORS[1])):
+        ax.scatter(*X[y == label].T.numpy(), s=12, color=color, edgecolors="white", linewidths=0.4)
+    ax.set(xlim=(-EXTENT, EXTENT), ylim=(-EXTENT, EXTENT), aspect="equal", xticks=[-1, 0, 1], yticks=[-1, 0, 1])
+    return ax

@@ -190,3 +190,20 @@ def test_unit_lines_lie_on_each_units_line_and_end_on_the_square() -> None:
         assert start != end
     assert [c for point in segments[1] for c in point] == pytest.approx([-1, -0.2, 1, -0.2])  # unit 2: x2 = -0.2
     assert pg.unit_lines(hand_made([[[1.0], [0.0]]], [[0.0]])) == []
+
+
+@pytest.mark.parametrize(("activation", "lines"), [("relu", 3), ("tanh", 0)])
+def test_draw_regions_shows_shading_boundary_data_and_relu_folds(activation: str, lines: int) -> None:
+    import matplotlib.pyplot as plt
+
+    import d2lmini
+
+    X, y = pg.make_data("circles")
+    model = pg.fit(pg.Spec("circles", 3, 1, activation), X, y)
+    _, ax = d2lmini.figure()
+    pg.draw_regions(ax, model, X, y)
+    assert len(ax.images) == 1 and ax.images[0].get_array().shape == (121, 121)
+    assert len(ax.collections) == 3  # the boundary, then the points of each class
+    assert len(ax.get_lines()) == lines == len(pg.unit_lines(model)) * (activation == "relu")
+    assert ax.get_xlim() == ax.get_ylim() == (-pg.EXTENT, pg.EXTENT)
+    plt.close(ax.figure)
