@@ -32,6 +32,7 @@ __all__ = [
     "check_count_dead",
     "check_count_params",
     "check_cross_entropy",
+    "check_decision_grid",
     "check_depth_at_fixed_size",
     "check_gelu_gain",
     "check_lr_sweep",
@@ -415,6 +416,55 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
             raise wrong(f"It returns a {type(net).__name__}; expected an nn.Module such as nn.Sequential.")
         names.append(_probe_network(net, trial, h, gen))
     return f"Flatten, 784 -> 32 -> {names[0]} -> 10 logits: the right shape and parameter count."
+
+
+# ---------------------------------------------------------------------------
+# The 2-D playground: evaluating a classifier on a grid
+
+
+def _tilted_plane(points: torch.Tensor) -> torch.Tensor:
+    """The test classifier: a logit that changes differently along x1 and x2, so every mix-up shows."""
+    if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] != 2:
+        shape = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"predict takes points as rows, a tensor of shape (n, 2); it got {shape}")
+    return points[:, 0] - 2 * points[:, 1] + 0.25
+
+
+@checker("decision_grid", example="check_decision_grid(decision_grid)")
+def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
+    """``decision_grid(predict, resolution, extent)``: ``predict`` on the grid, ``[i, j]`` at x2 = t[i], x1 = t[j]."""
+    for resolution, extent in ((5, 1.0), (7, 1.5)):
+        ticks = torch.linspace(-extent, extent, resolution)
+        x2, x1 = torch.meshgrid(ticks, ticks, indexing="ij")
+        expected = _tilted_plane(torch.stack([x1.flatten(), x2.flatten()], dim=1)).reshape(resolution, resolution)
+        got = trial.call(decision_grid, _tilted_plane, resolution, extent)
+        what = f"With resolution {resolution} and extent {extent} it"
+        if isinstance(got, torch.Tensor) and got.shape != expected.shape and got.numel() == expected.numel():
+            raise wrong(
+                f"{what} returns shape {tuple(got.shape)}; return the values as a ({resolution}, {resolution}) "
+                "grid: .reshape(resolution, resolution), row i for the i-th value of x2."
+            )
+        got = expect_tensor(got, expected, what=what)
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        mixups = {
+            "it is transposed: row i must hold the points with x2 = ticks[i] (the height), column j those with "
+            "x1 = ticks[j]. Put x1 in the first column of the points and let it vary fastest.": expected.T,
+            "it is upside down: row 0 must be the lowest x2, -extent, as in a plot whose y axis points up "
+            "(plt.imshow(grid, origin='lower') draws it that way).": expected.flip(0),
+            "it is mirrored left to right: column 0 must be the smallest x1, -extent.": expected.flip(1),
+            "those are probabilities: return predict's outputs themselves.": torch.sigmoid(expected),
+        }
+        for why, mixed in mixups.items():
+            if torch.allclose(got, mixed, atol=1e-5):
+                raise wrong(f"{what} returns the right values, but {why}")
+        i, j = (~torch.isclose(got, expected, atol=1e-5)).nonzero()[0].tolist()
+        raise wrong(
+            f"{what} is off at row {i}, column {j}, the point x1 = {fmt(ticks[j])}, x2 = {fmt(ticks[i])}: predict "
+            f"gives {fmt(expected[i, j])} there, the grid holds {fmt(got[i, j])}. The grid points are ticks = "
+            f"torch.linspace(-extent, extent, resolution) in both coordinates, both ends included."
+        )
+    return "predict's values on every grid point, row i at x2 = ticks[i] and column j at x1 = ticks[j]."
 
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,13 @@ def _count_dead(layer: nn.Linear, X: torch.Tensor) -> int:
     return int((layer(X) <= 0).all(dim=0).sum())
 
 
+def _grid(predict: Callable[..., torch.Tensor], resolution: int, extent: float, flat_order: str = "xy") -> Any:
+    ticks = torch.linspace(-extent, extent, resolution)
+    x2, x1 = torch.meshgrid(ticks, ticks, indexing="ij")
+    points = torch.stack([x1.flatten(), x2.flatten()] if flat_order == "xy" else [x2.flatten(), x1.flatten()], 1)
+    return predict(points).reshape(resolution, resolution)
+
+
 def _relu_in_place(x: torch.Tensor) -> torch.Tensor:
     x[x < 0] = 0
     return x
@@ -87,6 +94,7 @@ RIGHT: dict[Callable[..., CheckResult], Any] = {
     checks.check_mlp_forward: _scratch_with(_scratch_forward),
     checks.check_build_mlp: _mlp,
     checks.check_count_dead: _count_dead,
+    checks.check_decision_grid: _grid,
 }
 
 # What the exercise notebooks store for the right answers: these texts must not change (nbval compares them).
@@ -102,6 +110,8 @@ STORED = {
     "logits.",
     checks.check_softmax: "✔ softmax: correct. Rows sum to 1, and large inputs give no NaN or inf.",
     checks.check_cross_entropy: "✔ cross_entropy: correct. It matches F.cross_entropy, including for large logits.",
+    checks.check_decision_grid: "✔ decision_grid: correct. predict's values on every grid point, row i at x2 = "
+    "ticks[i] and column j at x1 = ticks[j].",
     checks.check_count_dead: "✔ count_dead: correct. It counts the units that are off on every row, including one "
     "whose pre-activation is exactly 0.",
 }
@@ -313,6 +323,18 @@ WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     (checks.check_count_dead, lambda layer, X: 3.0, "value of type float; expected an int"),
     (checks.check_count_dead, lambda layer, X: 3, "For a layer of 9 units on 7 rows it returns 3, expected 4."),
     (checks.check_count_dead, lambda layer: 0, "raised TypeError"),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e, "yx"), "it is transposed: row i must hold"),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).flip(0), "it is upside down"),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).flip(1), "mirrored left to right"),
+    (checks.check_decision_grid, lambda p, r, e: torch.sigmoid(_grid(p, r, e)), "those are probabilities"),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).flatten(), "returns shape (25,); return the"),
+    (
+        checks.check_decision_grid,
+        lambda p, r, e: _grid(p, r, e * 0.9),  # ticks that stop short of the ends
+        "off at row 0, column 0, the point x1 = -1, x2 = -1: predict gives 1.25 there, the grid holds 1.15.",
+    ),
+    (checks.check_decision_grid, lambda p, r, e: p(torch.zeros(2, r * r)), "shape (n, 2); it got (2, 25)"),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).double(), "dtype torch.float64"),
 ]
 
 
@@ -450,6 +472,7 @@ FIRST_CALL_ONLY = {
     checks.check_collapse: lambda W1, b1, W2, b2: (W1 @ W2, b2),
     checks.check_build_mlp: _build(COLLAPSED[0]),
     checks.check_count_dead: lambda layer, X: int((layer(X) < 0).all(0).sum()),
+    checks.check_decision_grid: lambda p, r, e: _grid(p, r, e).T,
 }
 
 
