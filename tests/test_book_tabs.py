@@ -73,6 +73,11 @@ SHOWN = """sets => sets.map(set => {
 })"""
 
 
+# Boxes shown only once a tab is chosen must become focusable when they scroll (_ext/static/book_a11y.js).
+UNFOCUSABLE_SCROLL_BOXES = """() => [...document.querySelectorAll('.framework-tabs pre')].filter(
+    b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1 && b.getAttribute('tabindex') !== '0').length"""
+
+
 def shown(page) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     """For every framework tab set of the page: the label of the visible tab, and the code and output it shows."""
     return page.locator(".framework-tabs").evaluate_all(SHOWN)
@@ -93,6 +98,8 @@ def test_clicking_jax_shows_jax_code_and_output_in_every_tab_set(page, site: str
     for s in after:
         assert s["code"] and "torch" not in s["code"], f"{lab}: a JAX tab shows no JAX code: {s}"
         assert any(word in s["code"] for word in ("jax", "jnp", "nnx", "params")), s["code"][:200]
+    scrolling = page.evaluate(UNFOCUSABLE_SCROLL_BOXES)
+    assert scrolling == 0, f"{lab}: {scrolling} shown JAX code box(es) scroll sideways but a keyboard cannot reach them"
     outputs = "\n".join(s["output"] for s in after)
     assert "validation accuracy" in outputs, f"{lab}: the JAX tabs show no training result"
     assert page.errors == [] and outside_requests(page, site) == []

@@ -1,6 +1,7 @@
 /* Boxes of code or display math that scroll sideways become focusable regions, so that a keyboard
    can scroll them too (WCAG 2.1.1; axe: scrollable-region-focusable).  Checked on load, once MathJax
-   has typeset the page and whenever the window changes size; when done, the window's width is
+   has typeset the page, whenever the window changes size and whenever hidden content is shown (a
+   framework tab chosen, a dropdown opened: hidden boxes have no width to measure); when done, the window's width is
    written to <html data-scroll-boxes="..."> (the browser test waits for it). */
 (function () {
   "use strict";
@@ -24,6 +25,10 @@
     clearTimeout(timer);
     timer = setTimeout(mark, 100);
   });
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches(".sd-tab-set > input")) { mark(); }
+  });
+  document.addEventListener("toggle", function () { mark(); }, true);  // <details> opened or closed
   window.addEventListener("load", function () {
     if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
       window.MathJax.startup.promise.then(mark);
