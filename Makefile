@@ -80,6 +80,9 @@ lint: $(STAMP)
 
 bench: setup data
 	$(BIN)/python bench/epoch_speed.py
+	$(BIN)/python bench/live_figure.py
+	$(BIN)/python bench/slider_latency.py
 
+# student/exercises/ is committed (students open it from the repository): only the built student book goes.
 clean:
-	rm -rf _build $(VENDOR) student
+	rm -rf _build $(VENDOR) student/book
