@@ -9,6 +9,9 @@ Everything here is pure and seeded, so the same call gives the same numbers:
   one data set, full-batch with Adam; :func:`fit_many` trains many of them at
   once, as one batched computation, which is how a notebook precomputes every
   state of the playground in a few seconds;
+- :func:`playground_demo` turns the trained states into the book's demo
+  (:class:`~d2lmini.book.widgets.Demo`): controls for the data set, the
+  activation, the depth and the width over a map of the plane;
 - :func:`logits`, :func:`decision_grid` and :func:`accuracy` evaluate a
   trained :class:`TinyMLP`; :func:`unit_lines` gives the lines on which the
   first hidden layer's units switch on and off (a ReLU unit folds the plane
@@ -30,6 +33,8 @@ from itertools import pairwise
 from typing import Any
 
 import torch
+
+from d2lmini.book.widgets import Control, Demo, Frame, heatmap, trace
 
 DATASETS = ("xor", "circles", "moons", "spiral")
 NOISE = {"xor": 0.1, "circles": 0.1, "moons": 0.1, "spiral": 0.05}  # the spiral's arms are only 1/3 apart
@@ -422,3 +427,77 @@ def draw_regions(ax: Any, model: TinyMLP, X: torch.Tensor, y: torch.Tensor, reso
         ax.scatter(*X[y == label].T.numpy(), s=12, color=color, edgecolors="white", linewidths=0.4)
     ax.set(xlim=(-EXTENT, EXTENT), ylim=(-EXTENT, EXTENT), aspect="equal", xticks=[-1, 0, 1], yticks=[-1, 0, 1])
     return ax
+
+
+# ---------------------------------------------------------------------------
+# The demo: every trained state as a map of the plane
+
+NAMES = {"xor": "XOR", "circles": "circles", "moons": "moons", "spiral": "spiral",
+         "linear": "linear", "relu": "ReLU", "tanh": "tanh"}  # fmt: skip
+
+
+def describe(state: State) -> tuple[str, str]:
+    """The title and the one-sentence description of a state: the network, its fit, and its boundary's shape."""
+    if state.width == 0:
+        network = "no hidden layer (logistic regression)"
+    else:
+        layers = "1 hidden layer" if state.depth == 1 else f"{state.depth} hidden layers"
+        network = f"{layers} of {state.width} {NAMES[state.activation]} unit{'s' if state.width > 1 else ''}"
+    title = f"{NAMES[state.dataset]}: {network}"
+    fit = f"{state.model.num_parameters} parameters, training accuracy {state.model.train_accuracy:.2f}"
+    deaths = f" ({state.died} of {state.starts} starts died)" if 0 < state.died < state.starts else ""
+    if state.width == 0 or state.activation == "linear":
+        shape = "a linear network, so its boundary is one straight line"
+    elif state.died == state.starts:
+        shape = f"all {state.starts} starts died, so it predicts one class everywhere"
+    elif state.activation == "relu":
+        bent = "" if state.depth == 1 else " and on bent lines of the deeper layers"
+        shape = f"its boundary is made of straight pieces that bend on the fold lines{bent}"
+    else:
+        shape = "tanh folds smoothly, so its boundary curves"
+    return title, f"{NAMES[state.dataset]}, {network}, {fit}{deaths}: {shape}."
+
+
+def state_frame(state: State, X: torch.Tensor, y: torch.Tensor, resolution: int = 31) -> Frame:
+    """What the playground shows for one state: the probability of class 1, the fold lines, the data."""
+    ticks, _ = grid_points(resolution)
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    if state.activation == "relu":
+        for (a, b), (c, d) in unit_lines(state.model):
+            xs += [a, c, None]
+            ys += [b, d, None]
+    title, description = describe(state)
+    traces = (
+        heatmap("probability of class 1", ticks, ticks, decision_grid(state.model, resolution), colors=(
+            CLASS_COLORS[0], "#f7f7f7", CLASS_COLORS[1])),
+        trace("fold lines of layer 1" if xs else "fold lines: none", xs, ys, color="#333333", dash="dash", width=1.5),
+        trace("class 0", X[y == 0, 0], X[y == 0, 1], color=CLASS_COLORS[0], mode="markers"),
+        trace("class 1", X[y == 1, 0], X[y == 1, 1], color=CLASS_COLORS[1], mode="markers"),
+    )  # fmt: skip
+    return Frame(traces, title, description)
+
+
+def playground_demo(states: dict[tuple[str, int, int, str], State]) -> Demo:
+    """The playground figure over ``states`` (from :func:`train_states`): its controls offer what was trained."""
+    datasets = tuple(dict.fromkeys(key[0] for key in states))
+    widths = tuple(sorted({key[1] for key in states}))
+    depths = tuple(sorted({key[2] for key in states}))
+    activations = tuple(a for a in ACTIVATIONS if any(key[3] == a for key in states))
+    data = {name: make_data(name) for name in datasets}
+    controls = [
+        Control("dataset", datasets, datasets[0], label="data set", kind="buttons",
+                labels=tuple(NAMES[d] for d in datasets)),
+        Control("activation", activations, "relu" if "relu" in activations else activations[0], label="activation",
+                kind="buttons", labels=tuple(NAMES[a] for a in activations)),
+        Control("depth", depths, depths[0], label="hidden layers"),
+        Control("width", widths, 3 if 3 in widths else widths[len(widths) // 2], label="units per layer"),
+    ]  # fmt: skip
+
+    def render(dataset: str, activation: str, depth: int, width: int) -> Frame:
+        return state_frame(states[dataset, width, depth, activation], *data[dataset])
+
+    caption = ("The 2-D playground: choose a data set and an activation, then the number of hidden layers and of "
+               "units per layer, and see the decision regions of the trained network.")  # fmt: skip
+    return Demo("playground", render, controls, caption, xlabel="x1", ylabel="x2", xrange=(-EXTENT, EXTENT),
+                yrange=(-EXTENT, EXTENT), height=480, square=True)  # fmt: skip

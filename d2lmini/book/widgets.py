@@ -16,6 +16,11 @@ two views of the same states, and the front end picks one:
   advance by calling ``render`` on every point of the controls' grid; a few
   lines of JavaScript show the state that matches the controls.
 
+A frame holds curves and point sets (:class:`Trace`; ``None`` in a trace's
+coordinates breaks the line, so one trace can hold many segments) and maps of
+a value over the plane (:class:`Heatmap`, drawn as colour with one contour
+line, such as a classifier's probability and its decision boundary).
+
 Both views draw from the same ``render`` calls, so they cannot disagree.
 The HTML loads no plotly.js (the book adds plotly.js, async, to the pages
 that hold a demo), waits for it if it is not there yet, uses fixed element
@@ -31,6 +36,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -44,15 +50,70 @@ _DASH_MPL = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
 
 @dataclass(frozen=True)
 class Trace:
-    """One curve (``mode="lines"``) or set of points (``mode="markers"``)."""
+    """One curve (``mode="lines"``) or set of points (``mode="markers"``).
+
+    A ``None`` in ``x`` and ``y`` breaks the curve there, so one trace can draw
+    several separate segments (both views leave a gap).
+    """
 
     name: str
-    x: tuple[float, ...]
-    y: tuple[float, ...]
+    x: tuple[float | None, ...]
+    y: tuple[float | None, ...]
     color: str = "#1f77b4"
     dash: Literal["solid", "dash", "dot", "dashdot"] = "solid"
     width: float = 2.0
     mode: Literal["lines", "markers"] = "lines"
+
+
+_LEVEL_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """A value in [0, 1] over a grid, drawn as colour, with its contour line at ``boundary``.
+
+    ``z[i][j]`` is the value at ``(x[j], y[i])`` (rows go up the y axis, as in
+    ``imshow(..., origin="lower")``).  The colours run from ``colors[0]`` at 0
+    through ``colors[1]`` at 1/2 to ``colors[2]`` at 1.  Values are shown in
+    ``levels`` equal steps and travel to the browser as one character per
+    cell, so a map of 31 x 31 cells costs under a kilobyte per state; build
+    it with :func:`heatmap`, which rounds the values to those steps.  With
+    ``boundary=None`` no contour line is drawn.
+    """
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    z: tuple[tuple[float, ...], ...]
+    colors: tuple[str, str, str] = ("#2166ac", "#f7f7f7", "#b2182b")
+    boundary: float | None = 0.5
+    opacity: float = 0.6
+    levels: int = 21
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.levels <= len(_LEVEL_CHARS):
+            raise ValueError(f"heatmap {self.name!r}: levels must be between 2 and {len(_LEVEL_CHARS)}")
+        if len(self.z) != len(self.y) or any(len(row) != len(self.x) for row in self.z):
+            raise ValueError(
+                f"heatmap {self.name!r}: z must have one row per y ({len(self.y)}) and one column per x "
+                f"({len(self.x)}); got {len(self.z)} rows of lengths {sorted({len(row) for row in self.z})}"
+            )
+        if any(not 0 <= v <= 1 for row in self.z for v in row):
+            raise ValueError(f"heatmap {self.name!r}: the values must lie in [0, 1] (probabilities, or rescale them)")
+
+    def codes(self) -> str:
+        """The values, row after row, one character per cell: the level in base 36."""
+        top = self.levels - 1
+        return "".join(_LEVEL_CHARS[round(v * top)] for row in self.z for v in row)
+
+
+def heatmap(name: str, x: Any, y: Any, z: Any, **style: Any) -> Heatmap:
+    """Build a :class:`Heatmap` from tensors, arrays or lists, rounding ``z`` to the heatmap's levels."""
+    levels = style.get("levels", Heatmap.levels)
+    if hasattr(z, "detach"):
+        z = z.detach().cpu().double().tolist()
+    rounded = tuple(tuple(round(float(v) * (levels - 1)) / (levels - 1) for v in row) for row in z)
+    return Heatmap(name, significant(x), significant(y), rounded, **style)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -65,7 +126,7 @@ class Frame:
     control moves, and shows it under the plot.
     """
 
-    traces: tuple[Trace, ...]
+    traces: tuple[Trace | Heatmap, ...]
     title: str
     description: str
 
@@ -77,17 +138,18 @@ class Frame:
             )
 
 
-def significant(values: Any, digits: int = 4) -> tuple[float, ...]:
+def significant(values: Any, digits: int = 4) -> tuple[float | None, ...]:
     """Round every value to ``digits`` significant digits: stable text, compact HTML, exact enough to plot.
 
     Rounding is relative to each value, so 9.8e-18 stays 9.8e-18: on a log
     axis a tiny value is a point like any other.  Floating-point noise (a
     least-squares residual of 1e-15 that changes with the number of threads)
-    must be removed where it arises, with :func:`snap_noise`.
+    must be removed where it arises, with :func:`snap_noise`.  ``None`` (a
+    gap in a curve) stays ``None``.
     """
     if hasattr(values, "detach"):
         values = values.detach().cpu().double().tolist()
-    return tuple(float(f"{float(v):.{digits}g}") for v in values)
+    return tuple(None if v is None else float(f"{float(v):.{digits}g}") for v in values)
 
 
 def snap_noise(values: Any, relative: float = 1e-9) -> Any:
@@ -154,6 +216,8 @@ class Demo:
     it unique within a page.  ``caption`` is the figure's accessible name and
     visible caption: what the figure is and what to do with it.  Axis ranges
     are fixed, so moving a slider changes the curves and never the scale.
+    ``square`` draws one unit of x as long as one unit of y (for maps of the
+    plane).
     """
 
     key: str
@@ -166,6 +230,7 @@ class Demo:
     yrange: tuple[float, float] | None = None
     ylog: bool = False
     height: int = 400
+    square: bool = False
     _static: dict[str, Any] | None = field(default=None, init=False, repr=False)
     _live: _LiveFigure | None = field(default=None, init=False, repr=False)
 
@@ -197,21 +262,30 @@ class Demo:
     def static_states(self) -> dict[str, Any]:
         """All the states of the static figure, computed once and cached.
 
-        Returns ``{"traces": [...], "states": [...], "index": [...]}``.
-        ``traces`` lists the traces that change with the controls (the others
+        Returns ``{"traces": [...], "heatmaps": [...], "states": [...], "index": [...]}``.
+        ``traces`` lists the curves (:class:`Trace`) that change with the
+        controls and ``heatmaps`` the :class:`Heatmap` s that do (the others
         are drawn once); ``index[k]`` is the position in ``states`` of the
         ``k``-th point of :meth:`grid` (identical states are stored once).  A
         state holds the title, the description and the ``y`` of every moving
-        trace, and their ``x`` when any of those moves sideways.
+        curve, their ``x`` when any of those moves sideways, and the
+        :meth:`Heatmap.codes` of every moving heatmap as ``z``.
         """
         if self._static is None:
             first = self.frame()
             frames = [self.render(**params) for params in self.grid()]
-            if any(len(f.traces) != len(first.traces) for f in frames):
-                raise ValueError(f"demo {self.key!r}: every state must draw the same number of traces")
+            kinds = [type(t) for t in first.traces]
+            if any([type(t) for t in f.traces] != kinds for f in frames):
+                raise ValueError(
+                    f"demo {self.key!r}: every state must draw the same traces, of the same kinds, in the same order"
+                )
             moving = [
                 i for i, t in enumerate(first.traces)
-                if any((f.traces[i].x, f.traces[i].y) != (t.x, t.y) for f in frames)
+                if isinstance(t, Trace) and any((f.traces[i].x, f.traces[i].y) != (t.x, t.y) for f in frames)
+            ]  # fmt: skip
+            maps = [
+                i for i, t in enumerate(first.traces)
+                if isinstance(t, Heatmap) and any(f.traces[i] != t for f in frames)
             ]  # fmt: skip
             states: list[dict[str, Any]] = []
             seen: dict[str, int] = {}
@@ -225,12 +299,14 @@ class Demo:
                 }
                 if any(frame.traces[i].x != first.traces[i].x for i in moving):
                     state["x"] = [list(frame.traces[i].x) for i in moving]
+                if maps:
+                    state["z"] = [frame.traces[i].codes() for i in maps]  # type: ignore[union-attr]
                 text = json.dumps(state, sort_keys=True)
                 if text not in seen:
                     seen[text] = len(states)
                     states.append(state)
                 index.append(seen[text])
-            self._static = {"traces": moving, "states": states, "index": index}
+            self._static = {"traces": moving, "heatmaps": maps, "states": states, "index": index}
         return self._static
 
     # -- the static view (HTML controls + plotly) ---------------------------
@@ -251,6 +327,9 @@ class Demo:
         frame = self.frame()
         fig = go.Figure()
         for t in frame.traces:
+            if isinstance(t, Heatmap):
+                fig.add_trace(_plotly_heatmap(t))
+                continue
             fig.add_trace(
                 go.Scatter(
                     x=list(t.x), y=list(t.y), name=t.name, mode=t.mode,
@@ -272,6 +351,9 @@ class Demo:
             yaxis={"title": {"text": self.ylabel}, "range": self.yrange, "type": "log" if self.ylog else "linear",
                    "exponentformat": "power", **axis},
         )  # fmt: skip
+        if self.square:
+            fig.update_layout(yaxis={"scaleanchor": "x", "scaleratio": 1, "constrain": "domain"},
+                              xaxis={"constrain": "domain"})  # fmt: skip
         return fig
 
     def _controls_html(self) -> str:
@@ -305,14 +387,29 @@ class Demo:
         """JavaScript that shows the state the controls pick, and draws the plot once plotly.js is there
         and the figure comes near the screen (a page of five plots stays responsive while it loads)."""
         fig = json.loads(self.figure().to_json())
+        static = self.static_states()
+        arrays: dict[str, int] = {}  # every distinct list of numbers, stored once and named by its position
+
+        def ref(values: list[Any]) -> int:
+            return arrays.setdefault(json.dumps(values, separators=(",", ":")), len(arrays))
+
+        states = [
+            {**s, "y": [ref(v) for v in s["y"]], **({"x": [ref(v) for v in s["x"]]} if "x" in s else {})}
+            for s in static["states"]
+        ]
+        first = self.frame()
         data = {
             "controls": [{"size": len(c.values), "texts": list(c.texts)} for c in self.controls],
-            **self.static_states(),
+            **static,
+            "states": states,
+            "arrays": "@ARRAYS@",
+            "maps": [{"cols": len(first.traces[i].x), "levels": first.traces[i].levels} for i in static["heatmaps"]],
             "data": fig["data"],
             "layout": {k: v for k, v in fig["layout"].items() if k != "template"},
             "config": {"displayModeBar": False, "responsive": True, "scrollZoom": False},
         }
-        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        payload = payload.replace('"@ARRAYS@"', "[" + ",".join(arrays) + "]").replace("</", "<\\/")
         return (
             "(function () {\n"
             f"  var fig = document.getElementById('{self.div_id}');\n"
@@ -339,9 +436,22 @@ class Demo:
             "    fig.querySelector('.d2lmini-demo-description').textContent = s.description;\n"
             "    if (!window.Plotly) { return; }\n"
             "    if (!drawn) { Plotly.newPlot(plot, S.data, S.layout, S.config); drawn = true; }\n"
-            "    var upd = {y: s.y};\n"
-            "    if (s.x) { upd.x = s.x; }\n"
-            "    Plotly.restyle(plot, upd, S.traces);\n"
+            "    var arr = function (i) { return S.arrays[i]; };\n"
+            "    var upd = {y: s.y.map(arr)};\n"
+            "    if (s.x) { upd.x = s.x.map(arr); }\n"
+            "    if (S.traces.length) { Plotly.restyle(plot, upd, S.traces); }\n"
+            "    if (S.heatmaps.length) {\n"
+            "      var z = s.z.map(function (codes, m) {\n"
+            "        var c = S.maps[m], rows = [];\n"
+            "        for (var i = 0; i < codes.length; i += c.cols) {\n"
+            "          var row = [];\n"
+            "          for (var j = i; j < i + c.cols; j++) { row.push(parseInt(codes[j], 36) / (c.levels - 1)); }\n"
+            "          rows.push(row);\n"
+            "        }\n"
+            "        return rows;\n"
+            "      });\n"
+            "      Plotly.restyle(plot, {z: z}, S.heatmaps);\n"
+            "    }\n"
             "    Plotly.restyle(plot, {name: s.names});\n"
             "  };\n"
             "  fig.addEventListener('input', show);\n"
@@ -388,10 +498,12 @@ class Demo:
     def draw(self, frame: Frame, axes: Any) -> Any:
         """Draw ``frame`` on the matplotlib ``axes``; returns them."""
         for t in frame.traces:
-            if t.mode == "markers":
-                axes.plot(t.x, t.y, "o", color=t.color, label=t.name)
+            if isinstance(t, Heatmap):
+                _draw_heatmap(axes, t)
+            elif t.mode == "markers":
+                axes.plot(_gaps(t.x), _gaps(t.y), "o", color=t.color, label=t.name)
             else:
-                axes.plot(t.x, t.y, _DASH_MPL[t.dash], color=t.color, lw=t.width * 0.75, label=t.name)
+                axes.plot(_gaps(t.x), _gaps(t.y), _DASH_MPL[t.dash], color=t.color, lw=t.width * 0.75, label=t.name)
         axes.set_title(frame.title, fontsize=10)
         axes.set_xlabel(self.xlabel)
         axes.set_ylabel(self.ylabel)
@@ -402,8 +514,10 @@ class Demo:
         if self.yrange:  # plotly gives a log axis's range in powers of ten
             lo, hi = self.yrange
             axes.set_ylim((10**lo, 10**hi) if self.ylog else (lo, hi))
+        if self.square:
+            axes.set_aspect("equal")
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=8, loc="best")
+        _legend(axes, self.square)
         return axes
 
     def png(self, **params: Any) -> bytes:
@@ -474,12 +588,14 @@ class _LiveFigure:
         from matplotlib.figure import Figure
 
         self.demo = demo
-        figure = Figure(figsize=(6.0, 3.4), dpi=100, facecolor="white")
+        figure = Figure(figsize=(6.0, 4.2) if demo.square else (6.0, 3.4), dpi=100, facecolor="white")
         self.canvas = FigureCanvasAgg(figure)
         self.axes = demo.draw(demo.frame(), figure.add_subplot())
         figure.tight_layout()
-        self.lines = self.axes.get_lines()
-        for artist in (*self.lines, self.axes.title):
+        self.lines = self.axes.get_lines()  # one per Trace, in order
+        self.images = self.axes.images  # one per Heatmap, in order
+        self.contours: list[Any] = list(self.axes.collections)
+        for artist in (*self.lines, *self.images, *self.contours, self.axes.title):
             artist.set_animated(True)
         self.limits: tuple[Any, ...] = ()
         self.pngs: dict[tuple[Any, ...], bytes] = {}
@@ -497,24 +613,93 @@ class _LiveFigure:
         import numpy as np
         from PIL import Image
 
-        for line, t in zip(self.lines, frame.traces, strict=True):
-            line.set_data(t.x, t.y)
+        curves = [t for t in frame.traces if isinstance(t, Trace)]
+        maps = [t for t in frame.traces if isinstance(t, Heatmap)]
+        for line, t in zip(self.lines, curves, strict=True):
+            line.set_data(_gaps(t.x), _gaps(t.y))
             line.set_label(t.name)
+        for contour in self.contours:
+            contour.remove()
+        self.contours = []
+        for image, t in zip(self.images, maps, strict=True):
+            image.set_data(np.array(t.z))
+            self.contours += _contour(self.axes, t)
+        for contour in self.contours:
+            contour.set_animated(True)
         self.axes.set_title(frame.title, fontsize=10)
         if self.demo.xrange is None or self.demo.yrange is None:
             self.axes.relim()
             self.axes.autoscale_view(scalex=self.demo.xrange is None, scaley=self.demo.yrange is None)
-        legend = self.axes.legend(fontsize=8, loc="best")
-        legend.set_animated(True)
+        legend = _legend(self.axes, self.demo.square)
+        if legend is not None:
+            legend.set_animated(True)
         limits = (self.axes.get_xlim(), self.axes.get_ylim())
         if limits != self.limits:  # the first state, or an axis without a fixed range moved
             self.canvas.draw()
             self.background = self.canvas.copy_from_bbox(self.axes.figure.bbox)
             self.limits = limits
         self.canvas.restore_region(self.background)
-        for artist in (*self.lines, self.axes.title, legend):
-            self.axes.draw_artist(artist)
+        for artist in (*self.images, *self.contours, *self.lines, self.axes.title, legend):
+            if artist is not None:
+                self.axes.draw_artist(artist)
         pixels = np.asarray(self.canvas.buffer_rgba())[..., :3]
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# Drawing helpers shared by the two views
+# ---------------------------------------------------------------------------
+
+
+def _gaps(values: tuple[float | None, ...]) -> list[float]:
+    """Coordinates for matplotlib: a ``None`` (a gap) becomes NaN, which breaks the line there too."""
+    return [math.nan if v is None else v for v in values]
+
+
+def _colorscale(t: Heatmap) -> list[list[Any]]:
+    return [[0.0, t.colors[0]], [0.5, t.colors[1]], [1.0, t.colors[2]]]
+
+
+def _plotly_heatmap(t: Heatmap) -> Any:
+    """A plotly contour trace: the values as smooth colour, and the single contour line at ``boundary``."""
+    import plotly.graph_objects as go
+
+    common = {"x": list(t.x), "y": list(t.y), "z": [list(row) for row in t.z], "name": t.name, "zmin": 0, "zmax": 1,
+              "colorscale": _colorscale(t), "opacity": t.opacity, "showscale": False, "hoverinfo": "skip"}  # fmt: skip
+    if t.boundary is None:
+        return go.Heatmap(**common, zsmooth="best")
+    return go.Contour(
+        **common, autocontour=False, line={"color": "black", "width": 2}, line_smoothing=0.85,
+        contours={"start": t.boundary, "end": t.boundary, "size": 1, "coloring": "heatmap", "showlabels": False},
+    )  # fmt: skip
+
+
+def _draw_heatmap(axes: Any, t: Heatmap) -> None:
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = LinearSegmentedColormap.from_list(t.name or "map", list(t.colors))
+    extent = (t.x[0], t.x[-1], t.y[0], t.y[-1])
+    axes.imshow(t.z, origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=1, alpha=t.opacity,
+                interpolation="bilinear", aspect="auto")  # fmt: skip
+    _contour(axes, t)
+
+
+def _contour(axes: Any, t: Heatmap) -> list[Any]:
+    """Draw the contour line at ``t.boundary`` if the values cross it; returns the artists drawn."""
+    values = [v for row in t.z for v in row]
+    if t.boundary is None or not min(values) < t.boundary < max(values):
+        return []
+    drawn = axes.contour(t.x, t.y, t.z, levels=[t.boundary], colors="black", linewidths=1.5)
+    return [drawn]
+
+
+def _legend(axes: Any, outside: bool) -> Any:
+    """The legend: inside the axes where it covers least, or to their right (beside a square map); None if
+    nothing drawn has a name to show."""
+    if not axes.get_legend_handles_labels()[0]:
+        return None
+    if outside:
+        return axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return axes.legend(fontsize=8, loc="best")

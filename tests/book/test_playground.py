@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -207,3 +209,126 @@ def test_draw_regions_shows_shading_boundary_data_and_relu_folds(activation: str
     assert len(ax.get_lines()) == lines == len(pg.unit_lines(model)) * (activation == "relu")
     assert ax.get_xlim() == ax.get_ylim() == (-pg.EXTENT, pg.EXTENT)
     plt.close(ax.figure)
+
+
+
+# -- the demo ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_states() -> dict:
+    activations = ("linear", "relu", "tanh")
+    return pg.train_states(["xor", "circles"], widths=(0, 1, 3, 8), depths=(1, 3), activations=activations)
+
+
+def test_demo_offers_what_was_trained_and_starts_at_three_relu_units(small_states: dict) -> None:
+    demo = pg.playground_demo(small_states)
+    assert [(c.name, c.values) for c in demo.controls] == [
+        ("dataset", ("xor", "circles")), ("activation", ("linear", "relu", "tanh")), ("depth", (1, 3)),
+        ("width", (0, 1, 3, 8))]  # fmt: skip
+    assert demo.frame().title == "XOR: 1 hidden layer of 3 ReLU units"
+    assert demo.square and demo.xrange == demo.yrange == (-pg.EXTENT, pg.EXTENT)
+
+
+def test_each_state_shows_its_network_and_reads_differently(small_states: dict) -> None:
+    demo = pg.playground_demo(small_states)
+    static = demo.static_states()
+    descriptions = [s["description"] for s in static["states"]]
+    assert len(set(descriptions)) == len(descriptions)  # no two different pictures are described alike
+    assert len(static["states"]) == 2 * (1 + 3 * 2 * 3)  # width 0 is one state per data set
+    for params in demo.grid():
+        state = small_states[params["dataset"], params["width"], params["depth"], params["activation"]]
+        frame = demo.frame(**params)
+        assert f"training accuracy {state.model.train_accuracy:.2f}" in frame.description
+        gaps = frame.traces[1].x.count(None)
+        assert gaps == (len(pg.unit_lines(state.model)) if state.activation == "relu" else 0)
+        if state.width == 0 or state.activation == "linear":
+            assert frame.description.endswith("so its boundary is one straight line.")
+        elif state.died == state.starts:
+            assert frame.description.endswith("so it predicts one class everywhere.")
+        elif state.died:
+            assert f"({state.died} of 3 starts died)" in frame.description
+
+
+def test_the_map_is_the_networks_probability_on_the_grid(small_states: dict) -> None:
+    demo = pg.playground_demo(small_states)
+    frame = demo.frame(dataset="circles", activation="tanh", depth=3, width=8)
+    probability = pg.decision_grid(small_states["circles", 8, 3, "tanh"].model, 31)
+    shown = torch.tensor(frame.traces[0].z, dtype=torch.float64)
+    assert torch.allclose(shown, probability.double(), atol=0.5 / 20 + 1e-6)  # rounded to the map's 21 levels
+
+
+def test_live_view_redraws_the_map_when_a_control_moves(small_states: dict) -> None:
+    demo = pg.playground_demo(small_states)
+    box = demo.widget()
+    dataset, width, image = box.children[0], box.children[3], box.children[-1]
+    first = bytes(image.value)
+    width.value = 8
+    wider = bytes(image.value)
+    dataset.value = "circles"
+    assert len({first, wider, bytes(image.value)}) == 3
+    assert bytes(image.value) == demo.png(dataset="circles", width=8)
+
+
+# -- the playground figure in a browser --------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+#: The control that has the keyboard focus: its name, its input type and whether a slider is at its end.
+FOCUSED = """() => {
+  const el = document.activeElement, c = el && el.closest('[data-control]');
+  return c ? [c.dataset.control, el.type, el.type === 'range' && +el.value === +el.max] : null;
+}"""
+
+#: What a reader sees and hears: the description, the announced slider values, the map and the fold lines drawn.
+SEEN = """(fig) => {
+  const plot = fig.querySelector('.d2lmini-demo-plot');
+  return {description: fig.querySelector('.d2lmini-demo-description').textContent,
+          values: [...fig.querySelectorAll('input[type=range]')].map(i => i.getAttribute('aria-valuetext')),
+          plot: JSON.stringify((plot.data || []).map(t => [t.z, t.x, t.y])),
+          drawn: fig.querySelectorAll('.contourlayer path, .heatmaplayer image, .contour image').length +
+                 fig.querySelectorAll('.scatterlayer path').length};
+}"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
+def test_playground_figure_is_drawn_and_every_control_works_by_keyboard(tmp_path: Path) -> None:
+    """The static figure in Chromium: plotly draws it, Tab reaches each control, an arrow key changes the map."""
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    states = pg.train_states(["xor", "circles"], widths=(0, 2, 8), depths=(1, 2), activations=("relu", "tanh"))
+    demo = pg.playground_demo(states)
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
+    page_file = tmp_path / "index.html"
+    page_file.write_text(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>playground</title>'
+                         f'<script src="plotly.min.js" defer></script></head><body>{demo.to_html()}</body></html>')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu",
+                                    "--disable-background-networking"])  # fmt: skip
+        page = browser.new_page(viewport={"width": 900, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(page_file.as_uri())
+        figure = page.locator(f"#{demo.div_id}")
+        page.wait_for_function(f"() => document.querySelector('#{demo.div_id}-plot .main-svg') !== null")
+        assert figure.evaluate(SEEN)["drawn"] > 0
+        reached = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            control = page.evaluate(FOCUSED)
+            if control is None or control[0] in reached:
+                continue
+            reached.append(control[0])
+            before = figure.evaluate(SEEN)
+            page.keyboard.press("ArrowLeft" if control[2] else "ArrowRight")
+            page.wait_for_timeout(200)
+            after = figure.evaluate(SEEN)
+            assert after["description"] != before["description"], control
+            assert after["plot"] != before["plot"], control
+            if control[1] == "range":
+                assert after["values"] != before["values"], control
+        browser.close()
+    assert reached == [c.name for c in demo.controls]
+    assert errors == []

@@ -40,7 +40,27 @@ def test_significant_keeps_tiny_values_and_snap_noise_removes_only_noise() -> No
     assert snapped.tolist() == [1.0, 0.0, 0.25]
 
 
+def map_frame(shift: float = 0.0, steep: int = 1) -> widgets.Frame:
+    """A map over a 4 x 3 grid (x across, y up) that rises along x, and two segments in one trace."""
+    xs, ys = (-1.5, -0.5, 0.5, 1.5), (-1.0, 0.0, 1.0)
+    z = [[1 / (1 + math.exp(-steep * (x - shift + 0.2 * y))) for x in xs] for y in ys]
+    traces = (
+        widgets.heatmap("probability", xs, ys, z),
+        widgets.trace("two segments", [-1, 1, None, shift, shift], [0.5, 0.5, None, -1, 1], dash="dash"),
+        widgets.trace("points", [-1, 1], [-1, 1], mode="markers"),
+    )
+    return widgets.Frame(traces, f"shift {shift}, steepness {steep}", f"The map rises along x around {shift}, "
+                         f"with steepness {steep}.")
+
+
+def map_demo() -> widgets.Demo:
+    controls = [widgets.Control("shift", (-0.5, 0.0, 0.5), 0.0), widgets.Control("steep", (1, 4), 1, kind="buttons")]
+    return widgets.Demo("map", map_frame, controls, "A map of the plane with a boundary", xrange=(-1.5, 1.5),
+                        yrange=(-1.0, 1.0), square=True)
+
+
 DEMOS = [
+    map_demo,
     activations.activation_explorer,
     activations.neuron_demo,
     activations.bump_demo,
@@ -67,8 +87,9 @@ def test_every_static_state_is_render_at_its_parameters(demo: widgets.Demo) -> N
         assert state["y"] == [list(frame.traces[i].y) for i in static["traces"]]
         xs = state.get("x", [list(first.traces[i].x) for i in static["traces"]])
         assert xs == [list(frame.traces[i].x) for i in static["traces"]]
+        assert state.get("z", []) == [frame.traces[i].codes() for i in static["heatmaps"]]
     # the traces left out of the states really never change
-    still = set(range(len(first.traces))) - set(static["traces"])
+    still = set(range(len(first.traces))) - set(static["traces"]) - set(static["heatmaps"])
     for params in grid:
         frame = demo.render(**params)
         assert all(frame.traces[i] == first.traces[i] for i in still)
@@ -79,7 +100,7 @@ def test_states_that_look_different_read_differently(demo: widgets.Demo) -> None
     states = demo.static_states()["states"]
     by_description: dict[str, list] = {}
     for state in states:
-        by_description.setdefault(state["description"], []).append((state["y"], state.get("x")))
+        by_description.setdefault(state["description"], []).append((state["y"], state.get("x"), state.get("z")))
     assert all(len(plots) == 1 for plots in by_description.values())
 
 
@@ -87,14 +108,21 @@ def payload(html: str) -> dict:
     return json.loads(re.search(r"var S = (\{.*?\});\n", html).group(1))
 
 
+def unshared(data: dict) -> list[dict]:
+    """The payload's states with their lists of numbers looked up in the shared ``arrays`` (as the script does)."""
+    look = lambda refs: [data["arrays"][i] for i in refs]
+    return [{**s, "y": look(s["y"]), **({"x": look(s["x"])} if "x" in s else {})} for s in data["states"]]
+
+
 def test_html_is_deterministic_offline_and_carries_the_states(demo: widgets.Demo) -> None:
     html = demo.to_html()
-    fields = ("key", "render", "controls", "caption", "xlabel", "ylabel", "xrange", "yrange", "ylog", "height")
+    fields = [f.name for f in dataclasses.fields(widgets.Demo) if f.init]
     assert html == widgets.Demo(**{f: getattr(demo, f) for f in fields}).to_html()  # a fresh copy, same text
     assert f'id="{demo.div_id}"' in html and f'id="{demo.div_id}-plot"' in html
     assert "cdn" not in html.lower() and "<script src" not in html  # plotly.js comes from the page
     data = payload(html)
-    assert data["states"] == demo.static_states()["states"]
+    assert unshared(data) == demo.static_states()["states"]
+    assert len(data["arrays"]) == len({json.dumps(a) for a in data["arrays"]})  # each list stored once
     assert data["index"] == demo.static_states()["index"]
     assert data["config"]["displayModeBar"] is False  # no toolbar, no dead "Share chart" button
     assert data["layout"]["paper_bgcolor"] == data["layout"]["plot_bgcolor"] == "white"
@@ -165,6 +193,7 @@ def test_live_view_shows_each_state_and_reuses_a_state_seen_before(monkeypatch: 
 
 
 @pytest.mark.parametrize("make, state", [
+    (map_demo, {"shift": 0.5, "steep": 4}),  # the map and its contour are redrawn
     (activations.bump_demo, {"center": -1.0, "width": 0.5}),  # legend texts change
     (lambda: activations.neuron_demo("tanh"), {"w": -2.0, "b": 3.0}),  # no fixed y range: rescaled
 ])  # fmt: skip
@@ -176,3 +205,78 @@ def test_redrawing_in_place_gives_the_picture_of_a_fresh_drawing(make, state) ->
     starts_there.controls = [dataclasses.replace(c, default=state[c.name]) for c in starts_there.controls]
     assert in_place == starts_there.png()  # drawn fresh, straight at that state
     assert in_place != moved.png()
+
+
+
+# ---------------------------------------------------------------------------
+# Maps (heatmaps with a boundary) and curves with gaps
+
+
+def test_heatmap_refuses_values_it_cannot_show() -> None:
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        widgets.heatmap("m", [0, 1], [0], [[0.5, 1.5]])
+    with pytest.raises(ValueError, match="one row per y"):
+        widgets.heatmap("m", [0, 1], [0, 1], [[0.5, 0.5]])
+    with pytest.raises(ValueError, match="levels must be between 2 and 36"):
+        widgets.heatmap("m", [0], [0], [[0.5]], levels=40)
+
+
+def test_heatmap_values_are_rounded_to_its_levels_and_encoded_one_character_each() -> None:
+    map_ = widgets.heatmap("m", [0, 1, 2], [0, 1], [[0.0, 0.26, 0.5], [0.74, 0.99, 1.0]], levels=5)
+    assert map_.z == ((0.0, 0.25, 0.5), (0.75, 1.0, 1.0))
+    assert map_.codes() == "012344"
+    decoded = [int(c, 36) / (map_.levels - 1) for c in map_.codes()]  # what the page's script does
+    assert decoded == [v for row in map_.z for v in row]
+
+
+def test_significant_keeps_the_gaps_of_a_curve() -> None:
+    assert widgets.significant([1.23456, None, 2.0]) == (1.235, None, 2.0)
+
+
+def test_every_state_must_draw_the_same_kinds_of_traces() -> None:
+    def render(a: int) -> widgets.Frame:
+        shown = widgets.heatmap("m", [0, 1], [0], [[0.2, 0.8]]) if a else widgets.trace("m", [0, 1], [0, 1])
+        return widgets.Frame((shown,), f"a = {a}", f"state number {a} of two")
+
+    demo = widgets.Demo("kinds", render, [widgets.Control("a", (0, 1), 0)], "traces of changing kinds")
+    with pytest.raises(ValueError, match="same traces, of the same kinds"):
+        demo.static_states()
+
+
+def test_map_states_carry_the_codes_and_the_page_rebuilds_the_map() -> None:
+    demo = map_demo()
+    static = demo.static_states()
+    assert static["heatmaps"] == [0] and static["traces"] == [1]  # the points never move
+    data = payload(demo.to_html())
+    assert data["maps"] == [{"cols": 4, "levels": 21}]
+    for params, k in zip(demo.grid(), static["index"], strict=True):
+        frame, state = demo.render(**params), data["states"][k]
+        codes, cols = state["z"][0], data["maps"][0]["cols"]
+        rows = [[int(c, 36) / 20 for c in codes[i : i + cols]] for i in range(0, len(codes), cols)]
+        assert rows == [list(row) for row in frame.traces[0].z]
+        assert [data["arrays"][i] for i in state["y"]] == [list(frame.traces[1].y)]
+    first = data["data"][0]
+    assert first["type"] == "contour" and first["contours"]["start"] == first["contours"]["end"] == 0.5
+    assert first["showscale"] is False and first["zmin"] == 0 and first["zmax"] == 1
+    assert data["layout"]["yaxis"]["scaleanchor"] == "x"  # one unit of x as long as one of y
+    assert data["data"][1]["x"][2] is None  # the gap between the two segments reaches plotly as null
+
+
+def test_live_view_draws_the_map_its_boundary_and_the_gaps() -> None:
+    demo = map_demo()
+    live = widgets._LiveFigure(demo)
+    assert len(live.images) == 1 and len(live.contours) == 1
+    line = live.lines[0]
+    assert math.isnan(line.get_xdata()[2])  # the gap: two segments, no line between them
+    flat = demo.png(shift=0.0, steep=1)
+    moved = demo.png(shift=0.5, steep=4)
+    assert flat != moved
+    assert live.axes.get_aspect() == 1.0
+
+
+def test_a_map_that_never_crosses_its_boundary_draws_no_contour() -> None:
+    below = widgets.heatmap("m", [0, 1], [0, 1], [[0.1, 0.2], [0.3, 0.4]])
+    frame = widgets.Frame((below,), "low", "all below one half")
+    demo = widgets.Demo("low", lambda a: frame, [widgets.Control("a", (0,), 0)], "a map below its boundary")
+    live = widgets._LiveFigure(demo)
+    assert live.contours == [] and len(live.images) == 1
