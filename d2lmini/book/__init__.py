@@ -2,6 +2,7 @@
 
 - :mod:`d2lmini.book.widgets`: slider demos, live (ipywidgets) and static (plotly);
 - :mod:`d2lmini.book.activations`: activation functions and the chapter's demos;
+- :mod:`d2lmini.book.playground`: the 2-D playground (data sets, tiny networks, decision regions);
 - :mod:`d2lmini.book.diagrams`: network diagrams drawn by code;
 - :mod:`d2lmini.book.metrics`: confusion matrices and per-class accuracy;
 - :mod:`d2lmini.book.checks`: instant feedback for the exercises, built on
