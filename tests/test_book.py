@@ -407,6 +407,7 @@ def test_demos_work_by_keyboard_alone(page, site: str, path: str, at_least: int)
         if reached == expected:
             break
     assert reached == expected, f"controls that Tab never reached: {sorted(expected - reached)}"
+    assert page.locator(".d2lmini-demo-waiting").count() == 0, "the 'run this cell' note must go once scripts run"
     live = page.locator("figure.d2lmini-demo .d2lmini-demo-description[aria-live=polite]").count()
     assert live == len(demos), "every demo announces its new state"
     assert page.errors == []

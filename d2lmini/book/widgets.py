@@ -415,6 +415,7 @@ class Demo:
             f"  var fig = document.getElementById('{self.div_id}');\n"
             f"  var S = {payload};\n"
             "  var plot = fig.querySelector('.d2lmini-demo-plot'), drawn = false;\n"
+            "  plot.textContent = '';  // the note for front ends that run no scripts (a notebook not yet run)\n"
             "  var inputs = [].slice.call(fig.querySelectorAll('[data-control]'));\n"
             "  var position = function (el) {\n"
             "    if (el.tagName === 'INPUT') { return +el.value; }\n"
@@ -475,7 +476,9 @@ class Demo:
         cannot read, is an image named by the state's description, and the
         description line is ``aria-live``, so moving a control reads out the
         new state.  Without JavaScript the default state's title and
-        description still show.  It expects ``Plotly`` from the page (loaded
+        description still show, with a note in the plot's place that says to
+        run the cell (a saved notebook opened in JupyterLab shows this view
+        until its cell runs; the script clears the note).  It expects ``Plotly`` from the page (loaded
         ``async`` or ``defer``: the plot is drawn at the window's ``load``
         event if plotly.js has not run yet) and contacts no server.
         """
@@ -487,7 +490,8 @@ class Demo:
             f'<div class="d2lmini-demo-controls">{self._controls_html()}</div>\n'
             f'<p class="d2lmini-demo-title">{html.escape(frame.title)}</p>\n'
             f'<div class="d2lmini-demo-plot" id="{i}-plot" role="img" aria-labelledby="{i}-description" '
-            f'style="height: {self.height}px"></div>\n'
+            f'style="height: {self.height}px"><p class="d2lmini-demo-waiting">Run this cell in '
+            "Jupyter to see the figure and its live controls.</p></div>\n"
             f'<p class="d2lmini-demo-description" id="{i}-description" aria-live="polite">'
             f"{html.escape(frame.description)}</p>\n"
             f"<script>\n{self._script()}</script>\n"

@@ -128,6 +128,8 @@ def test_html_is_deterministic_offline_and_carries_the_states(demo: widgets.Demo
     assert data["layout"]["paper_bgcolor"] == data["layout"]["plot_bgcolor"] == "white"
     assert "sliders" not in data["layout"] and "updatemenus" not in data["layout"]  # the controls are HTML
     assert "window.addEventListener('load', start)" in html  # waits for an async or deferred plotly.js
+    # A front end that runs no scripts (a saved notebook in JupyterLab) says what to do in the plot's place.
+    assert re.search(r'class="d2lmini-demo-plot"[^>]*><p class="d2lmini-demo-waiting">Run this cell', html)
 
 
 def test_html_controls_are_native_labelled_and_match_the_controls(demo: widgets.Demo) -> None:
