@@ -3,12 +3,14 @@
 The core, one module per concern, in the order a newcomer reads it:
 
 - :mod:`d2lmini.idx`: the reader and checker of the datasets' IDX files;
+- :mod:`d2lmini.files`: where the datasets' files are found, and downloading the missing ones;
 - :mod:`d2lmini.data`: Fashion-MNIST and MNIST as in-memory data modules;
 - :mod:`d2lmini.module`: the ``Module`` and ``Classifier`` base classes;
 - :mod:`d2lmini.history`: the per-epoch record that ``Trainer.fit`` returns;
 - :mod:`d2lmini.progress`: live figure / terminal bar shown while training;
 - :mod:`d2lmini.train`: the ``Trainer`` and seeding;
-- :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings.
+- :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings;
+- :mod:`d2lmini.arguments`: the argument checks the other modules share.
 
 The book's own machinery (slider demos, exercise checkers, diagrams,
 confusion matrices) lives in the subpackage :mod:`d2lmini.book`; it uses the

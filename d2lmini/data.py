@@ -19,22 +19,9 @@ draws.  It starts from ``torch.initial_seed()`` (the last seed given to
 ``torch.manual_seed`` or :func:`d2lmini.seed_everything`), so seeding before
 building the data repeats a run; ``Trainer(seed=...)`` reseeds it.
 
-Where the files come from, in this order:
-
-1. the ``root`` argument, if given;
-2. the folder named by the environment variable ``D2LMINI_DATA``;
-3. the user cache folder (``$XDG_CACHE_HOME/d2lmini`` or ``~/.cache/d2lmini``);
-4. a system folder, such as the one Debian's ``dataset-fashion-mnist`` fills.
-
-A folder counts if it, or its subfolder named after the dataset, holds all
-four files; a folder that cannot be read is noted and skipped.  If none
-does, the missing files are downloaded into the first of 1-3 that applies,
-from each dataset's mirrors in order (HTTPS first).  A download is checked
-(gzip, published checksum, IDX header) in memory, written to a temporary
-file and only then renamed into place, so no partial or corrupt file is ever
-left where the next run would trust it, and two processes can download into
-one folder at once.  Every failure is one :class:`~d2lmini.idx.DataError`
-that names the dataset and the file, says what went wrong and how to fix it.
+Where the files come from (the ``root`` argument, ``D2LMINI_DATA``, the user
+cache, a system folder) and how missing ones are downloaded and checked:
+:mod:`d2lmini.files`.
 
 ``python -m d2lmini.data [--all | --dataset NAME] [--root DIR]`` fetches the
 data ahead of time (``--all``: Fashion-MNIST and MNIST) and says where it is.
@@ -43,14 +30,7 @@ data ahead of time (``--all``: Fashion-MNIST and MNIST) and says where it is.
 from __future__ import annotations
 
 import argparse
-import errno
-import http.client
-import numbers
-import os
 import sys
-import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -58,67 +38,12 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from d2lmini.idx import DataError, FileSpec, decode_idx, read_idx
+from d2lmini.arguments import positive_int
+from d2lmini.files import DOWNLOAD_TIMEOUT, ENV_VAR, cache_dir, find_or_download, fix_hint
+from d2lmini.idx import DataError, FileSpec, read_idx
 
-ENV_VAR = "D2LMINI_DATA"
-DOWNLOAD_TIMEOUT = 30.0  # seconds a server may stay silent before a download counts as failed
-
-
-def cache_dir() -> Path:
-    """The per-user cache folder d2lmini downloads into by default."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "d2lmini"
-
-
-def _positive_int(name: str, value: object, example: int) -> int:
-    """Return ``value`` if it is a positive integer; otherwise say what to pass instead."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        hint = f"{name}={int(value)}" if isinstance(value, float) and value.is_integer() else f"{name}={example}"
-        raise TypeError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}); pass e.g. {hint}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}; pass e.g. {name}={example}.")
-    return int(value)
-
-
-class _MirrorFailed(Exception):
-    """One mirror did not deliver a good copy of a file.
-
-    ``kind`` says what helps: ``"offline"`` (no server reached: no internet?),
-    ``"transient"`` (cut short or timed out: run again) or ``"server"`` (it
-    answered, but with an error or the wrong content).
-    """
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def _fetch(url: str, spec: FileSpec, timeout: float = DOWNLOAD_TIMEOUT) -> bytes:
-    """Download ``url`` into memory and check that it is ``spec``'s file (gzip, checksum, header).
-
-    Raises :class:`_MirrorFailed` saying what went wrong.  Nothing touches the
-    disk here, so a failed download leaves nothing behind.
-    """
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read()  # raises IncompleteRead if short of Content-Length or of the last chunk
-    except urllib.error.HTTPError as err:
-        raise _MirrorFailed(f"{url}: the server answered {err.code} {err.reason}", "server") from None
-    except http.client.IncompleteRead as err:
-        total = f" of {len(err.partial) + err.expected:,}" if isinstance(err.expected, int) else ""
-        message = f"{url}: the download was cut short (the connection closed after {len(err.partial):,}{total} bytes)"
-        raise _MirrorFailed(message, "transient") from None
-    except (TimeoutError, urllib.error.URLError) as err:
-        if isinstance(err, TimeoutError) or isinstance(err.reason, TimeoutError):
-            raise _MirrorFailed(f"{url}: the server sent nothing for {timeout:g} s (timed out)", "transient") from None
-        raise _MirrorFailed(f"{url}: could not reach the server ({err.reason})", "offline") from None
-    except (http.client.HTTPException, OSError) as err:
-        raise _MirrorFailed(f"{url}: the connection failed ({err!r})", "transient") from None
-    try:
-        decode_idx(body, spec, url)
-    except DataError as err:
-        raise _MirrorFailed(str(err).strip(), "server") from None
-    return body
+# ENV_VAR and cache_dir live in d2lmini.files; they stay importable from here, as before.
+__all__ = ["DATASETS", "DOWNLOAD_TIMEOUT", "ENV_VAR", "MNIST", "FashionMNIST", "TensorLoader", "cache_dir", "main"]
 
 
 class TensorLoader:
@@ -143,7 +68,7 @@ class TensorLoader:
     ) -> None:
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}; they must match.")
-        self.batch_size = _positive_int("batch_size", batch_size, 256)
+        self.batch_size = positive_int("batch_size", batch_size, 256)
         self.X, self.y, self.shuffle = X, y, shuffle
         self.transform, self.generator = transform, generator
 
@@ -220,15 +145,15 @@ class FashionMNIST:
         split_seed: int = 0,
         timeout: float = DOWNLOAD_TIMEOUT,
     ) -> None:
-        self.batch_size = _positive_int("batch_size", batch_size, 256)
+        self.batch_size = positive_int("batch_size", batch_size, 256)
         if resize is not None and (not isinstance(resize, (tuple, list)) or len(resize) != 2):
             raise TypeError(f"resize must be a pair (height, width) such as (32, 32), got {resize!r}.")
-        self.resize = None if resize is None else tuple(_positive_int("resize", n, 32) for n in resize)
-        val_size = _positive_int("val_size", self.val_size_default if val_size is None else val_size, 10_000)
+        self.resize = None if resize is None else tuple(positive_int("resize", n, 32) for n in resize)
+        val_size = positive_int("val_size", self.val_size_default if val_size is None else val_size, 10_000)
         self.split_seed = split_seed
         root = Path(root).expanduser() if root is not None else None
-        self.root = self._find_or_download(root, download, timeout)
-        fix = self._fix_hint(root, download)
+        self.root = find_or_download(self, root, download, timeout)
+        fix = fix_hint(self, root, download)
         raw = {key: read_idx(self.root / spec.name, spec, fix) for key, spec in self.files.items()}
         train_X, train_y = self._checked_pair(raw, "train", fix)
         self.test_X, self.test_y = self._checked_pair(raw, "test", fix)
@@ -289,121 +214,6 @@ class FashionMNIST:
             X = F.interpolate(X.reshape(-1, 1, *X.shape[-2:]), size=self.resize, mode="bilinear", antialias=True)
             X = X.reshape(*lead, *self.resize)
         return X
-
-    # Finding and downloading the files -------------------------------------------
-    def _search_dirs(self, root: Path | None) -> list[Path]:
-        if root is not None:
-            return [root, root / self.name]
-        bases = [Path(os.environ[ENV_VAR]).expanduser()] if os.environ.get(ENV_VAR) else []
-        bases.append(cache_dir())
-        dirs = [d for base in bases for d in (base, base / self.name)]
-        return dirs + list(self.system_dirs)
-
-    def _target(self, root: Path | None) -> tuple[Path, str]:
-        """Where a download goes, and which setting chose it: ``"root"``, ``"env"`` or ``"cache"``."""
-        if root is not None:
-            return root, "root"
-        if os.environ.get(ENV_VAR):
-            return Path(os.environ[ENV_VAR]).expanduser(), "env"
-        return cache_dir() / self.name, "cache"
-
-    @staticmethod
-    def _elsewhere(how: str, what: str) -> str:
-        """How to point d2lmini at another folder; ``root=`` overrides the variable, so with it only root= helps."""
-        return f"pass root= a folder {what}" if how == "root" else f"set {ENV_VAR} to a folder {what} (or pass root=)"
-
-    def _find_or_download(self, root: Path | None, download: bool, timeout: float) -> Path:
-        searched, unreadable = self._search_dirs(root), {}
-        for folder in searched:
-            try:
-                if all((folder / spec.name).is_file() for spec in self.files.values()):
-                    return folder
-            except OSError as err:  # an unreadable folder must not hide a good copy further on
-                unreadable[folder] = f"  (cannot be read: {err.strerror})"
-        target, how = self._target(root)
-        if not download:
-            listing = "\n  ".join(f"{d}{unreadable.get(d, '')}" for d in searched)
-            raise DataError(
-                f"{self.name}: the four files ({', '.join(s.name for s in self.files.values())}) "
-                f"are in none of these folders:\n  {listing}\nFix: {self.offline_hint}; or pass download=True; "
-                f"or {self._elsewhere(how, 'that holds them')}."
-            )
-        try:
-            missing = [spec for spec in self.files.values() if not (target / spec.name).is_file()]
-            folders = [target / spec.name for spec in missing if (target / spec.name).is_dir()]
-        except OSError as err:
-            raise self._folder_error(target, how, err, "look into") from None
-        if folders:
-            raise DataError(f"{folders[0]}: a folder where the file should be; remove it (or move it away), run again.")
-        if missing:
-            try:
-                target.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise self._folder_error(target, how, err, "create the folder") from None
-        for spec in missing:
-            self._write(self._download(spec, target, how, timeout), target / spec.name, how)
-        return target
-
-    def _download(self, spec: FileSpec, target: Path, how: str, timeout: float) -> bytes:
-        """A checked copy of one file from the first mirror that delivers one."""
-        failures: list[_MirrorFailed] = []
-        for mirror in self.mirrors:
-            print(f"Downloading {mirror}{spec.name} to {target} ...", flush=True)
-            try:
-                return _fetch(mirror + spec.name, spec, timeout)
-            except _MirrorFailed as failure:
-                failures.append(failure)
-        fixes = []
-        if any(f.kind == "offline" for f in failures):
-            fixes.append(f"with no internet, {self.offline_hint}, or copy the four files into {target}")
-        if any(f.kind == "transient" for f in failures):
-            fixes.append("run again (nothing partial was kept; the download starts afresh)")
-        if any(f.kind == "server" for f in failures):
-            fixes.append(f"the mirrors may be down or moved: try later, or {self.offline_hint}")
-        lines = "\n  ".join(str(f) for f in failures)
-        raise DataError(
-            f"{self.name}: could not download {spec.name}; every mirror failed:\n  {lines}\n"
-            f"Fix: {'; or '.join(fixes)}; or {self._elsewhere(how, 'that holds the four files')}."
-        )
-
-    def _write(self, body: bytes, path: Path, how: str) -> None:
-        """Write ``path`` atomically: into a temporary file first, renamed to ``path`` once complete."""
-        tmp = None
-        try:
-            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-            tmp = Path(name)
-            with os.fdopen(handle, "wb") as out:
-                out.write(body)
-            os.replace(tmp, path)
-            tmp = None
-        except OSError as err:
-            action = f"write {path.name} ({len(body):,} bytes) into"
-            raise self._folder_error(path.parent, how, err, action) from None
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-
-    def _folder_error(self, folder: Path, how: str, err: OSError, action: str) -> DataError:
-        """Explain why ``folder`` cannot take the files, and where else they can go."""
-        fix = self._elsewhere(how, "you can write to")
-        if err.errno in (errno.ENOTDIR, errno.EEXIST):
-            files = (p for p in (folder, *folder.parents) if os.path.lexists(p) and not os.path.isdir(p))
-            blocker = next(files, folder)
-            reason = f"{blocker} is a file, not a folder"
-        elif err.errno in (errno.ENOSPC, errno.EDQUOT):
-            reason, fix = "the disk is full", f"free some space there; or {fix}"
-        elif err.errno == errno.EROFS:
-            reason = "it is on a read-only file system"
-        elif err.errno in (errno.EACCES, errno.EPERM):
-            reason = "permission denied"
-        else:
-            reason = err.strerror or str(err)
-        return DataError(f"{self.name}: cannot {action} {folder}: {reason}. Fix: {fix}; or {self.offline_hint}.")
-
-    def _fix_hint(self, root: Path | None, download: bool) -> str:
-        again = "run again" if download else "run again with download=True"
-        where = self._elsewhere(self._target(root)[1], "with good copies")
-        return f"Fix: delete the file and {again} to download a fresh copy; or {self.offline_hint}; or {where}."
 
     # The data-module interface -------------------------------------------------
     def train_dataloader(self) -> TensorLoader:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from d2lmini.arguments import positive_int
 from d2lmini.history import History
 from d2lmini.module import Module
 from d2lmini.progress import ProgressMode, make_progress
@@ -75,11 +76,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type != "meta" and index not in available_devices():
         raise ValueError(f"device={device!r} is not available; {choices}. (On Colab, pick a GPU runtime for 'cuda'.)")
     return resolved
-
-
-def _check_positive_int(name: str, value: Any, example: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number such as {example}, not {value!r}.")
 
 
 def _explain(err: BaseException, batch: Batch, what: str, classes: int | None) -> None:
@@ -219,14 +215,15 @@ class Trainer:
         progress: ProgressMode = "auto",
         seed: int | None = None,
     ) -> None:
-        _check_positive_int("max_epochs", max_epochs, 10)
+        self.max_epochs = positive_int("max_epochs", max_epochs, 10)
         clip = gradient_clip_val
-        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, numbers.Real) or not clip > 0):
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, numbers.Real)):
+            raise TypeError(f"gradient_clip_val must be a positive number such as 1.0, or None; not {clip!r}.")
+        if clip is not None and not clip > 0:
             raise ValueError(f"gradient_clip_val must be a positive number such as 1.0, or None; not {clip!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"seed must be a whole number such as 0, or None; not {seed!r}.")
+            raise TypeError(f"seed must be a whole number such as 0, or None; not {seed!r}.")
         make_progress(progress)  # fail now, not after the set-up, on a misspelt mode
-        self.max_epochs = int(max_epochs)
         self.device = resolve_device(device)
         self.gradient_clip_val = gradient_clip_val
         self.progress = progress

@@ -1,12 +1,13 @@
-"""Shared fixtures: small, fake IDX datasets written into a temporary folder."""
+"""Shared fixtures: small, fake IDX datasets in a temporary folder, an isolated search path, a local file server."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import FAKE_VAL, write_fake_dataset
+from tests.helpers import FAKE_VAL, FileServer, write_fake_dataset
 
 
 @pytest.fixture
@@ -27,3 +28,23 @@ def no_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
     files = {k: FileSpec(s.name, s.ndim) for k, s in FashionMNIST.files.items()}
     monkeypatch.setattr(FashionMNIST, "files", files)
     monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No env var, an empty cache folder and no system folder: nothing is found by default."""
+    from d2lmini.data import FashionMNIST
+    from d2lmini.files import ENV_VAR
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(FashionMNIST, "system_dirs", (tmp_path / "system",))
+    return tmp_path
+
+
+@pytest.fixture
+def server(fake_data_dir: Path) -> Iterator[FileServer]:
+    """A local HTTP server with a mirror per fault (see :class:`~tests.helpers.FileServer`) for the fake files."""
+    served = FileServer(fake_data_dir)
+    yield served
+    served.close()

@@ -53,6 +53,11 @@ def fake_specs(folder: Path) -> dict[str, FileSpec]:
     }
 
 
+def leftovers(folder: Path) -> list[str]:
+    """Everything in ``folder`` and below (temporary files included); nothing if it does not exist."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
 class FileServer:
     """An HTTP server on 127.0.0.1 that serves a folder's files, well or with a chosen fault.
 

@@ -1,15 +1,10 @@
-"""The data modules: where files are found, downloads, batching, labels, pictures."""
+"""The data modules: the three splits, uint8 storage, batching, argument checks, labels, pictures, the command line."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import socket
 import subprocess
-import tempfile
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,27 +13,9 @@ import torch
 from d2lmini import data as data_mod
 from d2lmini.data import MNIST, FashionMNIST, TensorLoader
 from d2lmini.idx import DataError
-from tests.helpers import (
-    FAKE_VAL,
-    FILES,
-    FileServer,
-    fake_specs,
-    load_command,
-    subprocess_env,
-    write_fake_dataset,
-    write_idx,
-)
+from tests.helpers import FAKE_VAL, FILES, FileServer, fake_specs, leftovers, write_fake_dataset, write_idx
 
 REAL = Path("/usr/share/datasets/fashion-mnist")
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No env var, an empty cache folder and no system folder: nothing is found by default."""
-    monkeypatch.delenv(data_mod.ENV_VAR, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(FashionMNIST, "system_dirs", (tmp_path / "system",))
-    return tmp_path
 
 
 def test_explicit_root(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
@@ -115,42 +92,26 @@ def test_generator_owns_the_training_order(fake_data_dir: Path, no_checksums: No
 
 
 @pytest.mark.parametrize(
-    ("value", "error", "advice"),
-    [(2.5, TypeError, "batch_size=256"), ("2", TypeError, "batch_size=256"), (64.0, TypeError, "batch_size=64"),
-     (0, ValueError, "batch_size=256"), (True, TypeError, "batch_size=256")],
+    ("value", "error", "example"),
+    [(2.5, TypeError, 256), ("2", TypeError, 256), (64.0, TypeError, 64), (0, ValueError, 256), (True, TypeError, 256)],
 )
 def test_batch_size_is_checked_when_the_data_is_made(
-    value: object, error: type, advice: str, fake_data_dir: Path, no_checksums: None, isolated: Path
+    value: object, error: type, example: int, fake_data_dir: Path, no_checksums: None, isolated: Path
 ) -> None:
-    with pytest.raises(error, match=f"batch_size must be a positive integer, got .*pass e.g. {advice}"):
+    message = f"batch_size must be a positive whole number such as {example}, not {value!r}."
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         FashionMNIST(batch_size=value, root=fake_data_dir)  # type: ignore[arg-type]
 
 
 def test_bad_split_and_resize_arguments(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
     with pytest.raises(ValueError, match=r"val_size=96 leaves no training images.*holds 96"):
         FashionMNIST(root=fake_data_dir, val_size=96)
-    with pytest.raises(ValueError, match="val_size must be a positive integer"):
+    with pytest.raises(ValueError, match="val_size must be a positive whole number such as 10000, not 0"):
         FashionMNIST(root=fake_data_dir, val_size=0)
+    with pytest.raises(TypeError, match=r"resize must be a positive whole number such as 32, not 32\.5"):
+        FashionMNIST(root=fake_data_dir, resize=(32.5, 32))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"resize must be a pair \(height, width\)"):
         FashionMNIST(root=fake_data_dir, resize=32)  # type: ignore[arg-type]
-
-
-def test_search_order(no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env_dir = write_fake_dataset(isolated / "env")
-    cache = write_fake_dataset(isolated / "cache" / "d2lmini" / "fashion-mnist")
-    system = write_fake_dataset(isolated / "system")
-    assert FashionMNIST(download=False).root == cache  # cache before the system folder
-    monkeypatch.setenv(data_mod.ENV_VAR, str(env_dir))
-    assert FashionMNIST(download=False).root == env_dir  # the env var before the cache
-    assert FashionMNIST(root=system, download=False).root == system  # root before everything
-
-
-def test_nothing_found_without_download(isolated: Path) -> None:
-    with pytest.raises(DataError) as err:
-        FashionMNIST(download=False)
-    message = str(err.value)
-    assert "are in none of these folders" in message
-    assert "dataset-fashion-mnist" in message and data_mod.ENV_VAR in message
 
 
 def test_corrupt_file_is_reported_not_skipped(
@@ -167,129 +128,6 @@ def test_real_checksums_reject_other_files(fake_data_dir: Path, isolated: Path) 
         FashionMNIST(root=fake_data_dir)
 
 
-# Downloads, against a local server with real faults --------------------------------------------
-@pytest.fixture
-def server(fake_data_dir: Path) -> Iterator[FileServer]:
-    served = FileServer(fake_data_dir)
-    yield served
-    served.close()
-
-
-@pytest.fixture
-def cache(isolated: Path, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The (empty) cache folder downloads go to; the fake files are the dataset, checked by their own MD5s."""
-    monkeypatch.setattr(FashionMNIST, "files", fake_specs(fake_data_dir))
-    monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
-    return isolated / "cache" / "d2lmini" / "fashion-mnist"
-
-
-def leftovers(folder: Path) -> list[str]:
-    """Everything in ``folder`` and below (temporary files included); nothing if it does not exist."""
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
-
-
-def test_download_goes_to_the_cache_atomically(
-    cache: Path, server: FileServer, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
-    data = FashionMNIST()
-    assert data.root == cache and len(data.test_X) == 32
-    assert leftovers(cache) == sorted(FILES)  # no temporary files left
-    assert all((cache / f).read_bytes() == (fake_data_dir / f).read_bytes() for f in FILES)
-    FashionMNIST()  # found now: no second download
-    assert len(server.requests) == 4
-
-
-def test_mirrors_are_tried_in_order(cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("404"), server.mirror("cut-chunked"),
-                                                  server.mirror("ok")))  # fmt: skip
-    assert FashionMNIST().root == cache
-    assert [r.split("/")[1] for r in server.requests[:3]] == ["404", "cut-chunked", "ok"]
-    assert leftovers(cache) == sorted(FILES)
-
-
-@pytest.mark.parametrize(
-    ("mode", "what", "fix"),
-    [
-        ("cut-chunked", r"the download was cut short \(the connection closed after \d+ bytes\)", "run again"),
-        ("cut-length", r"the download was cut short \(the connection closed after \d+ of \d+ bytes\)", "run again"),
-        ("404", "the server answered 404 Not Found", "the mirrors may be down or moved"),
-        ("500", "the server answered 500 Internal Server Error", "the mirrors may be down or moved"),
-        ("html", r"a web page \(HTML\), not the gzip file", "the mirrors may be down or moved"),
-        ("wrong", "checksum mismatch", "the mirrors may be down or moved"),
-        ("slow", r"the server sent nothing for 0.2 s \(timed out\)", "run again"),
-    ],
-)
-def test_a_failed_download_says_what_and_leaves_nothing(
-    mode: str, what: str, fix: str, cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror(mode),))
-    with pytest.raises(DataError) as err:
-        FashionMNIST(timeout=0.2)
-    message = str(err.value)
-    url = server.mirror(mode) + "train-images-idx3-ubyte.gz"
-    assert message.startswith("fashion-mnist: could not download train-images-idx3-ubyte.gz; every mirror failed")
-    assert re.search(f"{re.escape(url)}: {what}", message), message
-    assert f"Fix: {fix}" in message and "or set D2LMINI_DATA to a folder that holds the four files" in message
-    assert "no internet" not in message and ".part" not in message
-    assert leftovers(cache) == []  # nothing partial, nothing corrupt
-
-
-def test_no_server_at_all_suggests_the_offline_ways(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as closed:  # a port that nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    monkeypatch.setattr(FashionMNIST, "mirrors", (f"http://127.0.0.1:{port}/",))
-    with pytest.raises(DataError, match=r"could not reach the server .*Connection refused") as err:
-        FashionMNIST()
-    assert f"with no internet, install Debian's package: sudo apt-get install dataset-fashion-mnist, or copy the " \
-           f"four files into {cache}" in str(err.value)  # fmt: skip
-    assert leftovers(cache) == []
-
-
-def test_with_root_the_advice_is_root_not_the_variable(
-    isolated: Path, fake_data_dir: Path, no_checksums: None, server: FileServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("404"),))
-    for download in (True, False):
-        with pytest.raises(DataError) as err:
-            FashionMNIST(root=isolated / "mine", download=download)
-        assert "pass root= a folder that holds" in str(err.value) and "D2LMINI_DATA" not in str(err.value)
-    broken = fake_data_dir / FILES[1]
-    broken.write_bytes(broken.read_bytes()[:-5])
-    with pytest.raises(DataError, match="pass root= a folder with good copies") as err:
-        FashionMNIST(root=fake_data_dir)
-    assert "D2LMINI_DATA" not in str(err.value)
-
-
-def test_cache_under_a_file_names_the_file_and_the_alternatives(
-    cache: Path, isolated: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
-    blocker = isolated / "not-a-folder"
-    blocker.write_text("a file where the cache's parent should be")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    with pytest.raises(DataError) as err:
-        FashionMNIST()
-    message = str(err.value)
-    assert f"cannot create the folder {blocker}/d2lmini/fashion-mnist: {blocker} is a file, not a folder" in message
-    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message
-    monkeypatch.setenv(data_mod.ENV_VAR, str(blocker))  # the variable naming a file
-    with pytest.raises(DataError, match=f"cannot create the folder {blocker}: {blocker} is a file"):
-        FashionMNIST()
-    with pytest.raises(DataError, match=r"is a file, not a folder\. Fix: pass root= a folder you can write to;"):
-        FashionMNIST(root=blocker / "data")
-    assert blocker.read_text() == "a file where the cache's parent should be" and server.requests == []
-
-
-def test_a_folder_where_a_file_should_be(cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
-    (cache / FILES[2]).mkdir(parents=True)
-    with pytest.raises(DataError, match=f"{cache / FILES[2]}: a folder where the file should be; remove it"):
-        FashionMNIST()
-    assert server.requests == []  # found out before downloading anything
-
-
 @pytest.mark.parametrize(
     ("labels", "what"),
     [(torch.zeros(95), "holds 96 images but train-labels-idx1-ubyte.gz holds 95 labels; the two files come from"),
@@ -301,118 +139,6 @@ def test_labels_that_do_not_fit_the_images(
     write_idx(fake_data_dir / FILES[1], labels)
     with pytest.raises(DataError, match=what):
         FashionMNIST(root=fake_data_dir)
-
-
-@pytest.mark.slow  # two fresh Python processes (2-3 s each to import torch)
-def test_two_processes_downloading_into_one_cache_both_succeed(
-    cache: Path, isolated: Path, server: FileServer, fake_data_dir: Path
-) -> None:
-    command = load_command(FashionMNIST.files, [server.mirror("delay")], [isolated / "system"])
-    env = subprocess_env({"XDG_CACHE_HOME": str(isolated / "cache")})
-    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    assert all(out.splitlines()[-2] == str(cache) for out in outputs)  # the last line before "left: ..."
-    assert leftovers(cache) == sorted(FILES)
-    assert all((cache / f).read_bytes() == (fake_data_dir / f).read_bytes() for f in FILES)
-    assert len(server.requests) >= 5  # the two really did download at the same time, not one after the other
-
-
-# Faults a process running as root cannot meet: another user's view, a read-only or full file system.
-# Each test starts a fresh Python process (2-3 s to import torch), hence "slow". -------------------------
-@pytest.fixture
-def open_tmp() -> Iterator[Path]:
-    """A temporary folder that other users may enter (pytest's tmp_path is private to its owner)."""
-    folder = Path(tempfile.mkdtemp(prefix="d2lmini-test-"))
-    folder.chmod(0o755)
-    yield folder
-    for parent, children, _ in os.walk(folder):  # unlock what a test locked, so that it can be removed
-        for child in children:
-            os.chmod(os.path.join(parent, child), 0o755)
-    shutil.rmtree(folder)
-
-
-def as_other_user() -> tuple[str, ...]:
-    """Run as ``nobody`` when we are root, for whom permission bits do not apply; as ourselves otherwise."""
-    if os.geteuid() != 0:
-        return ()
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv (util-linux): cannot run as a user that permissions stop")
-    return ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-
-
-def with_tmpfs(folder: Path, options: str, then: str = "true") -> tuple[str, ...]:
-    """Run in new user and mount namespaces, with a small tmpfs mounted on ``folder`` (and ``then`` run in it)."""
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
-    if shutil.which("unshare") is None or probe.returncode != 0:
-        pytest.skip("needs user and mount namespaces (unshare) to mount a read-only or a full file system")
-    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && cd "$0" && {{ {then}; }} && cd / && exec "$@"'
-    return ("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", setup, str(folder))
-
-
-def run_load(command: list[str], env: dict[str, str]) -> tuple[int, str, list[str]]:
-    """Run a load command; its exit code, its message and what its ``inspect`` folder holds at the end."""
-    done = subprocess.run(command, env=subprocess_env(env), capture_output=True, text=True, timeout=120)
-    *message, left = done.stdout.splitlines() or ["", "left: []"]
-    assert left.startswith("left: "), done.stderr
-    return done.returncode, "\n".join(message), json.loads(left.removeprefix("left: "))
-
-
-@pytest.mark.slow
-def test_no_permission_to_write_the_cache(open_tmp: Path, fake_data_dir: Path, server: FileServer) -> None:
-    locked = open_tmp / "cache"
-    locked.mkdir()
-    locked.chmod(0o555)
-    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [open_tmp / "system"],
-                           inspect=locked, prefix=as_other_user())  # fmt: skip
-    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(locked)})
-    assert code == 3, message
-    assert f"cannot create the folder {locked}/d2lmini/fashion-mnist: permission denied" in message
-    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message
-    assert left == [] and server.requests == []
-
-
-@pytest.mark.slow
-def test_an_unreadable_folder_does_not_hide_a_good_copy(open_tmp: Path, fake_data_dir: Path) -> None:
-    system = shutil.copytree(fake_data_dir, open_tmp / "system")  # the Debian package's copy
-    private = open_tmp / "private"
-    private.mkdir(mode=0o000)
-    private.chmod(0o000)
-    env = {"D2LMINI_DATA": str(private), "XDG_CACHE_HOME": str(open_tmp / "cache")}
-    specs = fake_specs(fake_data_dir)
-    code, message, _ = run_load(load_command(specs, [], [system], download=False, prefix=as_other_user()), env)
-    assert (code, message) == (0, str(system))
-    code, message, _ = run_load(load_command(specs, [], [], download=False, prefix=as_other_user()), env)
-    assert code == 3 and f"{private}  (cannot be read: Permission denied)" in message
-    code, message, _ = run_load(load_command(specs, ["http://127.0.0.1:9/"], [], prefix=as_other_user()), env)
-    assert code == 3 and f"cannot look into {private}: permission denied. Fix: set D2LMINI_DATA to a folder" in message
-
-
-@pytest.mark.slow
-def test_a_read_only_file_system(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    prefix = with_tmpfs(mount, "ro,size=1m")
-    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [], inspect=mount, prefix=prefix)
-    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(mount)})
-    assert code == 3, message
-    assert f"cannot create the folder {mount}/d2lmini/fashion-mnist: it is on a read-only file system" in message
-    assert "Fix: set D2LMINI_DATA to a folder you can write to (or pass root=)" in message and left == []
-
-
-@pytest.mark.slow
-def test_a_full_disk(tmp_path: Path, fake_data_dir: Path, server: FileServer) -> None:
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    fill = "head -c 1048576 /dev/zero > filler 2>/dev/null; true"  # a 4 kB file system, filled up
-    prefix = with_tmpfs(mount, "size=4k", then=fill)
-    command = load_command(fake_specs(fake_data_dir), [server.mirror("ok")], [], inspect=mount, prefix=prefix)
-    code, message, left = run_load(command, {"XDG_CACHE_HOME": str(mount)})
-    assert code == 3, message
-    target = mount / "d2lmini" / "fashion-mnist"
-    assert re.search(rf"cannot write {FILES[0]} \([\d,]+ bytes\) into {target}: the disk is full", message)
-    assert "Fix: free some space there; or set D2LMINI_DATA to a folder you can write to" in message
-    assert left == sorted(str(p) for p in (mount / "d2lmini", target, mount / "filler"))  # no partial file
 
 
 def test_mnist_uses_its_own_folder_and_labels(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -444,6 +170,14 @@ def test_command_line_fetches_every_dataset(
     assert "error: mnist: could not download train-images-idx3-ubyte.gz" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python process (2-3 s to import torch)
+def test_python_dash_m_runs_the_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "d2lmini.data", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m d2lmini.data [-h] [--all | --dataset {fashion-mnist,mnist}]")
+    assert all(option in done.stdout for option in ("--root ROOT", "--timeout TIMEOUT"))
+
+
 def test_loader_batches_cover_everything_once() -> None:
     X, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
     loader = TensorLoader(X, y, batch_size=4, shuffle=True)
@@ -467,7 +201,7 @@ def test_loader_shuffle_follows_the_global_seed() -> None:
 def test_loader_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="X has 3 rows but y has 2"):
         TensorLoader(torch.zeros(3), torch.zeros(2), 2, False)
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be a positive whole number such as 256, not 0"):
         TensorLoader(torch.zeros(3), torch.zeros(3), 0, False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -261,16 +262,23 @@ def test_any_error_keeps_the_finished_epochs(data: FakeData, capsys: pytest.Capt
 
 
 # Arguments and data are checked up front ----------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [0, -1, 2.5, 64.0, "2", True, None])
-def test_max_epochs_must_be_a_positive_whole_number(value: Any) -> None:
-    with pytest.raises(ValueError, match=f"max_epochs must be a positive whole number such as 10, not {value!r}"):
+@pytest.mark.parametrize(
+    ("value", "error", "example"),
+    [(0, ValueError, 10), (-1, ValueError, 10), (2.5, TypeError, 10), (64.0, TypeError, 64), ("2", TypeError, 10),
+     (True, TypeError, 10), (None, TypeError, 10)],
+)
+def test_max_epochs_must_be_a_positive_whole_number(value: Any, error: type, example: int) -> None:
+    message = f"max_epochs must be a positive whole number such as {example}, not {value!r}."
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
         Trainer(max_epochs=value)
 
 
 def test_other_arguments_are_checked_when_the_trainer_is_made() -> None:
     with pytest.raises(ValueError, match=r"gradient_clip_val must be a positive number such as 1\.0, or None; not 0"):
         Trainer(1, gradient_clip_val=0)
-    with pytest.raises(ValueError, match=r"seed must be a whole number such as 0, or None; not 1\.5"):
+    with pytest.raises(TypeError, match=r"gradient_clip_val must be a positive number such as 1\.0, or None; not '1'"):
+        Trainer(1, gradient_clip_val="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"seed must be a whole number such as 0, or None; not 1\.5"):
         Trainer(1, seed=1.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="progress must be"):
         Trainer(1, progress="fancy")  # type: ignore[arg-type]
