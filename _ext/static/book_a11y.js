@@ -1,18 +1,20 @@
-/* Boxes of code or display math that scroll sideways become focusable regions, so that a keyboard
+/* Boxes of code, tables or display math that scroll sideways become focusable regions, so that a keyboard
    can scroll them too (WCAG 2.1.1; axe: scrollable-region-focusable).  Checked on load, once MathJax
    has typeset the page, whenever the window changes size and whenever hidden content is shown (a
    framework tab chosen, a dropdown opened: hidden boxes have no width to measure); when done, the window's width is
    written to <html data-scroll-boxes="..."> (the browser test waits for it). */
 (function () {
   "use strict";
-  var BOXES = "div.highlight pre, .cell_output pre, .output pre, mjx-container[display='true']";
+  var BOXES = "div.highlight pre, .cell_output pre, .output pre, mjx-container[display='true'], " +
+    ".pst-scrollable-table-container";
   var mark = function () {
     document.querySelectorAll(BOXES).forEach(function (box) {
       var scrolls = box.scrollWidth > box.clientWidth + 1;
       if (scrolls && !box.dataset.scrollFocus) {
         box.setAttribute("tabindex", "0");
         box.setAttribute("role", "region");
-        box.setAttribute("aria-label", box.matches("pre") ? "code (scrolls sideways)" : "equation (scrolls sideways)");
+        box.setAttribute("aria-label", box.matches("pre") ? "code (scrolls sideways)"
+          : box.matches(".pst-scrollable-table-container") ? "table (scrolls sideways)" : "equation (scrolls sideways)");
         box.dataset.scrollFocus = "1";
       } else if (!scrolls && box.dataset.scrollFocus) {
         ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (a) { box.removeAttribute(a); });
