@@ -11,7 +11,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -167,3 +169,21 @@ def load_command(
 def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     """A minimal environment: no D2LMINI_DATA or cache setting from outside, one thread."""
     return {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", **extra}
+
+
+# Debian's Chromium, driven by Playwright; never a downloaded browser.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium for one test module (the browser tests' ``browser`` fixtures)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

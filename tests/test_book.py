@@ -39,13 +39,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import CHROMIUM, chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "test"
 HTML = OUT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 WEIGHTS = OUT / "page-weights.json"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -105,12 +105,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

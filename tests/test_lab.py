@@ -36,11 +36,10 @@ import yaml
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from scripts.launch_cells import repository, setup_source
+from tests.helpers import CHROMIUM, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots" / "lab"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 KERNEL = "mlp-book"  # the named kernel scripts/lab.sh registers
 KERNEL_DISPLAY_NAME = "Python 3 (MLP book)"
@@ -176,12 +175,8 @@ def printed_url(server: subprocess.Popen[bytes], log: Path, timeout: float) -> s
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -189,6 +184,7 @@ def page(browser: Any, lab: Lab) -> Iterator[Any]:
     """A fresh page; the kernels it starts stay idle until the server shuts them all down at the end."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
+    page.set_default_timeout(90_000)  # JupyterLab loads slowly on a busy 2-core machine
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page
