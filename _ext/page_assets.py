@@ -11,7 +11,8 @@ and myst-nb's handlers have added their scripts:
 - plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added
   only when the body holds a plotly figure, ``async``: it blocks neither the
   first paint nor MathJax (a deferred script would hold back
-  DOMContentLoaded, and so MathJax's typesetting, until its 4.7 MB arrived);
+  DOMContentLoaded, and so MathJax's typesetting, until it arrived); the
+  book serves plotly.js's 1.5 MB cartesian bundle (see the Makefile's assets);
   the demos draw their plots once it has run (see d2lmini.book.widgets);
 - MathJax and its configuration are removed when the body holds no math
   (Sphinx keeps them on a page whose toctree includes a page with math);
@@ -82,6 +83,6 @@ def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, do
 
 
 def setup(app: Any) -> dict:
-    app.add_config_value("page_assets_plotly_js", "../plotly.min.js", "html")
+    app.add_config_value("page_assets_plotly_js", "../plotly-cartesian.min.js", "html")
     app.connect("html-page-context", choose_scripts, priority=800)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

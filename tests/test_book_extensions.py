@@ -40,7 +40,7 @@ class FakeApp:
     def __init__(self, scripts: list) -> None:
         self.builder = SimpleNamespace(format="html")
         self.config = SimpleNamespace(
-            mathjax_path=MATHJAX, page_assets_plotly_js="../plotly.min.js", nb_ipywidgets_js={WIDGET_JS: {}}
+            mathjax_path=MATHJAX, page_assets_plotly_js="../plotly-cartesian.min.js", nb_ipywidgets_js={WIDGET_JS: {}}
         )
         self.scripts = scripts
 
@@ -87,8 +87,8 @@ def test_a_widget_view_keeps_the_widget_state_and_scripts() -> None:
 @pytest.mark.parametrize("figure", ['<div class="d2lmini-demo-plot" id="x">', '<div class="plotly-graph-div">'])
 def test_plotly_is_added_async_only_with_a_plotly_figure(figure: str) -> None:
     added = scripts_for(f"<p>text</p>{figure}</div>")[-1]
-    assert added.filename == "../plotly.min.js" and added.attributes == {"loading_method": "async"}
-    assert "../plotly.min.js" not in names(scripts_for("<p>no figure, only the word plotly-graph-div</p>"))
+    assert added.filename == "../plotly-cartesian.min.js" and added.attributes == {"loading_method": "async"}
+    assert "../plotly-cartesian.min.js" not in names(scripts_for("<p>no figure, only the word plotly-graph-div</p>"))
 
 
 def test_script_files_are_deferred_except_what_inline_head_scripts_use() -> None:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from d2lmini.book import playground as pg
+from tests.helpers import CHROMIUM, chromium
 
 
 def hand_made(weights: list[list[list[float]]], biases: list[list[float]], activation: str = "relu") -> pg.TinyMLP:
@@ -272,7 +273,8 @@ def test_live_view_redraws_the_map_when_a_control_moves(small_states: dict) -> N
 
 # -- the playground figure in a browser --------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: The plotly.js bundle the book serves (``make assets``): the test proves it holds every trace the figure uses.
+SITE_PLOTLY = Path(__file__).resolve().parents[2] / "_vendor" / "site" / "plotly-cartesian.min.js"
 
 #: The control that has the keyboard focus: its name, its input type and whether a slider is at its end.
 FOCUSED = """() => {
@@ -286,34 +288,32 @@ SEEN = """(fig) => {
   return {description: fig.querySelector('.d2lmini-demo-description').textContent,
           values: [...fig.querySelectorAll('input[type=range]')].map(i => i.getAttribute('aria-valuetext')),
           plot: JSON.stringify((plot.data || []).map(t => [t.z, t.x, t.y])),
-          drawn: fig.querySelectorAll('.contourlayer path, .heatmaplayer image, .contour image').length +
-                 fig.querySelectorAll('.scatterlayer path').length};
+          regions: fig.querySelectorAll('.contourlayer path, .heatmaplayer image, .contour image').length,
+          points: fig.querySelectorAll('.scatterlayer path').length};
 }"""
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")
 def test_playground_figure_is_drawn_and_every_control_works_by_keyboard(tmp_path: Path) -> None:
-    """The static figure in Chromium: plotly draws it, Tab reaches each control, an arrow key changes the map."""
-    import plotly
-    from playwright.sync_api import sync_playwright
-
+    """The static figure in Chromium with the book's plotly.js bundle: plotly draws the regions and the points,
+    Tab reaches each control, an arrow key changes the map."""
+    assert SITE_PLOTLY.exists(), "the book's plotly.js is missing: run `make assets`"
     states = pg.train_states(["xor", "circles"], widths=(0, 2, 8), depths=(1, 2), activations=("relu", "tanh"))
     demo = pg.playground_demo(states)
-    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
+    shutil.copy(SITE_PLOTLY, tmp_path)
     page_file = tmp_path / "index.html"
     page_file.write_text(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>playground</title>'
-                         f'<script src="plotly.min.js" defer></script></head><body>{demo.to_html()}</body></html>')
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu",
-                                    "--disable-background-networking"])  # fmt: skip
+                         f'<script src="{SITE_PLOTLY.name}" defer></script></head><body>{demo.to_html()}</body></html>')
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 900, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda err: errors.append(str(err)))
         page.goto(page_file.as_uri())
         figure = page.locator(f"#{demo.div_id}")
         page.wait_for_function(f"() => document.querySelector('#{demo.div_id}-plot .main-svg') !== null")
-        assert figure.evaluate(SEEN)["drawn"] > 0
+        seen = figure.evaluate(SEEN)
+        assert seen["regions"] > 0 and seen["points"] > 0, seen
         reached = []
         for _ in range(40):
             page.keyboard.press("Tab")
@@ -329,6 +329,5 @@ def test_playground_figure_is_drawn_and_every_control_works_by_keyboard(tmp_path
             assert after["plot"] != before["plot"], control
             if control[1] == "range":
                 assert after["values"] != before["values"], control
-        browser.close()
     assert reached == [c.name for c in demo.controls]
     assert errors == []
