@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,14 +94,14 @@ def parse_idx(raw: bytes, source: str, ndim: int, fix: str) -> torch.Tensor:
     if len(raw) < header:
         raise DataError(f"{source}: truncated inside the header. {fix}")
     shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + int(torch.tensor(shape).prod())
+    expected = header + math.prod(shape)  # Python ints: a corrupt header's huge shape cannot overflow
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "has trailing data"
         raise DataError(
             f"{source}: {problem} (its header promises shape {tuple(shape)}, i.e. {expected:,} bytes, "
             f"but it holds {len(raw):,}). {fix}"
         )
-    data = torch.frombuffer(bytearray(raw[header:]), dtype=torch.uint8)
+    data = torch.frombuffer(bytearray(memoryview(raw)[header:]), dtype=torch.uint8)  # one copy, writable
     return data.reshape(shape)
 
 

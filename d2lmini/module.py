@@ -40,14 +40,18 @@ def add_to_class(cls: type) -> Callable[[F_], F_]:
     return attach
 
 
+def has_lazy_parameters(module: nn.Module) -> bool:
+    """True while ``module`` has lazy layers whose parameters have no shape yet (until one batch runs through)."""
+    return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
+
+
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
     """Number of scalar parameters in ``module`` (learnable ones by default)."""
-    params = list(module.parameters())
-    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in params):
+    if has_lazy_parameters(module):
         raise ValueError(
             "The module has lazy layers that are not initialised yet; run one batch through it first."
         )
-    return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def mlp_parameter_count(widths: Sequence[int]) -> int:

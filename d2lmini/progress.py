@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from d2lmini.history import History
 
@@ -46,7 +46,7 @@ class NoProgress:
 class TerminalProgress(NoProgress):
     """A one-line bar on stderr during each epoch, then one summary line per epoch."""
 
-    def __init__(self, stream: Any = None, width: int = 30) -> None:
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
         self.last_draw = 0.0

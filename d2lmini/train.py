@@ -25,8 +25,8 @@ from torch import nn
 
 from d2lmini.arguments import positive_int
 from d2lmini.history import History
-from d2lmini.module import Module
-from d2lmini.progress import ProgressMode, make_progress
+from d2lmini.module import Module, has_lazy_parameters
+from d2lmini.progress import NoProgress, ProgressMode, make_progress
 
 Batch = Sequence[torch.Tensor]
 STEP_CONTRACT = "it must return the loss tensor (one number, e.g. F.cross_entropy(y_hat, y)) or {'loss': loss, ...}"
@@ -55,25 +55,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds CUDA's generators
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)  # absent from some builds
+    return mps is not None and mps.is_available()
+
+
 def available_devices() -> list[str]:
     """The devices this machine can train on, e.g. ``["cpu", "cuda:0"]``."""
     devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0)]
-    mps = getattr(torch.backends, "mps", None)
-    return [*devices, "mps"] if mps is not None and mps.is_available() else devices
+    return [*devices, "mps"] if _mps_available() else devices
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist on this machine."""
     if str(device) == "auto":
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps and mps.is_available() else "cpu")
-    choices = f"this machine has: 'auto' (the fastest), {', '.join(repr(d) for d in available_devices())}"
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
+    devices = available_devices()
+    choices = f"this machine has: 'auto' (the fastest), {', '.join(repr(d) for d in devices)}"
     try:
         resolved = torch.device(device)
     except RuntimeError:
         raise ValueError(f"device={device!r} is not a device name; {choices}.") from None
     index = f"{resolved.type}:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
-    if resolved.type != "meta" and index not in available_devices():
+    if resolved.type != "meta" and index not in devices:
         raise ValueError(f"device={device!r} is not available; {choices}. (On Colab, pick a GPU runtime for 'cuda'.)")
     return resolved
 
@@ -128,11 +132,6 @@ def _as_metrics(out: Any, what: str) -> dict[str, torch.Tensor | float]:
             )
         if not isinstance(value, (torch.Tensor, numbers.Real)):
             raise TypeError(f"{what} returned {key!r} as a {type(value).__name__}; metrics must be single numbers.")
-        if key == "loss" and not isinstance(value, torch.Tensor):
-            raise TypeError(
-                f"{what} returned the loss as a {type(value).__name__} ({value:.4g}): .item() and float() cut it "
-                f"off from its gradients; {STEP_CONTRACT}."
-            )
     return out
 
 
@@ -145,15 +144,23 @@ def _as_loader(data: Any) -> Iterable[Batch]:
     raise TypeError(f"expected a data module or an iterable of (X, y) batches, not a {type(data).__name__}.")
 
 
-def _check_data_module(data: Any) -> None:
+def _classes(data: Any) -> int | None:
+    """How many classes a data module names in its ``labels`` (None if it names none), for error messages."""
+    return len(getattr(data, "labels", ())) or None
+
+
+def _check_data_module(data: Any) -> int:
+    """Refuse anything but a data module with non-empty loaders; return the number of training batches."""
     if not (callable(getattr(data, "train_dataloader", None)) and callable(getattr(data, "val_dataloader", None))):
         raise TypeError(
             f"Trainer.fit got a {type(data).__name__} as data; pass a data module with "
             "train_dataloader()/val_dataloader(), e.g. d2lmini.FashionMNIST(batch_size=256)."
         )
+    batches = {split: len(getattr(data, f"{split}_dataloader")()) for split in ("train", "val")}
     for split, name in (("train", "training"), ("val", "validation")):
-        if len(getattr(data, f"{split}_dataloader")()) == 0:
+        if batches[split] == 0:
             raise ValueError(f"The {name} set is empty: data.{split}_dataloader() gives no batches.")
+    return batches["train"]
 
 
 def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
@@ -239,7 +246,7 @@ class Trainer:
         The batch comes from the validation loader, which does not shuffle, so
         this draws no random numbers besides the new layers' initial weights.
         """
-        if any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters()):
+        if has_lazy_parameters(model):
             batch = self._to_device(next(iter(data.val_dataloader())))
             with torch.no_grad():
                 _call(lambda b: model(*b[:-1]), batch, "the first forward pass (initialising lazy layers)")
@@ -255,8 +262,8 @@ class Trainer:
         prints one line and lets the interrupt through, so "Run All" stops.
         """
         self.history = history = History(device=str(self.device))
-        _check_data_module(data)
-        classes = len(getattr(data, "labels", ())) or None
+        batches = _check_data_module(data)
+        classes = _classes(data)
         model.to(self.device)
         self._initialise_lazy(model, data)
         optimizer, scheduler = _split_optimizers(model.configure_optimizers())
@@ -266,7 +273,7 @@ class Trainer:
             if generator is not None:
                 generator.manual_seed(self.seed)
         progress = make_progress(self.progress)
-        progress.start(self.max_epochs, len(data.train_dataloader()))
+        progress.start(self.max_epochs, batches)
         last_good = _copy_state(model)
         try:
             for epoch in range(1, self.max_epochs + 1):
@@ -310,7 +317,7 @@ class Trainer:
         data: DataModule,
         optimizer: torch.optim.Optimizer,
         epoch: int,
-        progress: Any,
+        progress: NoProgress,
         classes: int | None,
     ) -> dict[str, float]:
         model.train()
@@ -318,7 +325,12 @@ class Trainer:
         for index, batch in enumerate(data.train_dataloader(), start=1):
             batch = self._to_device(batch)
             metrics = _as_metrics(_call(model.training_step, batch, "training_step", classes), "training_step")
-            loss: torch.Tensor = metrics["loss"]  # type: ignore[assignment]  (a tensor: checked by _as_metrics)
+            loss = metrics["loss"]
+            if not isinstance(loss, torch.Tensor):
+                raise TypeError(
+                    f"training_step returned the loss as a {type(loss).__name__} ({loss:.4g}): .item() and float() "
+                    f"cut it off from its gradients; {STEP_CONTRACT}."
+                )
             if not loss.requires_grad:
                 raise ValueError(
                     "training_step returned a loss that does not depend on the weights (no gradient): was it "
@@ -372,7 +384,7 @@ class Trainer:
         trainer's device and is left on its own device, in its own mode.
         """
         with self._on_device(model):
-            return self._mean_metrics(model, _as_loader(data), len(getattr(data, "labels", ())) or None)
+            return self._mean_metrics(model, _as_loader(data), _classes(data))
 
     def predict(self, model: nn.Module, data: DataModule | Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted class indices and true labels, on the CPU, over ``data`` (as for :meth:`evaluate`)."""

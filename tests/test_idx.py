@@ -62,6 +62,13 @@ def test_truncated_data_after_header(tmp_path: Path) -> None:
         read_idx(path, SPEC)
 
 
+def test_a_huge_shape_in_a_corrupt_header_is_reported_as_it_is() -> None:
+    header = bytes([0, 0, 8, 3]) + b"".join((2**21).to_bytes(4, "big") for _ in range(3))  # 2**63 bytes: no int64
+    with pytest.raises(DataError, match=r"truncated \(its header promises shape \(2097152, 2097152, 2097152\), "
+                                        r"i\.e\. 9,223,372,036,854,775,824 bytes, but it holds 116\)"):  # fmt: skip
+        decode_idx(gzip.compress(header + bytes(100)), SPEC, "images.gz")
+
+
 def test_wrong_magic_number(tmp_path: Path) -> None:
     path = tmp_path / "images.gz"
     write_idx(path, torch.zeros(4, 3, dtype=torch.uint8))  # a 2-D file where 3-D is expected

@@ -152,6 +152,19 @@ def test_wrong_training_step_results_are_explained(data: FakeData, make: Any, er
         fit(Returns(make), data)
 
 
+def test_validation_metrics_may_be_plain_numbers(data: FakeData) -> None:
+    class Itemised(Linear):  # no gradients in validation, so nothing is cut off by .item()
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            return {key: value.item() for key, value in super().validation_step(batch).items()}
+
+    model = Itemised()
+    history = fit(model, data)
+    assert history.keys() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert Trainer(1, device="cpu", progress="none").evaluate(model, data) == pytest.approx(
+        {"loss": history.final["val_loss"], "acc": history.final["val_acc"]}
+    )
+
+
 def test_a_forward_stub_stays_a_bare_not_implemented_error(data: FakeData) -> None:
     class Stub(Classifier):
         def __init__(self) -> None:
