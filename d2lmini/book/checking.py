@@ -392,8 +392,8 @@ def checker(
         @functools.wraps(body)
         def check(answer: Any, *, time_limit: float | None = time_limit) -> CheckResult:
             trial = Trial(TIME_LIMIT_S if time_limit is None else time_limit)
-            try:
-                with _random_state_kept():
+            try:  # gradients on, whatever the notebook set (a checker computes its expected values with autograd)
+                with _random_state_kept(), torch.inference_mode(False), torch.enable_grad():
                     _screen(answer, expects, example)
                     status, text = "correct", body(answer, trial)
             except Fail as fail:
@@ -431,8 +431,29 @@ def fmt(x: Any) -> str:
     return repr(x)
 
 
-def expect_tensor(got: Any, like: torch.Tensor, what: str = "It") -> torch.Tensor:
-    """Check that ``got`` is a tensor with real values, on ``like``'s device, with its shape and dtype."""
+def expect_int(got: Any, what: str) -> int:
+    """Check that ``got`` is one Python int; ``what`` says what to return instead of several values."""
+    if got is None:
+        raise wrong("It returns None: did you forget the `return` statement?")
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        raise wrong(f"It returns a tensor ({fmt(got)}); return a Python int (int(...)).")
+    if isinstance(got, torch.Tensor | list | tuple):
+        values = "value" if len(got) == 1 else "values"
+        raise wrong(f"It returns {len(got)} {values}; return {what}.")
+    if type(got).__module__ == "numpy" and getattr(got, "ndim", None) == 0:
+        raise wrong(f"It returns a NumPy {type(got).__name__} ({got}); return a Python int (int(...)).")
+    if isinstance(got, bool) or not isinstance(got, int):
+        raise wrong(f"It returns a value of type {type(got).__name__}; expected an int.")
+    return got
+
+
+def expect_tensor(
+    got: Any, like: torch.Tensor, what: str = "It", dtype_from: str = "the input's dtype"
+) -> torch.Tensor:
+    """Check that ``got`` is a tensor with real values, on ``like``'s device, with its shape and dtype.
+
+    ``dtype_from`` says where the expected dtype comes from, in the message about a wrong dtype.
+    """
     if got is None:
         raise wrong(f"{what} returns None: did you forget the `return` statement?")
     if not isinstance(got, torch.Tensor):
@@ -449,7 +470,7 @@ def expect_tensor(got: Any, like: torch.Tensor, what: str = "It") -> torch.Tenso
     if got.shape != like.shape:
         raise wrong(f"{what} returns shape {tuple(got.shape)}, expected {tuple(like.shape)}.")
     if got.dtype != like.dtype:
-        raise wrong(f"{what} returns dtype {got.dtype}, expected {like.dtype} (the input's dtype).")
+        raise wrong(f"{what} returns dtype {got.dtype}, expected {like.dtype} ({dtype_from}).")
     return got.detach()
 
 
@@ -461,15 +482,19 @@ def expect_close(
     rtol: float = 1e-4,
     hint: str = "",
 ) -> None:
-    """Compare element-wise; report up to three inputs where the values are off."""
-    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
-        raise wrong(f"It returns NaN or inf at {fmt(inputs)}. {hint}".rstrip())
+    """Compare element-wise; report the first input where the answer is NaN or inf, or up to three inputs where
+    the values are off."""
+
+    def at(i: tuple[int, ...]) -> str:
+        return f"at input {fmt(inputs[i])}" if inputs.shape == got.shape else f"at index {i}"
+
+    broken = ~torch.isfinite(got) & torch.isfinite(expected)
+    if broken.any():
+        i = tuple(broken.nonzero()[0].tolist())
+        raise wrong(f"It returns {fmt(got[i])} {at(i)}, where it should be {fmt(expected[i])}. {hint}".rstrip())
     bad = ~torch.isclose(got, expected, atol=atol, rtol=rtol)
     if bad.any():
-        same_shape = inputs.shape == got.shape
-        rows = []
-        for i in bad.nonzero()[:3].tolist():
-            where = f"at input {fmt(inputs[tuple(i)])}" if same_shape else f"at index {tuple(i)}"
-            rows.append(f"{where}: expected {fmt(expected[tuple(i)])}, got {fmt(got[tuple(i)])}")
+        first = [tuple(i) for i in bad.nonzero()[:3].tolist()]
+        rows = [f"{at(i)}: expected {fmt(expected[i])}, got {fmt(got[i])}" for i in first]
         more = f" ({int(bad.sum())} of {bad.numel()} values are off)"
         raise wrong("Off " + "; ".join(rows) + more + "." + (f" {hint}" if hint else ""))

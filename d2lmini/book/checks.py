@@ -22,8 +22,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from d2lmini.book.checking import CheckResult, Fail, Trial, checker, expect_close, expect_tensor, fmt, wrong
+from d2lmini.book.checking import (
+    CheckResult,
+    Fail,
+    Trial,
+    checker,
+    expect_close,
+    expect_int,
+    expect_tensor,
+    fmt,
+    wrong,
+)
 from d2lmini.book.experiment_checks import experiment_checker
+from d2lmini.book.playground import grid_points
+from d2lmini.module import count_parameters, mlp_parameter_count
 
 __all__ = [
     "CheckResult",
@@ -108,7 +120,7 @@ def check_prelu_grad(prelu_grad: Callable[..., Any], trial: Trial) -> str:
         hint = f"(alpha = {alpha})"
         if torch.allclose(got, torch.where(x > 0, x, alpha * x)):
             hint += " Those are the values of pReLU itself, not of its derivative."
-        elif torch.allclose(got[~at_zero], expected[~at_zero]) and bool((got[at_zero] == 1).all()):
+        elif at_zero.any() and torch.allclose(got[~at_zero], expected[~at_zero]) and bool((got[at_zero] == 1).all()):
             raise wrong(
                 f"Right everywhere except at x = 0, where it returns 1; the task asks for alpha ({alpha}) there, "
                 "the derivative from the left (use x > 0, not x >= 0, to pick 1)."
@@ -121,7 +133,8 @@ def check_prelu_grad(prelu_grad: Callable[..., Any], trial: Trial) -> str:
 # Softmax and cross-entropy
 
 _LOGITS = torch.tensor([[1.2, 5.1, 2.7], [0.0, 0.0, 0.0], [-1.0, 2.0, 0.5]])
-_LARGE = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -1001.0]])
+# Large scores, and a row whose spread overflows exp unless the row's maximum (not its minimum) is subtracted.
+_LARGE = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -1001.0], [-500.0, 500.0, 0.0]])
 
 
 @checker("softmax", example="check_softmax(softmax)")
@@ -136,12 +149,19 @@ def check_softmax(softmax: Callable[..., Any], trial: Trial) -> str:
             raise wrong(
                 "Each column sums to 1: you normalised over dim=0. Sum over each row (dim=1, keepdim=True) instead."
             )
+        ratio = got / expected  # a sum without keepdim divides entry [i, j] by row j's sum: ratio s_i / s_j
+        if torch.allclose(ratio.diagonal(), torch.ones(3)) and torch.allclose(ratio, ratio[:, :1] * ratio[:1, :]):
+            raise wrong(
+                "Entry [i, j] is divided by the sum of row j, not of row i: .sum(dim=1) gives shape (batch,), which "
+                "broadcasting lines up with the columns. Keep the summed dimension: .sum(dim=1, keepdim=True)."
+            )
     expect_close(_LOGITS, got, expected)
     expected = torch.softmax(_LARGE, dim=1)
     got = expect_tensor(trial.call(softmax, _LARGE.clone()), expected)
-    if not torch.isfinite(got).all():
+    broken = [fmt(row) for row, finite in zip(_LARGE, torch.isfinite(got).all(dim=1), strict=True) if not finite]
+    if broken:
         raise wrong(
-            f"It returns NaN or inf for large inputs such as {fmt(_LARGE[0])} and {fmt(_LARGE[1])}: "
+            f"It returns NaN or inf for large inputs such as {' and '.join(broken[:2])}: "
             "exp overflows (or every term underflows to 0). Subtract each row's own maximum "
             "(X.max(dim=1, keepdim=True).values) before exponentiating; softmax does not change."
         )
@@ -159,32 +179,36 @@ def _describe_batch(logits: torch.Tensor, y: torch.Tensor) -> str:
     return ", ".join(f"{fmt(row)} (label {int(label)})" for row, label in zip(logits, y, strict=True))
 
 
-def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Check one call of the reader's loss on (logits, y): value first, then the gradient it carries."""
-    ref = logits.clone().requires_grad_(True)
-    expected = F.cross_entropy(ref, y)
-    (expected_grad,) = torch.autograd.grad(expected, ref)
+def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor, y: torch.Tensor) -> None:
+    """Check one call of the reader's loss on (logits, y): value first, then the gradient it carries.
+
+    The loss gets logits that are not a leaf of the graph (a copy of one), like logits that come out of a network:
+    an in-place operation on them works as it would in training (and earns the note about changed arguments).
+    """
     leaf = logits.clone().requires_grad_(True)
-    got = trial.call(loss, leaf, y.clone())
+    expected = F.cross_entropy(leaf, y)
+    (expected_grad,) = torch.autograd.grad(expected, leaf)
+    expected = expected.detach()
+    got = trial.call(loss, leaf.clone(), y.clone())
     if isinstance(got, torch.Tensor) and got.shape == y.shape:
         raise wrong(f"It returns one loss per example (shape {tuple(y.shape)}); return their mean, a scalar.")
     if isinstance(got, float | int) and not isinstance(got, bool):
         raise wrong("It returns a Python number; return a 0-dim tensor (no .item()) so gradients can flow.")
-    value = expect_tensor(got, expected.detach(), what="On logits " + _describe_batch(logits, y) + " it")
+    value = expect_tensor(got, expected, what="On logits " + _describe_batch(logits, y) + " it")
     if not torch.isfinite(value):
         big = logits.abs().max() >= 100
         raise wrong(
             f"It returns {fmt(value)} on logits {_describe_batch(logits, y)}. "
             + (
-                "Compute log-softmax directly as X - max - log(sum(exp(X - max))), without "
-                "taking the log of a softmax that may be exactly 0."
+                "Compute log-softmax directly as X - m - log(sum(exp(X - m))), with m each row's own maximum "
+                "(or use torch.logsumexp), without taking the log of a softmax that may be exactly 0."
                 if big
                 else "The log of a number <= 0? Take log-softmax of the logits, not their log."
             )
         )
-    if torch.allclose(value, len(y) * expected.detach(), rtol=1e-4):
+    if torch.allclose(value, len(y) * expected, rtol=1e-4):
         raise wrong(f"It returns {fmt(value)}, the sum over the batch; return the mean instead.")
-    if not torch.allclose(value, expected.detach(), rtol=1e-4, atol=1e-5):
+    if not torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
         raise wrong(f"On logits {_describe_batch(logits, y)} the mean loss is {fmt(expected)}, got {fmt(value)}.")
     if not got.requires_grad:
         raise wrong("The value is right but carries no gradient: avoid .item(), .detach() and numpy.")
@@ -200,7 +224,6 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
             f"The value is right but its gradient with respect to the logits is off: for the first example "
             f"autograd through F.cross_entropy gives {fmt(expected_grad[0])}, yours {fmt(grad[0])}."
         )
-    return value
 
 
 @checker("cross_entropy", example="check_cross_entropy(cross_entropy)")
@@ -238,16 +261,10 @@ def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
         ("a 5-3-2 net whose first layer is frozen", _frozen_first_layer([5, 3, 2])),
     ]
     for name, net in cases:
-        want = sum(p.numel() for p in net.parameters() if p.requires_grad)
+        want, everything = count_parameters(net), count_parameters(net, trainable_only=False)
         weights_only = sum(p.numel() for p in net.parameters() if p.requires_grad and p.dim() > 1)
-        everything, tensors = sum(p.numel() for p in net.parameters()), len(list(net.parameters()))
-        got = trial.call(count_params, net)
-        if got is None:
-            raise wrong("It returns None: did you forget the `return` statement?")
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            raise wrong(f"It returns a tensor ({fmt(got)}); return a Python int (int(...)).")
-        if isinstance(got, bool) or not isinstance(got, int):
-            raise wrong(f"It returns a value of type {type(got).__name__}; expected an int.")
+        tensors = len(list(net.parameters()))
+        got = expect_int(trial.call(count_params, net), "their total, one int")
         if got == want:
             continue
         why = f"For {name} it returns {got}, expected {want}."
@@ -274,16 +291,24 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
         got = trial.call(collapse, W1.clone(), b1.clone(), W2.clone(), b2.clone())
         if got is None:
             raise wrong("It returns None: did you forget the `return` statement?")
-        if not isinstance(got, tuple | list) or len(got) != 2:
+        if not isinstance(got, tuple | list):
             raise wrong(f"It returns a value of type {type(got).__name__}; return a pair `W, b`.")
+        if len(got) != 2:
+            raise wrong(f"It returns {len(got)} values; return a pair `W, b`.")
         W = expect_tensor(got[0], want_W, what=f"{sizes} its W")
         b = got[1]
-        if not isinstance(b, torch.Tensor) or b.shape not in ((q,), (1, q)) or b.device.type == "meta":
+        if not isinstance(b, torch.Tensor) or b.shape not in ((q,), (1, q)):
             shape = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
             raise wrong(f"{sizes} its b has shape {shape}, expected ({q},).")
-        b = b.detach().reshape(-1)
+        if b.device.type == "meta":
+            raise wrong(
+                f"{sizes} its b has shape {tuple(b.shape)} but is a tensor on the meta device, which has a shape "
+                "but no values; return one with real values."
+            )
+        b = expect_tensor(b.reshape(-1), want_b, what=f"{sizes} its b")
         if not torch.allclose(W, want_W, atol=1e-4):
-            hint = " Check the order of the product: rows go through W1 first." if d == q else ""
+            swapped = d == h == q and torch.allclose(W, W2 @ W1, atol=1e-4)
+            hint = " That is W2 @ W1: check the order of the product, rows go through W1 first." if swapped else ""
             raise wrong(f"{sizes} its W is not W1 @ W2's equivalent.{hint}")
         if not torch.allclose(X @ W + b, X @ want_W + want_b, atol=1e-4):
             why = f"W is right but b is off: expected {fmt(want_b)}, got {fmt(b)}."
@@ -326,12 +351,19 @@ def check_mlp_forward(model_class: type, trial: Trial) -> str:
         got = expect_tensor(out, expected, what=f"On images of shape ({batch}, 1, 28, 28) it")
         if torch.allclose(got, expected, atol=1e-4):
             continue
-        if torch.allclose(got, torch.softmax(expected, dim=1), atol=1e-4):
-            raise wrong("It returns probabilities (softmax); return logits, the loss applies the softmax.")
-        if torch.allclose(got, (flat @ W1 + b1) @ W2 + b2, atol=1e-4):
-            raise wrong("There is no ReLU between the layers, so the model collapses to one linear layer.")
-        if torch.allclose(got, torch.relu(flat @ W1) @ W2, atol=1e-4):
-            raise wrong("The biases b1 and b2 are missing.")
+        z1, no_softmax = flat @ W1, "return logits, the loss applies the softmax."
+        mistakes = {
+            f"It returns probabilities (softmax); {no_softmax}": torch.softmax(expected, dim=1),
+            f"It returns log-probabilities (log_softmax); {no_softmax}": torch.log_softmax(expected, dim=1),
+            "There is no ReLU between the layers, so the model collapses to one linear layer.": (z1 + b1) @ W2 + b2,
+            "The biases b1 and b2 are missing.": torch.relu(z1) @ W2,
+            "The bias b1 is missing.": torch.relu(z1) @ W2 + b2,
+            "The bias b2 is missing.": torch.relu(z1 + b1) @ W2,
+            "It applies a ReLU to the logits too; they must stay free to be negative.": torch.relu(expected),
+        }
+        for why, mistaken in mistakes.items():
+            if torch.allclose(got, mistaken, atol=1e-4):
+                raise wrong(why)
         raise wrong(
             f"The logits of the first image are off: expected {fmt(expected[0, :3])}... got {fmt(got[0, :3])}..."
         )
@@ -371,7 +403,7 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
             f"({shape[0]}, 10): start with nn.Flatten()."
         )
     out = expect_tensor(out, torch.empty(shape[0], 10), what=f"On images of shape {shape} it")
-    n, want = sum(p.numel() for p in net.parameters()), 784 * h + h + h * 10 + 10
+    n, want = count_parameters(net, trainable_only=False), mlp_parameter_count([784, h, 10])
     if n != want:
         raise wrong(f"With {h} hidden units it has {n} parameters, expected {want} (784-{h}-10).")
     if torch.allclose(out.sum(dim=1), torch.ones(len(out)), atol=1e-4):
@@ -434,9 +466,8 @@ def _tilted_plane(points: torch.Tensor) -> torch.Tensor:
 def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
     """``decision_grid(predict, resolution, extent)``: ``predict`` on the grid, ``[i, j]`` at x2 = t[i], x1 = t[j]."""
     for resolution, extent in ((5, 1.0), (7, 1.5)):
-        ticks = torch.linspace(-extent, extent, resolution)
-        x2, x1 = torch.meshgrid(ticks, ticks, indexing="ij")
-        expected = _tilted_plane(torch.stack([x1.flatten(), x2.flatten()], dim=1)).reshape(resolution, resolution)
+        ticks, points = grid_points(resolution, extent)  # the playground's own grid: x1 varies fastest
+        expected = _tilted_plane(points).reshape(resolution, resolution)
         got = trial.call(decision_grid, _tilted_plane, resolution, extent)
         what = f"With resolution {resolution} and extent {extent} it"
         if isinstance(got, torch.Tensor) and got.shape != expected.shape and got.numel() == expected.numel():
@@ -444,7 +475,7 @@ def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
                 f"{what} returns shape {tuple(got.shape)}; return the values as a ({resolution}, {resolution}) "
                 "grid: .reshape(resolution, resolution), row i for the i-th value of x2."
             )
-        got = expect_tensor(got, expected, what=what)
+        got = expect_tensor(got, expected, what=what, dtype_from="that of ticks, made by torch.linspace")
         if torch.allclose(got, expected, atol=1e-5):
             continue
         mixups = {
@@ -497,45 +528,47 @@ def _dead_unit_case(
 
 
 # (inputs, units, rows, units dead by their bias, the unit with zero weights, the unit firing once, seed)
-# Seeds chosen so that the right count and each mistake's count differ within a case: every mistake the checker
-# names already shows in the first case, so a later case names none (an answer right on the first case and
-# wrong on the second, such as a constant, gets no hint that would not be true).
-_DEAD_CASES = ((6, 8, 10, (0, 3), 5, 6, 12), (4, 9, 7, (2, 7, 8), 4, 1, 2))
+# Chosen so that within each case the right count and the counts of the mistakes below all differ, and that no
+# mistake gives the same count in every case (the third case has rows on which every unit is off). A hint names a
+# mistake only if that mistake gives the answer's count in every case, so a constant, or an answer wrong in another
+# way, is never told of a mistake it did not make.
+_DEAD_CASES = ((6, 8, 10, (0, 3), 5, 6, 12), (4, 9, 7, (2, 7, 8), 4, 1, 2), (2, 6, 8, (0,), 1, 2, 226))
+
+
+def _dead_counts(layer: nn.Linear, X: torch.Tensor) -> tuple[int, dict[str, int]]:
+    """How many units of ``layer`` are dead on ``X``, and what each typical mistake counts instead."""
+    with torch.no_grad():
+        Z, no_bias = layer(X), X @ layer.weight.T
+    want = int((Z <= 0).all(dim=0).sum())
+    return want, {
+        "That leaves out a unit whose pre-activation is exactly 0 on every row: ReLU gives 0 there too and passes "
+        "no gradient, so it is dead as well. Test z <= 0 (or relu(z) == 0).": int((Z < 0).all(dim=0).sum()),
+        "That counts the units that are off on at least one row; a dead unit is off on every row: use .all(dim=0), "
+        "not .any(...).": int((Z <= 0).any(dim=0).sum()),
+        "That counts the rows on which every unit is off; count units (columns) instead, reducing over the rows: "
+        ".all(dim=0).": int((Z <= 0).all(dim=1).sum()),
+        "That is the count without the biases: the pre-activation is X @ layer.weight.T + layer.bias, or simply "
+        "layer(X).": int((no_bias <= 0).all(dim=0).sum()),
+        "That is the number of units that fire on some row: the live ones, not the dead.": Z.shape[1] - want,
+    }
 
 
 @checker("count_dead", example="check_count_dead(count_dead)")
 def check_count_dead(count_dead: Callable[..., Any], trial: Trial) -> str:
     """``count_dead(layer, X)``: how many units of ``layer`` have a pre-activation <= 0 on every row of ``X``."""
-    for case, (inputs, units, rows, by_bias, zero_unit, once_unit, seed) in enumerate(_DEAD_CASES):
+    cases = []  # per case: units, rows, the answer's count, the right count, what each mistake counts
+    for inputs, units, rows, by_bias, zero_unit, once_unit, seed in _DEAD_CASES:
         layer, X = _dead_unit_case(inputs, units, rows, by_bias, zero_unit, once_unit, seed)
-        with torch.no_grad():
-            Z, no_bias = layer(X), X @ layer.weight.T
-        want = int((Z <= 0).all(dim=0).sum())
-        mistakes = {
-            int((Z < 0).all(dim=0).sum()): "That leaves out a unit whose pre-activation is exactly 0 on every row: "
-            "ReLU gives 0 there too and passes no gradient, so it is dead as well. Test z <= 0 (or relu(z) == 0).",
-            int((Z <= 0).any(dim=0).sum()): "That counts the units that are off on at least one row; a dead unit is "
-            "off on every row: use .all(dim=0), not .any(...).",
-            int((Z <= 0).all(dim=1).sum()): "That counts the rows on which every unit is off; count units (columns) "
-            "instead, reducing over the rows: .all(dim=0).",
-            int((no_bias <= 0).all(dim=0).sum()): "That is the count without the biases: the pre-activation is "
-            "X @ layer.weight.T + layer.bias, or simply layer(X).",
-            units - want: "That is the number of units that fire on some row: the live ones, not the dead.",
-        }
+        want, mistakes = _dead_counts(layer, X)
         got = trial.call(count_dead, layer, X.clone())
-        if got is None:
-            raise wrong("It returns None: did you forget the `return` statement?")
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            raise wrong(f"It returns a tensor ({fmt(got)}); return a Python int (int(...)).")
-        if isinstance(got, torch.Tensor | list | tuple):
-            raise wrong(
-                f"It returns {len(got)} values; return how many units are dead, one int (e.g. int(mask.sum()))."
-            )
-        if isinstance(got, bool) or not isinstance(got, int):
-            raise wrong(f"It returns a value of type {type(got).__name__}; expected an int.")
-        if got != want:
-            why = f"For a layer of {units} units on {rows} rows it returns {got}, expected {want}."
-            raise wrong(f"{why} {mistakes.get(got, '') if case == 0 else ''}".rstrip())
+        got = expect_int(got, "how many units are dead, one int (e.g. int(mask.sum()))")
+        cases.append((units, rows, got, want, mistakes))
+    off = [case for case in cases if case[2] != case[3]]
+    if off:
+        units, rows, got, want, _ = off[0]
+        why = f"For a layer of {units} units on {rows} rows it returns {got}, expected {want}."
+        made = [hint for hint in cases[0][4] if all(mistakes[hint] == got for _, _, got, _, mistakes in cases)]
+        raise wrong(" ".join([why, *made[:1]]))
     return "It counts the units that are off on every row, including one whose pre-activation is exactly 0."
 
 

@@ -29,9 +29,9 @@ def _as_number(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool and not value.is_complex():
         return float(value.detach().cpu().item()) if value.device.type != "meta" else None
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+    if type(value).__module__ == "numpy" and getattr(value, "size", None) == 1:  # a NumPy scalar or 1-element array
         return _as_number(value.item())
     return None
 
@@ -115,8 +115,7 @@ def experiment_checker(
     def check(answer: Any, trial: Trial) -> str:
         if answer is None:
             raise wrong("You passed None: pass the dict of results (or the function that returns it).")
-        from_function = callable(answer) and not isinstance(answer, History)
-        reported = trial.call(answer) if from_function else answer
+        reported = trial.call(answer) if callable(answer) else answer
         if reported is None:
             raise wrong("Your function returns None: did you forget the `return` statement?")
         results = _metrics(reported)

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,12 @@ def _not_implemented(*args: Any) -> Any:
 
 def _softmax(X: torch.Tensor) -> torch.Tensor:
     e = torch.exp(X - X.max(dim=1, keepdim=True).values)
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def _softmax_minus_min(X: torch.Tensor) -> torch.Tensor:
+    """Subtracts each row's minimum, not its maximum: exp overflows on a row with a wide spread."""
+    e = torch.exp(X - X.min(dim=1, keepdim=True).values)
     return e / e.sum(dim=1, keepdim=True)
 
 
@@ -159,11 +166,19 @@ def _collapse_adding_to_b2(W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
     return W1 @ W2, b2
 
 
+def _cross_entropy_in_place(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Works in training, where logits come out of a network (not a leaf tensor), so the check allows it too."""
+    logits -= logits.max(dim=1, keepdim=True).values
+    logits -= logits.exp().sum(dim=1, keepdim=True).log()
+    return -logits[torch.arange(len(y)), y].mean()
+
+
 IN_PLACE = [
     (checks.check_tanh_grad, _tanh_grad_in_place, "`x`"),
     (checks.check_prelu_grad, _prelu_grad_filling, "`x`"),
     (checks.check_softmax, _softmax_in_place, "`X`"),
     (checks.check_collapse, _collapse_adding_to_b2, "`b2`"),
+    (checks.check_cross_entropy, _cross_entropy_in_place, "`logits`"),
 ]
 
 
@@ -335,6 +350,54 @@ WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     ),
     (checks.check_decision_grid, lambda p, r, e: p(torch.zeros(2, r * r)), "shape (n, 2); it got (2, 25)"),
     (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).double(), "dtype torch.float64"),
+    (
+        checks.check_decision_grid,
+        lambda p, r, e: _grid(p, r, e).double(),
+        "expected torch.float32 (that of ticks, made by torch.linspace)",
+    ),
+    (checks.check_softmax, lambda X: torch.exp(X) / torch.exp(X).sum(1), "divided by the sum of row j, not of row i"),
+    (
+        checks.check_softmax,
+        _softmax_minus_min,
+        "It returns NaN or inf for large inputs such as [-500, 500, 0]: exp overflows",
+    ),
+    (
+        checks.check_softmax,
+        lambda X: torch.exp(X - X.max(1, keepdim=True).values) / torch.exp(X - X.max(1, keepdim=True).values).sum(1),
+        ".sum(dim=1, keepdim=True)",
+    ),
+    (checks.check_relu, lambda x: torch.where(x > 0, x, x / 0 * 0), "It returns nan at input -3, where it should be 0"),
+    (
+        checks.check_cross_entropy,
+        lambda z, y: -(z - z.max() - torch.exp(z - z.max()).sum(1, keepdim=True).log())[range(len(y)), y].mean(),
+        "with m each row's own maximum",
+    ),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, (b1 @ W2 + b2).double()), "b returns dtype torch.float64"),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, (b1 @ W2 + b2).long()), "its b returns dtype torch.int64"),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, b1 @ W2 + b2, 0), "It returns 3 values; return a pair"),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: torch.log_softmax(_scratch_forward(m, X), 1)),
+        "returns log-probabilities",
+    ),
+    (checks.check_mlp_forward, _scratch_with(lambda m, X: torch.relu(_flat(m, X)) @ m.W2), "The bias b2 is missing."),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: torch.relu(X.reshape(-1, 784) @ m.W1) @ m.W2 + m.b2),
+        "The bias b1 is missing.",
+    ),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: torch.relu(_scratch_forward(m, X))),
+        "It applies a ReLU to the logits too",
+    ),
+    (
+        checks.check_count_params,
+        lambda m: np.int64(_count(m)),
+        "It returns a NumPy int64 (47); return a Python int (int(...)).",
+    ),
+    (checks.check_count_params, lambda m: [_count(m)], "It returns 1 value; return their total, one int."),
+    (checks.check_count_dead, lambda layer, X: np.int64(_count_dead(layer, X)), "It returns a NumPy int64 (3)"),
 ]
 
 
@@ -564,6 +627,28 @@ def test_library_error_names_the_readers_line_that_called_it() -> None:
 def test_count_dead_gives_no_hint_on_a_later_case() -> None:
     message = checks.check_count_dead(lambda layer, X: 3).message  # right on the first case by luck
     assert message.endswith("it returns 3, expected 4.")
+
+
+def _count_dead_returning_early(layer: nn.Linear, X: torch.Tensor) -> int:
+    dead = 0
+    for z in layer(X).T:
+        if (z <= 0).all():
+            dead += 1
+        return dead  # inside the loop: judges the first unit only
+    return dead
+
+
+# Each gives, on the first case, the count of one typical mistake (rows, without biases, live units, .any) by chance.
+@pytest.mark.parametrize("answer", [*(lambda layer, X, k=k: k for k in (0, 1, 5, 7)), _count_dead_returning_early])
+def test_count_dead_names_no_mistake_the_answer_did_not_make(answer: Callable[..., Any]) -> None:
+    message = checks.check_count_dead(answer).message
+    assert message.startswith("✘ count_dead: not yet. For a layer of ") and message.endswith(".")
+    assert "That " not in message, message
+
+
+def test_collapse_names_the_order_of_the_product_only_for_w2_w1() -> None:
+    message = checks.check_collapse(lambda W1, b1, W2, b2: (2 * W1 @ W2, b1 @ W2 + b2)).message
+    assert message == "✘ collapse: not yet. For d=4, h=4, q=4 its W is not W1 @ W2's equivalent."
 
 
 def test_gelu_gain_check_wants_both_initialisations_as_accuracies() -> None:

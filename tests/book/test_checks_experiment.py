@@ -52,7 +52,9 @@ def test_histories_count_by_their_last_epoch() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [0.4, 1, torch.tensor(0.4), torch.tensor([0.4]), np.float32(0.4), np.float64(0.4)], ids=repr
+    "value",
+    [0.4, 1, torch.tensor(0.4), torch.tensor([0.4]), np.float32(0.4), np.float64(0.4), np.array(0.4), np.array([0.4])],
+    ids=repr,
 )
 def test_numbers_of_every_kind_are_accepted(value: Any) -> None:
     assert check_one_unit({"train_acc": value, "val_acc": 0.4}).status == ("wrong" if value == 1 else "correct")
@@ -87,6 +89,8 @@ WRONG = [
     (check_one_unit, {"train_acc": 0.4, "val_acc": 0.95}, "expected between 0.1 and 0.9"),
     (check_depths, {1: {"val_acc": 0.8}, 2: 0.8, 3: 0.8}, "results[1] is a dict; expected a number."),
     (check_depths, {1: torch.tensor([0.8, 0.9]), 2: 0.8, 3: 0.8}, "results[1] is a Tensor; expected a number."),
+    (check_depths, {1: np.array([0.8, 0.9]), 2: 0.8, 3: 0.8}, "results[1] is a ndarray; expected a number."),
+    (check_depths, {1: torch.tensor(True), 2: 0.8, 3: 0.8}, "results[1] is a Tensor; expected a number."),
     (check_depths, lambda: None, "Your function returns None: did you forget the `return` statement?"),
 ]
 

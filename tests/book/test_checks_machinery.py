@@ -217,6 +217,26 @@ def test_random_state_is_unchanged(check: Callable[..., CheckResult], answer: An
 
 
 # ---------------------------------------------------------------------------
+# The notebook's gradient mode
+
+GRADIENT_OFF = {
+    "no_grad": torch.no_grad,
+    "inference_mode": torch.inference_mode,
+    "set_grad_enabled(False)": lambda: torch.set_grad_enabled(False),
+}
+
+
+@pytest.mark.parametrize("mode", list(GRADIENT_OFF))
+@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
+def test_right_answer_passes_with_gradients_off(check: Callable[..., CheckResult], mode: str) -> None:
+    """A checker computes what it expects with autograd: a notebook that turned gradients off changes nothing."""
+    with GRADIENT_OFF[mode]():
+        result = check(RIGHT[check])
+        assert not torch.is_grad_enabled(), "the notebook's mode is back after the check"
+    assert result.message == STORED[check]
+
+
+# ---------------------------------------------------------------------------
 # Inside a Jupyter kernel, where sys.stdout is an ipykernel stream and cells run in a kernel's threads
 
 NOTEBOOK_CELLS = [
