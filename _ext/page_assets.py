@@ -2,11 +2,12 @@
 
 Out of the box every page of the book loads plotly.js (4.7 MB, render-blocking
 in ``<head>``) and MathJax, and a page built from a notebook executed with
-widgets carries the ipywidgets state as a JSON blob.  Only the activation
-chapter has plotly figures, several pages have no math, and the book never
-shows a widget view.  This extension decides per page, from the page's HTML
-body, in an ``html-page-context`` handler that runs after Sphinx's MathJax
-and myst-nb's handlers have added their scripts:
+widgets carries the ipywidgets state as a JSON blob.  Only the pages with a
+demo (the activation chapter, the playground) have plotly figures, several
+pages have no math, and the book never shows a widget view.  This extension
+decides per page, from the page's HTML body, in an ``html-page-context``
+handler that runs after Sphinx's MathJax and myst-nb's handlers have added
+their scripts:
 
 - plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added
   only when the body holds a plotly figure, ``async``: it blocks neither the

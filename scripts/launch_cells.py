@@ -17,6 +17,7 @@ notebooks whose cells are missing or stale (the tests use it).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -29,7 +30,9 @@ SETUP_TAG = "setup"
 NOTE_TAG = "solutions-note"
 
 
+@functools.cache
 def repository() -> dict:
+    """The ``repository`` section of ``_config.yml`` (read once, though every notebook asks for it)."""
     return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
 
 

@@ -27,11 +27,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
 NOTE_TAG = "solutions-note"  # "this page has the solutions; here is the student copy"
-# Top-level paths of the repository that the student book does not need.
-NOT_IN_BOOK = {
-    ".git", ".venv", "_build", "student", "tests", "bench", "scripts", "d2lmini",
-    "d2lmini.egg-info", ".pytest_cache", ".ruff_cache", "exercises",
-}  # fmt: skip
+# Top-level paths of the repository that the student book does not need (besides every hidden one, .git, .venv, ...).
+NOT_IN_BOOK = {"_build", "student", "tests", "bench", "scripts", "d2lmini", "d2lmini.egg-info", "exercises"}
 _SOLUTION_DIRECTIVE = re.compile(r"^\s*(`{3,}|:{3,})\s*\{solution(-start|-end)?\}", re.MULTILINE)
 
 

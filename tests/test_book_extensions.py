@@ -29,6 +29,7 @@ def load(name: str) -> ModuleType:
 
 page_assets = load("page_assets")
 accessibility = load("accessibility")
+dedupe_scripts = load("dedupe_scripts")
 
 MATHJAX = "../mathjax/tex-chtml.js"
 WIDGET_JS = "https://cdn.example/embed-amd.js"
@@ -162,3 +163,16 @@ def test_mend_page_fixes_the_body_and_adds_a_description() -> None:
     description = "An MLP has hidden layers between its input and output."
     assert context["metatags"] == f'<meta name="description" content="{description}" />\n'
     assert context["generate_toctree_html"]("sidebar") == "<ul></ul>"
+
+
+def test_a_repeated_inline_script_line_is_dropped_and_nothing_else(tmp_path: Path) -> None:
+    thebe = '    <script>const THEBE_JS_URL = "x"</script>\n'
+    page = tmp_path / "page.html"
+    page.write_text(f"<head>\n{thebe}<script src='a.js'></script>\n<script src='a.js'></script>\n{thebe}</head>\n")
+    dedupe_scripts.dedupe_file(page)
+    assert page.read_text() == f"<head>\n{thebe}<script src='a.js'></script>\n<script src='a.js'></script>\n</head>\n"
+    untouched = tmp_path / "other.html"
+    untouched.write_text(f"<head>\n{thebe}</head>\n")
+    before = untouched.stat().st_mtime_ns
+    dedupe_scripts.dedupe_file(untouched)
+    assert untouched.stat().st_mtime_ns == before  # a page without repeats is not rewritten

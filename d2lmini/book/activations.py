@@ -1,11 +1,12 @@
 """Activation functions and the slider demos of the activation-function chapter.
 
 Each function here is pure: it takes numbers or tensors and returns tensors
-or a :class:`~d2lmini.widgets.Frame` (what one state of a demo shows).  The
-``*_demo`` functions wrap those frames into :class:`~d2lmini.widgets.Demo`
-objects, which show live ipywidgets sliders in Jupyter and a self-contained
-plotly figure with the same sliders in the built book.  torch is imported
-inside the functions, so importing this module is instant.
+or a :class:`~d2lmini.book.widgets.Frame` (what one state of a demo shows).
+The ``*_demo`` functions wrap those frames into
+:class:`~d2lmini.book.widgets.Demo` objects, which show live ipywidgets
+sliders in Jupyter and, in the built book, the same controls as native HTML
+inputs over a plotly plot.  torch is imported inside the functions, so
+importing this module is instant.
 """
 
 from __future__ import annotations
@@ -88,13 +89,12 @@ def fmt(value: float, digits: int = 3) -> str:
         return "0"
     if not math.isfinite(value):
         return f"{value:g}"
-    exponent = math.floor(math.log10(abs(value)))
-    if -3 <= exponent < digits:
+    # The exponent after rounding to ``digits`` digits: 999.7 is 1.00e3, so it is written 1 × 10^3.
+    mantissa, power = f"{value:.{digits - 1}e}".split("e")
+    if -3 <= int(power) < digits:
         text = f"{value:.{digits}g}"
     else:
-        mantissa, power = f"{value:.{digits - 1}e}".split("e")
-        mantissa = mantissa.rstrip("0").rstrip(".")
-        text = f"{mantissa} × 10^{int(power)}"
+        text = f"{mantissa.rstrip('0').rstrip('.')} × 10^{int(power)}"
     return text.replace("-", "−")
 
 
@@ -180,9 +180,12 @@ def neuron_frame(w: float = 1.0, b: float = 0.0, name: str = "sigmoid") -> Frame
     else:
         centre = fmt(-b / w + 0.0)
         where = f", centre at x = {centre}"
-        steepness = "as steep as" if abs(w) == 1 else f"{fmt(abs(w))} times as steep as"
         if abs(w) < 1:
             steepness = f"flatter than ({fmt(abs(w))} times as steep as)"
+        elif abs(w) == 1:
+            steepness = "as steep as"
+        else:
+            steepness = f"{fmt(abs(w))} times as steep as"
         turned = ", mirrored left to right" if w < 0 else ""
         description = (
             f"w = {fmt(w)}, b = {fmt(b)}: {f}(w x + b) is {steepness} {f}(x){turned}, "
@@ -227,9 +230,9 @@ def bump_frame(center: float = 0.0, width: float = 1.0) -> Frame:
     """The three scaled ReLUs of :func:`relu_hat` and their sum, drawn exactly through their kinks."""
     import torch
 
-    x = _kink_grid(-4, 4, (center - width, center, center + width))
-    s = 1.0 / width
     kinks = (center - width, center, center + width)
+    x = _kink_grid(-4, 4, kinks)
+    s = 1.0 / width
     parts = (
         (f"+{fmt(s)} relu({shifted(-kinks[0])})", s * torch.relu(x - kinks[0]), GREEN),
         (f"−{fmt(2 * s)} relu({shifted(-kinks[1])})", -2 * s * torch.relu(x - kinks[1]), RED),

@@ -70,9 +70,9 @@ def plot_confusion_matrix(
     from d2lmini.plotting import figure
 
     matrix = torch.as_tensor(matrix).cpu()
-    n = matrix.shape[0]
-    if matrix.shape != (n, n):
+    if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"expected a square matrix, got shape {tuple(matrix.shape)}.")
+    n = matrix.shape[0]
     names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
     if len(names) != n:
         raise ValueError(f"got {len(names)} class names for a {n}x{n} matrix.")

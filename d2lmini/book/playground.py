@@ -402,8 +402,10 @@ def train_states(
         spec, runs = specs[k], models[k : k + starts]
         best = min(runs, key=lambda m: m.train_loss)
         died = sum(is_constant(m, data[spec.dataset][0]) for m in runs)
-        keys = [(w, d, a) for w in [spec.width] for d in depths for a in activations] if spec.width == 0 else [
-            (spec.width, spec.depth, spec.activation)]  # fmt: skip
+        if spec.width == 0:  # logistic regression: the same model under every depth and activation
+            keys = [(0, d, a) for d in depths for a in activations]
+        else:
+            keys = [(spec.width, spec.depth, spec.activation)]
         for w, d, a in keys:
             states[spec.dataset, w, d, a] = State(spec.dataset, w, d, a, best, starts, died)
     return states

@@ -160,6 +160,8 @@ def snap_noise(values: Any, relative: float = 1e-9) -> Any:
     changes with the number of CPU threads.  Works on tensors and sequences.
     """
     if hasattr(values, "abs"):
+        if values.numel() == 0:
+            return values
         return values.masked_fill(values.abs() < relative * float(values.abs().max()), 0.0)
     scale = max((abs(float(v)) for v in values), default=0.0)
     return [0.0 if abs(float(v)) < relative * scale else float(v) for v in values]
@@ -246,12 +248,16 @@ class Demo:
         """The controls' default values, by name."""
         return {c.name: c.default for c in self.controls}
 
-    def frame(self, **params: Any) -> Frame:
-        """``render`` at ``params``; controls not given take their defaults."""
+    def _params(self, **params: Any) -> dict[str, Any]:
+        """Every control's value: ``params``, and the defaults of the controls not given."""
         unknown = set(params) - {c.name for c in self.controls}
         if unknown:
             raise TypeError(f"unknown parameters {sorted(unknown)} for demo {self.key!r}")
-        return self.render(**{**self.defaults(), **params})
+        return {**self.defaults(), **params}
+
+    def frame(self, **params: Any) -> Frame:
+        """``render`` at ``params``; controls not given take their defaults."""
+        return self.render(**self._params(**params))
 
     def grid(self) -> Iterator[dict[str, Any]]:
         """Every combination of control values, the last control varying fastest."""
@@ -528,7 +534,7 @@ class Demo:
         """The state at ``params`` as PNG bytes, drawn once and then kept (see :class:`_LiveFigure`)."""
         if self._live is None:
             self._live = _LiveFigure(self)
-        return self._live.png({**self.defaults(), **params})
+        return self._live.png(self._params(**params))
 
     def widget(self) -> Any:
         """The live view: ipywidgets controls above an image of the state they pick.
@@ -605,10 +611,10 @@ class _LiveFigure:
         self.pngs: dict[tuple[Any, ...], bytes] = {}
 
     def png(self, params: dict[str, Any]) -> bytes:
-        """The PNG of the state at ``params`` (every control given)."""
+        """The PNG of the state at ``params`` (every control given, as ``Demo._params`` gives them)."""
         key = tuple(params[c.name] for c in self.demo.controls)
         if key not in self.pngs:
-            self.pngs[key] = self._draw(self.demo.frame(**params))
+            self.pngs[key] = self._draw(self.demo.render(**params))
         return self.pngs[key]
 
     def _draw(self, frame: Frame) -> bytes:

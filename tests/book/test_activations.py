@@ -92,6 +92,9 @@ def test_fmt_and_shifted_read_well() -> None:
     assert activations.fmt(1.234e9) == "1.23 × 10^9"
     assert activations.fmt(4.34e-10) == "4.34 × 10^−10"
     assert activations.fmt(0.00123) == "0.00123" and activations.fmt(123.4) == "123"
+    # where rounding to 3 digits reaches the next power of ten, the rounded number decides the form
+    assert activations.fmt(999.7) == "1 × 10^3" and activations.fmt(-999.7) == "−1 × 10^3"
+    assert activations.fmt(0.0009996) == "0.001"
     assert [activations.shifted(v) for v in (0.0, 1.0, -2.5)] == ["x", "x + 1", "x − 2.5"]
 
 

@@ -87,3 +87,9 @@ def test_plot_confusion_matrix_counts_and_given_axes() -> None:
 def test_plot_confusion_matrix_rejects_mismatched_names() -> None:
     with pytest.raises(ValueError, match="class names"):
         plot_confusion_matrix(torch.eye(3), ["a", "b"])
+
+
+@pytest.mark.parametrize("matrix", [torch.ones(3), torch.tensor(5), torch.ones(2, 3), torch.ones(2, 2, 2)])
+def test_plot_confusion_matrix_rejects_what_is_not_a_square_matrix(matrix: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="square matrix"):
+        plot_confusion_matrix(matrix)

@@ -38,6 +38,7 @@ def test_significant_keeps_tiny_values_and_snap_noise_removes_only_noise() -> No
     torch = pytest.importorskip("torch")
     snapped = widgets.snap_noise(torch.tensor([1.0, -3e-15, 0.25], dtype=torch.float64))
     assert snapped.tolist() == [1.0, 0.0, 0.25]
+    assert widgets.snap_noise([]) == [] and widgets.snap_noise(torch.zeros(0)).numel() == 0
 
 
 def map_frame(shift: float = 0.0, steep: int = 1) -> widgets.Frame:
@@ -192,6 +193,8 @@ def test_live_view_shows_each_state_and_reuses_a_state_seen_before(monkeypatch: 
     assert draws == [] and bytes(image.value) == second
     weight.value = 4.0  # a new state is drawn once
     assert [f.title for f in draws] == [demo.frame(w=4.0).title]
+    with pytest.raises(TypeError, match="unknown parameters"):  # even where the other values were drawn
+        demo.png(w=2.0, wieght=1.0)
 
 
 @pytest.mark.parametrize("make, state", [
