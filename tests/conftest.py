@@ -1,13 +1,22 @@
-"""Shared fixtures: small, fake IDX datasets in a temporary folder, an isolated search path, a local file server."""
+"""Shared fixtures: every figure closed after each test; small, fake IDX datasets in a temporary folder, an isolated search path, a local file server."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import FAKE_VAL, FileServer, write_fake_dataset
+
+
+@pytest.fixture(autouse=True)
+def close_figures() -> Iterator[None]:
+    """Close every pyplot figure a test leaves open, so none leaks into the next test on the same worker."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture
