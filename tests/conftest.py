@@ -1,4 +1,5 @@
-"""Shared fixtures: every figure closed after each test; small, fake IDX datasets in a temporary folder, an isolated search path, a local file server."""
+"""Shared fixtures: every figure closed after each test; small, fake IDX datasets in a temporary folder,
+an isolated search path, a local file server."""
 
 from __future__ import annotations
 
