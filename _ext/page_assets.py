@@ -21,12 +21,18 @@ their scripts:
   the widget scripts are removed when the body shows no widget view;
 - the theme's and extensions' script files are deferred (they act once the
   page is parsed), except ``documentation_options.js``, which inline scripts
-  in ``<head>`` use at once, and except on the search page.
+  in ``<head>`` use at once, and except on the search page;
+- the theme's ``fontawesome.js`` (1.5 MB on every page, there to turn icon
+  ``<i>`` elements into SVGs) is left out: the theme's CSS already draws the
+  same icons from Font Awesome's web fonts.  The theme writes that script
+  in its template, so ``_templates/layout.html`` removes it with the
+  ``without_script`` filter this extension adds.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -34,6 +40,18 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTLY_MARKERS = ('class="d2lmini-demo-plot', 'class="plotly-graph-div')
 MATH_MARKER = 'class="math'
 KEEP_BLOCKING = ("documentation_options.js",)
+
+
+def without_script(html: str, name: str) -> str:
+    """``html`` without the ``<script>`` elements whose ``src`` file is ``name`` (a Jinja filter for templates)."""
+    pattern = rf'\s*<script\b[^>]*\bsrc="(?:[^"]*/)?{re.escape(name)}(?:\?[^"]*)?"[^>]*>\s*</script>'
+    return re.sub(pattern, "", html)
+
+
+def add_template_filter(app: Any) -> None:
+    templates = getattr(app.builder, "templates", None)
+    if templates is not None and hasattr(templates, "environment"):
+        templates.environment.filters["without_script"] = without_script
 
 
 def has_plotly(body: str) -> bool:
@@ -86,4 +104,5 @@ def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, do
 def setup(app: Any) -> dict:
     app.add_config_value("page_assets_plotly_js", "../plotly-cartesian.min.js", "html")
     app.connect("html-page-context", choose_scripts, priority=800)
+    app.connect("builder-inited", add_template_filter)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

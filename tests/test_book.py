@@ -220,6 +220,19 @@ DUPLICATE_IDS = """() => {
   return Object.keys(seen).filter(id => seen[id] > 1);
 }"""
 
+#: The theme's icons (Font Awesome <i> elements drawn by its CSS): how many are drawn, the visible ones with
+#: no glyph (their web font did not load), and those a screen reader would announce.
+ICONS = """async () => {
+  await document.fonts.ready;
+  const shown = [...document.querySelectorAll("i[class*='fa-']")].filter(i => i.getClientRects().length > 0);
+  const glyph = i => { const s = getComputedStyle(i, '::before');
+    return /Font Awesome/.test(s.fontFamily) && s.content !== 'none' && s.content !== 'normal' &&
+      i.getBoundingClientRect().width > 0 && document.fonts.check(`${s.fontWeight} 16px ${s.fontFamily}`); };
+  return {drawn: shown.filter(glyph).length, blank: shown.filter(i => !glyph(i)).map(i => i.className),
+          announced: [...document.querySelectorAll("i[class*='fa-']")]
+            .filter(i => i.getAttribute('aria-hidden') !== 'true').map(i => i.className)};
+}"""
+
 #: Script tags that block rendering: in <head>, with a src, neither deferred nor async.
 BLOCKING_SCRIPTS = """() => [...document.head.querySelectorAll('script[src]')]
   .filter(s => !s.defer && !s.async && s.type !== 'module').map(s => s.getAttribute('src'))"""
@@ -299,6 +312,9 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     has_plotly = page.locator(".d2lmini-demo-plot, .plotly-graph-div").count() > 0
     assert any("plotly" in url for url in loaded) == has_plotly, f"{path} loads plotly.js: {not has_plotly}"
     assert any("mathjax" in url for url in loaded) == (n_math > 0), f"{path}: MathJax loaded without math"
+    assert not any("fontawesome.js" in url for url in loaded), f"{path} loads the theme's fontawesome.js"
+    icons = page.evaluate(ICONS)
+    assert icons["drawn"] > 0 and icons["blank"] == [] and icons["announced"] == [], f"{path}: icons {icons}"
     blocking = page.evaluate(BLOCKING_SCRIPTS)
     assert not any("plotly" in src or "mathjax" in src for src in blocking), f"{path}: blocking scripts {blocking}"
     weights[path] = {

@@ -114,6 +114,20 @@ def test_script_files_are_deferred_except_what_inline_head_scripts_use() -> None
 # ---------------------------------------------------------------------------------------------
 
 
+def test_without_script_drops_only_the_named_script_file() -> None:
+    """The theme's template writes fontawesome.js with a digest; _templates/layout.html drops it with this filter."""
+    head = (
+        '<link href="../_static/styles/theme.css?digest=55c2" rel="stylesheet" />\n'
+        '  <script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>\n'
+        '  <script defer src="../_static/scripts/not-fontawesome.js"></script>\n'
+        '<link rel="preload" as="script" href="../_static/scripts/bootstrap.js?digest=55c2" />'
+    )
+    kept = page_assets.without_script(head, "fontawesome.js")
+    assert "scripts/fontawesome.js" not in kept
+    assert kept == head.replace('\n  <script defer src="../_static/scripts/fontawesome.js?digest=55c2"></script>', "")
+    assert page_assets.without_script(head, "bootstrap.js") == head  # a preload link is not a script
+
+
 def test_sidebar_toggles_get_their_chapter_as_name() -> None:
     tree = (
         '<li><a class="reference internal" href="a.html">1. First</a></li>'

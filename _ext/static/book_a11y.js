@@ -39,3 +39,10 @@
     }
   });
 })();
+
+/* Icons are Font Awesome <i> elements drawn by the theme's CSS (the book leaves out fontawesome.js,
+   which turned them into SVGs hidden from screen readers): they are decoration next to a visible or
+   aria-label name, so they are hidden from screen readers the same way. */
+document.querySelectorAll("i[class*='fa-']").forEach(function (icon) {
+  icon.setAttribute("aria-hidden", "true");
+});
