@@ -192,7 +192,7 @@ def page(browser: Any, lab: Lab) -> Iterator[Any]:
 
 
 def open_notebook(page: Any, lab: Lab, path: str) -> None:
-    """Open ``path`` alone (``reset`` drops any earlier layout) and wait until its kernel is idle.
+    """Open ``path`` alone (``reset`` drops any earlier layout); wait until its kernel is idle and its cells are there.
 
     Running cells before the page is connected to the kernel would open a "Select Kernel" dialog.
     """
@@ -204,6 +204,11 @@ def open_notebook(page: Any, lab: Lab, path: str) -> None:
             pytest.fail(f"the kernel of {path} did not start within 60 s:\n{lab.log.read_text()[-3000:]}")
         time.sleep(0.2)
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
+    # JupyterLab attaches the cells one by one as the page loads: wait until every code cell is there.
+    code_cells = sum(cell["cell_type"] == "code" for cell in lab.api(f"contents/{path}")["content"]["cells"])
+    page.wait_for_function(
+        "n => document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell').length >= n", arg=code_cells, timeout=60000
+    )
 
 
 # Per code cell of the open notebook: its prompt ("[ ]:", "[*]:", "[7]:") and its outputs.  (textContent,
