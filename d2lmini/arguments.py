@@ -23,3 +23,12 @@ def positive_int(name: str, value: object, example: int) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive whole number such as {example}, not {value!r}.")
     return int(value)
+
+
+def positive_number(name: str, value: object, example: float) -> float:
+    """``value`` if it is a real number above 0 (a ``bool`` or a string does not count); otherwise what to pass."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number such as {example}, not {value!r}.")
+    if not value > 0:  # also refuses NaN
+        raise ValueError(f"{name} must be a positive number such as {example}, not {value!r}.")
+    return value

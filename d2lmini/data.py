@@ -230,6 +230,13 @@ class FashionMNIST:
 
     def text_labels(self, indices: Sequence[int] | torch.Tensor) -> list[str]:
         """Class names for a sequence of label indices."""
+        if isinstance(indices, int) or (isinstance(indices, torch.Tensor) and indices.dim() == 0):
+            raise TypeError("text_labels takes a sequence of class indices, such as y[:5]; for one: data.labels[i].")
+        if isinstance(indices, torch.Tensor) and indices.dim() > 1:
+            raise ValueError(
+                f"text_labels takes one class index per image, not a tensor of shape {tuple(indices.shape)}: "
+                "for a model's outputs (logits), take logits.argmax(dim=1) first."
+            )
         return [self.labels[int(i)] for i in indices]
 
     def visualize(
@@ -247,6 +254,9 @@ class FashionMNIST:
         """
         from d2lmini.plotting import show_images
 
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError("visualize takes a batch (X, y) of images and labels, such as (data.val_X[:16], "
+                            "data.val_y[:16]) or next(iter(data.val_dataloader())).")  # fmt: skip
         X, y = batch
         if X.dtype == torch.uint8:
             X = self.transform(X)

@@ -19,6 +19,9 @@ class History:
     interrupted: bool = False
 
     def __getitem__(self, key: str) -> list[float]:
+        if isinstance(key, int):
+            raise KeyError(f"a History is indexed by metric, such as history['val_acc']; one epoch's record is "
+                           f"history.records[{key}] (the last: history.final).")  # fmt: skip
         if self.records and key not in self.records[0]:
             raise KeyError(f"no metric {key!r}; this history has {self.keys()}.")
         return [record[key] for record in self.records]

@@ -9,6 +9,7 @@ cross-entropy on logits.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from d2lmini.arguments import positive_number
 
 Batch = Sequence[torch.Tensor]
 F_ = TypeVar("F_", bound=Callable[..., Any])
@@ -43,6 +46,23 @@ def add_to_class(cls: type) -> Callable[[F_], F_]:
 def has_lazy_parameters(module: nn.Module) -> bool:
     """True while ``module`` has lazy layers whose parameters have no shape yet (until one batch runs through)."""
     return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
+
+
+def unregistered(module: nn.Module) -> list[str]:
+    """Attributes PyTorch does not see as part of ``module``: plain tensors, and Python lists or dicts of layers.
+
+    The optimizer never gets them (``module.parameters()`` leaves them out)
+    and ``module.to(device)`` does not move them.
+    """
+    found = []
+    for prefix, sub in module.named_modules():
+        for name, value in vars(sub).items():
+            if name.startswith("_") or name == "hparams":  # PyTorch's own records; the hyperparameters
+                continue
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            if isinstance(value, torch.Tensor) or any(isinstance(v, nn.Module) for v in items):
+                found.append(f"{prefix}.{name}" if prefix else name)
+    return found
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
@@ -80,6 +100,11 @@ class Module(nn.Module):
 
     def save_hyperparameters(self, **hparams: Any) -> None:
         """Store keyword arguments as attributes and in ``self.hparams``."""
+        if "hparams" not in vars(self):
+            raise AttributeError(
+                f"{type(self).__name__} is not set up yet: call super().__init__() first, "
+                "at the start of its __init__, before save_hyperparameters or any layer."
+            )
         for name, value in hparams.items():
             setattr(self, name, value)
         self.hparams.update(hparams)
@@ -117,7 +142,7 @@ class Module(nn.Module):
                 f"{type(self).__name__} has no learning rate: call "
                 "self.save_hyperparameters(lr=...) or override configure_optimizers."
             )
-        return torch.optim.SGD(self.parameters(), lr=lr)
+        return torch.optim.SGD(self.parameters(), lr=positive_number("lr", lr, 0.1))
 
 
 class Classifier(Module):
@@ -128,11 +153,29 @@ class Classifier(Module):
     """
 
     def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if not isinstance(y_hat, torch.Tensor):
+            got = "None (is forward's return statement missing?)" if y_hat is None else f"a {type(y_hat).__name__}"
+            raise TypeError(f"loss(y_hat, y) got {got} as y_hat; forward must return one tensor, the logits.")
+        if not y_hat.is_floating_point():
+            raise ValueError(
+                f"loss(y_hat, y) got {y_hat.dtype} values as y_hat: it takes the model's outputs (float logits) "
+                "first and the labels second, as in self.loss(self(X), y)."
+            )
         if y_hat.dim() != 2:
             raise ValueError(
                 f"expected logits of shape (batch, classes), got {tuple(y_hat.shape)}; "
                 "does forward flatten its input and end in a layer with one output per class?"
             )
+        if "_logits_checked" not in vars(self):  # once per model: a check costs a device sync
+            self._logits_checked = True
+            probabilities = (y_hat >= 0).all() & ((y_hat.detach().sum(dim=1) - 1).abs() < 1e-3).all()
+            if y_hat.numel() and bool(probabilities):
+                warnings.warn(
+                    f"{type(self).__name__}'s forward seems to return probabilities (every row is >= 0 and sums "
+                    "to 1): the loss applies softmax itself, and a second softmax makes learning far slower. "
+                    "Return the logits, the last layer's output, without softmax.",
+                    stacklevel=2,
+                )
         return F.cross_entropy(y_hat, y)
 
     @staticmethod

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from d2lmini.history import History
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -66,24 +68,37 @@ def show_images(
     scale: float = 1.5,
     cmap: str = "gray_r",
 ) -> Any:
-    """Show a grid of grayscale images (a tensor or array of shape (n, h, w)).
+    """Show a grid of grayscale images (a tensor or array of shape (n, h, w), or (n, 1, h, w)).
 
     Returns the array of axes.  The default colour map draws ink dark on a
     light background, the way Fashion-MNIST's items are usually pictured.
     """
+    if getattr(images, "ndim", None) == 2:
+        raise TypeError(
+            f"show_images takes a batch of images, of shape (n, height, width), not {tuple(images.shape)}: "
+            "one image goes in as X[None]; flattened images as X.reshape(-1, 28, 28)."
+        )
+    pictures = [_grayscale(images[i], i) for i in range(min(len(images), nrows * ncols))]
     _, axes = figure(nrows, ncols, figsize=(ncols * scale, nrows * scale * 1.15), squeeze=False)
-    flat = axes.ravel()
-    for i, ax in enumerate(flat):
+    for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
-        if i >= len(images):
+        if i >= len(pictures):
             continue
-        img = images[i]
-        if hasattr(img, "detach"):
-            img = img.detach().cpu().numpy()
-        ax.imshow(img, cmap=cmap)
+        ax.imshow(pictures[i], cmap=cmap)
         if titles is not None and i < len(titles):
             ax.set_title(titles[i], fontsize=8)
     return axes
+
+
+def _grayscale(img: Any, i: int) -> Any:
+    """Image ``i`` of a batch as a 2-D array for imshow; one channel of size 1 is dropped."""
+    if hasattr(img, "detach"):
+        img = img.detach().cpu().numpy()
+    if img.ndim == 3 and img.shape[0] == 1:  # (1, h, w), as the loaders give them
+        img = img[0]
+    if img.ndim != 2:
+        raise TypeError(f"show_images draws images of shape (height, width); image {i} is {tuple(img.shape)}.")
+    return img
 
 
 def plot_history(history: Any, axes: Sequence[Axes] | None = None, label: str = "") -> Sequence[Axes]:
@@ -92,6 +107,13 @@ def plot_history(history: Any, axes: Sequence[Axes] | None = None, label: str = 
     ``history`` is what :meth:`d2lmini.Trainer.fit` returns.  Pass the axes of
     an earlier call and a ``label`` to compare several runs in one figure.
     """
+    if not isinstance(history, History):
+        raise TypeError(
+            f"plot_history takes the History that Trainer.fit returns (or trainer.history), not a "
+            f"{type(history).__name__}."
+        )
+    if not len(history):
+        raise ValueError("plot_history got a History without epochs: no epoch finished, so there is nothing to plot.")
     if axes is None:
         _, axes = figure(1, 2, figsize=(7, 2.6), layout="constrained")
     prefix = f"{label} " if label else ""

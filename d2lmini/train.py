@@ -15,6 +15,7 @@ import numbers
 import random
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -25,13 +26,14 @@ from torch import nn
 
 from d2lmini.arguments import positive_int
 from d2lmini.history import History
-from d2lmini.module import Module, has_lazy_parameters
+from d2lmini.module import Module, has_lazy_parameters, unregistered
 from d2lmini.progress import NoProgress, ProgressMode, make_progress
 
 Batch = Sequence[torch.Tensor]
 STEP_CONTRACT = "it must return the loss tensor (one number, e.g. F.cross_entropy(y_hat, y)) or {'loss': loss, ...}"
 SHAPE_ERROR = re.compile(r"shapes? |size of tensor|size mismatch|batch_size|of size \d|Dimension out of range")
 TARGET_OUT_OF_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
+LABEL_DTYPE = re.compile(r"expected target dtype|floating point type for target")
 
 
 class DataModule(Protocol):
@@ -50,6 +52,8 @@ class NonFiniteLossError(FloatingPointError):
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's random generators."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a whole number such as 0, not {seed!r}.")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA's generators
@@ -89,7 +93,16 @@ def _explain(err: BaseException, batch: Batch, what: str, classes: int | None) -
     same, but IPython before 8.14, as on Colab, does not show notes.)
     """
     out_of_bounds = TARGET_OUT_OF_BOUNDS.search(str(err))
-    if out_of_bounds:
+    if batch[0].dtype == torch.uint8 and "dtype" in str(err):
+        hint = ("The images are raw uint8 pixels (such as data.val_X): convert them with data.transform(X), "
+                "to float32 in [0, 1], as the data module's loaders do.")  # fmt: skip
+    elif LABEL_DTYPE.search(str(err)):
+        hint = ("The labels must be class indices of dtype torch.long (int64), one per image, as the data "
+                "module gives them: don't convert them with .float() or one-hot encode them.")  # fmt: skip
+    elif "not implemented for 'Long'" in str(err):
+        hint = ("An operation got int64 values where it needs floats: are the labels where the model's outputs "
+                "belong? The loss takes the outputs first: F.cross_entropy(y_hat, y).")  # fmt: skip
+    elif out_of_bounds:
         y = batch[-1]
         low, high, label = int(y.min()), int(y.max()), int(out_of_bounds.group(1))
         if low < 0 or (classes is not None and high >= classes):
@@ -135,13 +148,73 @@ def _as_metrics(out: Any, what: str) -> dict[str, torch.Tensor | float]:
     return out
 
 
+def _not_batches(got: str) -> TypeError:
+    """The error for data that is not an iterable of ``(X, y)`` batches: ``got`` says what it is."""
+    return TypeError(
+        f"expected batches (X, y) of images and labels, but got {got}. To pass a single batch, put it in a "
+        "list, [(X, y)]; to classify images without labels, use model(X).argmax(dim=1)."
+    )
+
+
+def _not_a_class(value: Any, what: str, role: str, name: str) -> None:
+    """Refuse a class where an object made from it belongs, as in ``Trainer.fit(MLP, data)``."""
+    if isinstance(value, type):
+        raise TypeError(
+            f"{what} got the class {value.__name__} itself, not {role} made from it: "
+            f"create one first, {name} = {value.__name__}(...), and pass {name}."
+        )
+
+
+def _check_model(model: Any, what: str, methods: tuple[str, ...]) -> None:
+    """Refuse a class, or anything but a model with the ``methods`` that ``what`` calls."""
+    _not_a_class(model, what, "a model", "model")
+    missing = [m for m in methods if not callable(getattr(model, m, None))]
+    if not isinstance(model, nn.Module) or missing:
+        lacks = f", which has no {', '.join(missing)}" if missing and isinstance(model, nn.Module) else ""
+        raise TypeError(
+            f"{what} got a {type(model).__name__} as the model{lacks}; pass a d2lmini.Module, such as a "
+            "subclass of d2lmini.Classifier whose __init__ sets self.net = nn.Sequential(...)."
+        )
+
+
+def _check_parameters(model: nn.Module) -> None:
+    """Refuse a model without parameters; warn about tensors and lists of layers that PyTorch does not see."""
+    hidden = ", ".join(f"self.{name}" for name in unregistered(model))
+    fix = ("wrap each weight tensor in nn.Parameter(...) (a constant one: self.register_buffer(name, tensor)), "
+           "and keep layers in nn.Sequential or nn.ModuleList, not in a Python list.")  # fmt: skip
+    unseen = f"PyTorch does not see {hidden}: " if hidden else ""
+    if next(model.parameters(), None) is None:
+        raise ValueError(f"{type(model).__name__} has no parameters for the optimizer to train. {unseen}{fix}")
+    if hidden:
+        warnings.warn(
+            f"{type(model).__name__}: {unseen}the optimizer does not train them and model.to(device) does not "
+            f"move them; {fix}",
+            stacklevel=3,
+        )
+
+
+def _configure_optimizers(model: Module) -> tuple[torch.optim.Optimizer, Any]:
+    """``model.configure_optimizers()`` as an optimizer and a scheduler (or None)."""
+    try:
+        configured = model.configure_optimizers()
+    except TypeError as err:
+        if "'method' object is not iterable" in str(err):
+            err.args = (f"{err}: pass self.parameters(), with parentheses, to the optimizer.",)
+        raise
+    return _split_optimizers(configured)
+
+
 def _as_loader(data: Any) -> Iterable[Batch]:
     """A data module's validation loader, or ``data`` itself if it is already an iterable of batches."""
+    _not_a_class(data, "evaluate/predict", "a data module", "data")
     if callable(getattr(data, "val_dataloader", None)):
         return data.val_dataloader()
+    if isinstance(data, torch.Tensor):
+        raise _not_batches(f"one tensor of shape {tuple(data.shape)}")
     if isinstance(data, Iterable):
         return data
-    raise TypeError(f"expected a data module or an iterable of (X, y) batches, not a {type(data).__name__}.")
+    call = f" (call it: {data.__name__}())" if callable(data) and hasattr(data, "__name__") else ""
+    raise TypeError(f"expected a data module or an iterable of (X, y) batches, not a {type(data).__name__}{call}.")
 
 
 def _classes(data: Any) -> int | None:
@@ -151,6 +224,7 @@ def _classes(data: Any) -> int | None:
 
 def _check_data_module(data: Any) -> int:
     """Refuse anything but a data module with non-empty loaders; return the number of training batches."""
+    _not_a_class(data, "Trainer.fit", "a data module", "data")
     if not (callable(getattr(data, "train_dataloader", None)) and callable(getattr(data, "val_dataloader", None))):
         raise TypeError(
             f"Trainer.fit got a {type(data).__name__} as data; pass a data module with "
@@ -168,6 +242,9 @@ def _split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
     if isinstance(configured, torch.optim.Optimizer):
         return configured, None
     if isinstance(configured, (tuple, list)) and len(configured) == 2:
+        if not isinstance(configured[0], torch.optim.Optimizer) or isinstance(configured[1], torch.optim.Optimizer):
+            kinds = f"({type(configured[0]).__name__}, {type(configured[1]).__name__})"
+            raise TypeError(f"configure_optimizers returned the pair {kinds}; return (optimizer, lr_scheduler).")
         return configured[0], configured[1]
     raise TypeError(
         "configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
@@ -238,6 +315,10 @@ class Trainer:
         self.history = History(device=str(self.device))
 
     def _to_device(self, batch: Batch) -> list[torch.Tensor]:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            got = f"a {type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+            got = f"a tensor of shape {tuple(batch.shape)}" if isinstance(batch, torch.Tensor) else got
+            raise _not_batches(f"a batch that is {got}")
         return [t.to(self.device, non_blocking=True) for t in batch]
 
     def _initialise_lazy(self, model: nn.Module, data: DataModule) -> None:
@@ -260,13 +341,19 @@ class Trainer:
         weights are reset to those of the last finished epoch (or the start)
         and :class:`NonFiniteLossError` is raised.  Ctrl-C keeps the weights,
         prints one line and lets the interrupt through, so "Run All" stops.
+
+        Calling ``fit`` again on the same model continues from its current
+        weights, with a new optimizer from ``configure_optimizers`` and a new
+        History whose epochs count from 1 again; to start over, make a new model.
         """
         self.history = history = History(device=str(self.device))
         batches = _check_data_module(data)
         classes = _classes(data)
+        _check_model(model, "Trainer.fit", ("training_step", "validation_step", "configure_optimizers"))
         model.to(self.device)
         self._initialise_lazy(model, data)
-        optimizer, scheduler = _split_optimizers(model.configure_optimizers())
+        _check_parameters(model)
+        optimizer, scheduler = _configure_optimizers(model)
         if self.seed is not None:
             seed_everything(self.seed)
             generator = getattr(data, "generator", None)
@@ -346,7 +433,13 @@ class Trainer:
                     f"The {epoch - 1} finished epoch(s) are on trainer.history and on this error's .history."
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            try:
+                loss.backward()
+            except RuntimeError as err:
+                if "backward through the graph a second time" in str(err):
+                    err.args = (f"{err}\nDoes training_step call .backward()? The Trainer calls zero_grad(), "
+                                "backward() and step() itself: training_step only returns the loss.",)  # fmt: skip
+                raise
             if self.gradient_clip_val is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip_val)
             optimizer.step()
@@ -383,11 +476,13 @@ class Trainer:
         of batches, such as ``data.test_dataloader()``.  The model runs on this
         trainer's device and is left on its own device, in its own mode.
         """
+        _check_model(model, "evaluate", ("validation_step",))
         with self._on_device(model):
             return self._mean_metrics(model, _as_loader(data), _classes(data))
 
     def predict(self, model: nn.Module, data: DataModule | Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted class indices and true labels, on the CPU, over ``data`` (as for :meth:`evaluate`)."""
+        _check_model(model, "predict", ())
         preds, labels = [], []
         with self._on_device(model):
             for batch in _as_loader(data):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from d2lmini.arguments import positive_int
+from d2lmini.arguments import positive_int, positive_number
 
 
 @pytest.mark.parametrize("value", [1, 64, np.int64(7), torch.tensor(3).item()])
@@ -37,3 +37,15 @@ def test_anything_else_says_what_to_pass(value: object, error: type, example: in
     message = f"batch_size must be a positive whole number such as {example}, not {value!r}."
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         positive_int("batch_size", value, 256)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("0.1", TypeError), (None, TypeError), (True, TypeError), (0, ValueError), (-1e-3, ValueError),
+     (float("nan"), ValueError)],
+)  # fmt: skip
+def test_positive_numbers_say_what_to_pass(value: object, error: type) -> None:
+    assert positive_number("lr", 0.5, 0.1) == 0.5 and positive_number("lr", 2, 0.1) == 2
+    message = f"lr must be a positive number such as 0.1, not {value!r}."
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        positive_number("lr", value, 0.1)

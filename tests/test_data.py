@@ -228,6 +228,20 @@ def test_visualize_returns_titled_axes(fake_data_dir: Path, no_checksums: None, 
     assert axes[0, 0].figure.get_facecolor()[3] == 1.0  # opaque
 
 
+def test_labels_and_pictures_explain_logits_and_lone_images(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    data = FashionMNIST(root=fake_data_dir)
+    X, y = next(iter(data.val_dataloader()))
+    logits = r"one class index per image, not a tensor of shape \(16, 10\): for a model's outputs \(logits\), take"
+    with pytest.raises(ValueError, match=logits + r" logits\.argmax\(dim=1\) first"):
+        data.visualize((X, y), predictions=torch.zeros(32, 10))
+    with pytest.raises(TypeError, match=r"a sequence of class indices, such as y\[:5\]; for one: data\.labels\[i\]"):
+        data.text_labels(y[0])
+    with pytest.raises(TypeError, match=r"visualize takes a batch \(X, y\) of images and labels"):
+        data.visualize(X)
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     data = FashionMNIST(root=REAL, download=False)

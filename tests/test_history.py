@@ -38,3 +38,9 @@ def test_an_empty_history() -> None:
     history = History()
     assert len(history) == 0 and history.keys() == [] and history.final == {} and history["val_acc"] == []
     assert repr(history) == "History(0 epochs on cpu)"
+
+
+def test_an_epoch_number_as_key_points_to_the_records() -> None:
+    with pytest.raises(KeyError, match=r"indexed by metric, such as history\['val_acc'\]; one epoch's record is "
+                                       r"history\.records\[-1\] \(the last: history\.final\)"):  # fmt: skip
+        two_epochs()[-1]  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from itertools import pairwise
 
 import pytest
@@ -88,3 +89,41 @@ def test_parameter_formula_rejects_nonsense() -> None:
         mlp_parameter_count([5])
     with pytest.raises(ValueError, match="two or more positive integers"):
         mlp_parameter_count([4, 0, 3])
+
+
+def test_a_missing_super_init_is_named() -> None:
+    class Forgetful(Classifier):
+        def __init__(self) -> None:
+            self.save_hyperparameters(lr=0.1)
+
+    with pytest.raises(AttributeError, match=r"Forgetful is not set up yet: call super\(\)\.__init__\(\) first"):
+        Forgetful()
+
+
+@pytest.mark.parametrize(("lr", "error"), [("0.1", TypeError), (-0.1, ValueError), (0, ValueError)])
+def test_the_default_optimizer_checks_the_learning_rate(lr: object, error: type) -> None:
+    with pytest.raises(error, match=rf"^lr must be a positive number such as 0\.1, not {lr!r}\.$"):
+        Tiny(lr=lr).configure_optimizers()  # type: ignore[arg-type]
+
+
+def test_the_loss_names_what_forward_returned_instead_of_logits() -> None:
+    y = torch.tensor([0, 2])
+    with pytest.raises(TypeError, match=r"got a tuple as y_hat; forward must return one tensor, the logits"):
+        Tiny().loss((torch.zeros(2, 3), torch.zeros(2, 4)), y)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got None \(is forward's return statement missing\?\) as y_hat"):
+        Tiny().loss(None, y)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"got torch\.int64 values as y_hat: it takes the model's outputs \(float "
+                                         r"logits\) first and the labels second"):  # fmt: skip
+        Tiny().loss(y, torch.zeros(2, 3))  # arguments swapped
+
+
+def test_softmax_in_forward_is_pointed_out_once() -> None:
+    model, y = Tiny(), torch.tensor([0, 2, 1])
+    logits = torch.randn(3, 3)
+    with pytest.warns(UserWarning, match=r"Tiny's forward seems to return probabilities .* Return the logits"):
+        model.loss(torch.softmax(logits, dim=1), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.loss(torch.softmax(logits, dim=1), y)  # once per model
+        Tiny().loss(logits.abs(), y)  # logits: no warning
+        Tiny().loss(torch.log_softmax(logits, dim=1), y)  # log-probabilities are fine with cross-entropy

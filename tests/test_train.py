@@ -211,6 +211,144 @@ def test_too_few_outputs_and_labels_out_of_range_are_told_apart(data: FakeData) 
         fit(Linear(), data)
 
 
+def test_weights_pytorch_does_not_see_are_named_with_the_fix(data: FakeData) -> None:
+    class Plain(Classifier):  # tensors, not nn.Parameter: model.parameters() is empty
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.W = torch.randn(784, 10, requires_grad=True)
+            self.b = torch.zeros(10)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X.reshape(-1, 784) @ self.W + self.b
+
+    class Listed(Classifier):  # a Python list of layers, not nn.Sequential / nn.ModuleList
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.layers = [nn.Flatten(), nn.Linear(784, 10)]
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                X = layer(X)
+            return X
+
+    fix = r"wrap each weight tensor in nn\.Parameter\(\.\.\.\).*not in a Python list"
+    with pytest.raises(ValueError, match=r"Plain has no parameters for the optimizer to train\. PyTorch does not see "
+                                         r"self\.W, self\.b: " + fix):  # fmt: skip
+        fit(Plain(), data)
+    with pytest.raises(ValueError, match=r"Listed has no parameters .* PyTorch does not see self\.layers: " + fix):
+        fit(Listed(), data)
+
+    class Half(Plain):  # W is a parameter, b is not: it would silently never be trained
+        def __init__(self) -> None:
+            super().__init__()
+            self.W = nn.Parameter(torch.zeros(784, 10))
+
+    model = Half()
+    with pytest.warns(UserWarning, match=r"Half: PyTorch does not see self\.b: the optimizer does not train them"):
+        history = fit(model, data)
+    assert len(history) == 2 and torch.equal(model.b, torch.zeros(10))  # trained all the same, b untouched
+
+
+def test_a_class_or_a_bare_network_is_refused_with_what_to_pass(data: FakeData) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    with pytest.raises(TypeError, match=r"Trainer\.fit got the class Linear itself, not a model made from it: "
+                                        r"create one first, model = Linear\(\.\.\.\), and pass model\."):  # fmt: skip
+        trainer.fit(Linear, data)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the class FakeData itself, not a data module .* data = FakeData"):
+        trainer.fit(Linear(), FakeData)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got a Sequential as the model, which has no training_step, "
+                                        r"validation_step, configure_optimizers; pass a d2lmini\.Module"):  # fmt: skip
+        trainer.fit(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), data)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluate got the class Linear itself"):
+        trainer.evaluate(Linear, data)  # type: ignore[arg-type]
+
+
+class Optimised(Linear):
+    """A model whose configure_optimizers returns what a test says."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        return self.make(self)
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda m: (torch.optim.lr_scheduler.StepLR(sgd := torch.optim.SGD(m.parameters(), lr=0.1), 1), sgd),
+         TypeError, r"configure_optimizers returned the pair \(StepLR, SGD\); return \(optimizer, lr_scheduler\)"),
+        (lambda m: [torch.optim.SGD(m.parameters(), lr=0.1)] * 2, TypeError, r"returned the pair \(SGD, SGD\)"),
+        (lambda m: torch.optim.SGD(m.parameters, lr=0.1), TypeError,
+         r"'method' object is not iterable: pass self\.parameters\(\), with parentheses, to the optimizer"),
+    ],
+    ids=["swapped", "two-optimizers", "parameters-not-called"],
+)  # fmt: skip
+def test_wrong_configure_optimizers_results_are_explained(data: FakeData, make: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        fit(Optimised(make), data)
+
+
+def test_calling_backward_in_training_step_is_explained(data: FakeData) -> None:
+    class Backward(Linear):  # the manual loop's habit
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            loss = self.loss(self(batch[0]), batch[1])
+            loss.backward()
+            return loss
+
+    with pytest.raises(RuntimeError, match=r"backward through the graph a second time(.|\n)*Does training_step call "
+                                           r"\.backward\(\)\? The Trainer calls zero_grad\(\), backward\(\) and "
+                                           r"step\(\) itself"):  # fmt: skip
+        fit(Backward(), data)
+
+
+class Stepping(Linear):
+    """A model whose training_step computes the loss as a test says."""
+
+    def __init__(self, loss: Any) -> None:
+        super().__init__()
+        self.loss_fn = loss
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        return self.loss_fn(self(batch[0]), batch[1])
+
+
+def test_labels_of_the_wrong_type_and_swapped_arguments_are_explained(data: FakeData) -> None:
+    F = nn.functional
+    with pytest.raises(RuntimeError, match=r"expected target dtype(.|\n)*The labels must be class indices of dtype "
+                                           r"torch\.long \(int64\).*don't convert them with \.float\(\)"):  # fmt: skip
+        fit(Stepping(lambda y_hat, y: F.cross_entropy(y_hat, y.float())), data)
+    with pytest.raises(NotImplementedError, match=r"not implemented for 'Long'(.|\n)*The loss takes the outputs "
+                                                  r"first: F\.cross_entropy\(y_hat, y\)"):  # fmt: skip
+        fit(Stepping(lambda y_hat, y: F.cross_entropy(y, y_hat)), data)
+
+
+def test_raw_pixels_and_images_without_labels_are_explained(data: FakeData) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    model = Linear()
+    pixels = (data.val_X[:4] * 255).to(torch.uint8)
+    with pytest.raises(RuntimeError, match=r"forward failed on a batch of shapes \(4, 1, 28, 28\), \(4,\)\. The "
+                                           r"images are raw uint8 pixels .* data\.transform\(X\)"):  # fmt: skip
+        trainer.predict(model, [(pixels, data.val_y[:4])])
+    fix = r"To pass a single batch, put it in a list, \[\(X, y\)\]; to classify images without labels, use model"
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, [data.val_X[:4]])  # images only
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(32, 1, 28, 28\)\. " + fix):
+        trainer.evaluate(model, (data.val_X, data.val_y))  # one batch, not a list of batches
+    with pytest.raises(TypeError, match=r"but got one tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, data.val_X[:4])
+    with pytest.raises(TypeError, match=r"not a method \(call it: val_dataloader\(\)\)"):
+        trainer.evaluate(model, data.val_dataloader)
+
+
+def test_seed_everything_wants_a_whole_number() -> None:
+    with pytest.raises(TypeError, match=r"^seed must be a whole number such as 0, not '0'\.$"):
+        seed_everything("0")  # type: ignore[arg-type]
+
+
 # Nothing is lost ----------------------------------------------------------------------------------------------------
 def test_nan_loss_resets_the_weights_to_the_last_finished_epoch(data: FakeData) -> None:
     class Diverging(Linear):
