@@ -14,7 +14,9 @@ The decorator owns the rest, so that every checker behaves the same way and neve
   becomes one line naming it and the reader's line of code, never a library traceback;
 - the global random state (torch, Python, NumPy) is the same afterwards as before;
 - the answer gets the checker's fresh copies as arguments: changing them in place earns a note, and never
-  changes the values the answer is compared with.
+  changes the values the answer is compared with;
+- a call may name functions the exercise forbids (:class:`Forbidden`, such as ``torch.relu`` in the exercise that
+  writes ReLU): an answer that calls one is not correct, even with the right values.
 
 A check's verdict is deterministic for a deterministic answer, so nbval can compare a notebook's stored
 outputs.
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 TIME_LIMIT_S = 10.0
 """How long one call of an answer may run, in seconds, unless a checker is given ``time_limit=``."""
@@ -281,6 +284,58 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Forbidden:
+    """Functions an exercise asks the reader not to call, and what to write instead.
+
+    ``torch_names`` are the ``__name__`` of torch functions, seen whichever way they are called
+    (``torch.relu``, ``F.relu``, ``x.relu()``, ``nn.ReLU()``); ``functions`` are Python functions (such as
+    ``d2lmini.count_parameters``), seen however they were imported. ``said`` names them in the verdict and
+    ``instead`` says what to do.
+    """
+
+    said: str
+    instead: str
+    torch_names: frozenset[str] = frozenset()
+    functions: tuple[Callable[..., Any], ...] = ()
+
+
+class _Watch(TorchFunctionMode):
+    """Notes the torch functions named in ``names`` that run while it is active (in one thread)."""
+
+    def __init__(self, names: frozenset[str], seen: list[str]) -> None:
+        super().__init__()
+        self.names, self.seen = names, seen
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in self.names and name not in self.seen:
+            self.seen.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+def _watched(fn: Callable[..., Any], forbid: Forbidden, seen: list[str]) -> Callable[..., Any]:
+    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``."""
+    codes = {f.__code__ for f in forbid.functions if hasattr(f, "__code__")}
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in codes and frame.f_code.co_name not in seen:
+            seen.append(frame.f_code.co_name)
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        before = sys.getprofile()
+        if codes:
+            sys.setprofile(profile)  # this thread only
+        try:
+            with _Watch(forbid.torch_names, seen):
+                return fn(*args, **kwargs)
+        finally:
+            if codes:
+                sys.setprofile(before)
+
+    return run
+
+
 @dataclass
 class Trial:
     """One run of a checker: calls the answer under guard and collects notes for the verdict."""
@@ -288,16 +343,29 @@ class Trial:
     time_limit: float
     output: _Output = field(default_factory=_Output)
     mutated: list[str] = field(default_factory=list)
+    forbidden: Forbidden | None = None
+    forbidden_seen: list[str] = field(default_factory=list)
 
-    def call(self, fn: Callable[..., Any], *args: Any, doing: str = "Calling it", **kwargs: Any) -> Any:
+    def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        doing: str = "Calling it",
+        forbid: Forbidden | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Call the reader's ``fn``; every way it can fail becomes a :class:`Fail`.
 
         ``doing`` names the call in messages ("Calling it raised ...", "Creating the model raised ...").
-        Tensor arguments the call changes in place are recorded in :attr:`mutated`.
+        Tensor arguments the call changes in place are recorded in :attr:`mutated`. With ``forbid``, the calls
+        of the functions it names are recorded too: the verdict is then "wrong" even if the values are right.
         """
         names = _argument_names(fn, len(args))
         before = [(n, a, a.detach().clone()) for n, a in zip(names, args, strict=True) if isinstance(a, torch.Tensor)]
-        outcome, ended = _run_limited(fn, args, kwargs, self.time_limit, self.output)
+        run = fn
+        if forbid is not None:
+            self.forbidden, run = forbid, _watched(fn, forbid, self.forbidden_seen)
+        outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
         if not outcome.finished:
             who = "Your function" if doing == "Calling it" else doing
             verb = "return" if doing == "Calling it" else "finish"
@@ -396,6 +464,11 @@ def checker(
                 with _random_state_kept(), torch.inference_mode(False), torch.enable_grad():
                     _screen(answer, expects, example)
                     status, text = "correct", body(answer, trial)
+                    if trial.forbidden is not None and trial.forbidden_seen:
+                        raise wrong(
+                            f"Its result is right, but it calls {trial.forbidden.said}, which this exercise asks "
+                            f"you not to use: {trial.forbidden.instead}"
+                        )
             except Fail as fail:
                 status, text = fail.status, fail.why
             except Exception as err:  # an unusual answer took a path the checker did not foresee

@@ -3,9 +3,11 @@
 Each ``check_*`` function takes the reader's answer (usually a function), tries it on at least two different
 inputs and returns a :class:`CheckResult` whose first line says either that the answer is correct or what is
 wrong with it: not attempted yet, raises an error (naming the reader's line), never returns, returns ``None``
-or the wrong type, shape, dtype or device, NaN or infinity for large inputs, or values that are off at some
-inputs (shown with the expected and the received value). Expected values are computed from the checker's own
-copies before the answer runs, so an answer that changes its inputs in place is judged on what it returns.
+or the wrong type, shape, dtype or device, NaN or infinity for large inputs, values that are off at some
+inputs (shown with the expected and the received value), a model whose outputs carry no gradient to its weights,
+or a call of a function the exercise forbids (``torch.relu`` where the reader writes ReLU). Expected values are
+computed from the checker's own copies before the answer runs, so an answer that changes its inputs in place is
+judged on what it returns.
 
 The shared machinery (time limits, captured output, random state, error messages) is in
 :mod:`d2lmini.book.checking`; :func:`experiment_checker` (from :mod:`d2lmini.book.experiment_checks`) builds
@@ -15,6 +17,7 @@ checkers for the results of experiment exercises; the labs' experiment checkers 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +28,7 @@ from torch import nn
 from d2lmini.book.checking import (
     CheckResult,
     Fail,
+    Forbidden,
     Trial,
     checker,
     expect_close,
@@ -66,12 +70,39 @@ _RELU_INPUTS = (
 )
 
 
+_NO_RELU = Forbidden(
+    said="PyTorch's ReLU (torch.relu, F.relu, x.relu() or nn.ReLU)",
+    instead="build the result yourself, e.g. with torch.where or clamp.",
+    torch_names=frozenset({"relu", "relu_"}),
+)
+
+
+def _dtype_hint(got: Any, like: torch.Tensor) -> str:
+    """Why a tensor may have come out in the default dtype where the input's float64 was expected."""
+    if isinstance(got, torch.Tensor) and like.dtype == torch.float64 and got.dtype == torch.get_default_dtype():
+        return (
+            " A tensor made from Python numbers (torch.tensor([...]), torch.where(cond, 1.0, 0.0), torch.full(...)) "
+            f"gets PyTorch's default dtype, {got.dtype}; make it from the input instead (torch.ones_like(x), "
+            "torch.full_like(x, value)) or convert the result with .to(x.dtype)."
+        )
+    return ""
+
+
+def _expect_input_dtype(got: Any, like: torch.Tensor) -> torch.Tensor:
+    """:func:`expect_tensor` for a result with the input's shape and dtype, saying why float32 may have come out."""
+    try:
+        return expect_tensor(got, like)
+    except Fail as fail:
+        hint = _dtype_hint(got, like) if "dtype" in fail.why else ""
+        raise wrong(fail.why + hint) from None
+
+
 @checker("relu", example="check_relu(relu)")
 def check_relu(relu: Callable[..., Any], trial: Trial) -> str:
     """``relu(x)`` must return ``max(x, 0)`` element-wise, same shape and dtype, input untouched."""
     for x in _RELU_INPUTS:
         expected = x.clamp(min=0)
-        got = expect_tensor(trial.call(relu, x.clone()), expected)
+        got = _expect_input_dtype(trial.call(relu, x.clone(), forbid=_NO_RELU), expected)
         expect_close(x, got, expected)
         if trial.take_mutated():
             raise wrong(
@@ -93,12 +124,19 @@ def _autograd(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tor
     return grad
 
 
+_NO_AUTOGRAD = Forbidden(
+    said="autograd (torch.autograd.grad, .backward() or torch.func)",
+    instead="code the formula you derived, in terms of torch.tanh(x).",
+    torch_names=frozenset({"grad", "backward"}),
+)
+
+
 @checker("tanh_grad", example="check_tanh_grad(tanh_grad)")
 def check_tanh_grad(tanh_grad: Callable[..., Any], trial: Trial) -> str:
     """``tanh_grad(x)`` must equal d tanh / dx, compared with autograd."""
     for x in _GRAD_POINTS:
         expected = _autograd(torch.tanh, x)
-        got = expect_tensor(trial.call(tanh_grad, x.clone()), x)
+        got = _expect_input_dtype(trial.call(tanh_grad, x.clone(), forbid=_NO_AUTOGRAD), x)
         hint = "Those are the values of tanh itself, not of its derivative." if torch.allclose(got, x.tanh()) else ""
         expect_close(x, got, expected, hint=hint)
     return "Your formula agrees with autograd at every test point."
@@ -115,7 +153,7 @@ def check_prelu_grad(prelu_grad: Callable[..., Any], trial: Trial) -> str:
     """``prelu_grad(x, alpha)``: 1 for x > 0, alpha for x < 0 and, as the task asks, alpha at x = 0."""
     for x, alpha in _PRELU_CASES:
         expected = _autograd(lambda t, a=alpha: torch.where(t > 0, t, a * t), x)  # alpha at 0: the left side
-        got = expect_tensor(trial.call(prelu_grad, x.clone(), alpha), x)
+        got = _expect_input_dtype(trial.call(prelu_grad, x.clone(), alpha), x)
         at_zero = x == 0
         hint = f"(alpha = {alpha})"
         if torch.allclose(got, torch.where(x > 0, x, alpha * x)):
@@ -135,16 +173,43 @@ def check_prelu_grad(prelu_grad: Callable[..., Any], trial: Trial) -> str:
 _LOGITS = torch.tensor([[1.2, 5.1, 2.7], [0.0, 0.0, 0.0], [-1.0, 2.0, 0.5]])
 # Large scores, and a row whose spread overflows exp unless the row's maximum (not its minimum) is subtracted.
 _LARGE = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -1001.0], [-500.0, 500.0, 0.0]])
+# Not square: 2 examples of 5 classes (an answer that assumes 3 rows or 3 columns shows here).
+_WIDE = torch.tensor([[0.5, -1.0, 2.0, 0.0, 1.5], [3.0, 3.0, -2.0, 1.0, 0.25]])
+
+_NO_SOFTMAX = Forbidden(
+    said="PyTorch's softmax (torch.softmax, F.softmax, X.softmax() or nn.Softmax)",
+    instead="exponentiate the shifted scores and divide by each row's sum yourself.",
+    torch_names=frozenset({"softmax", "special_softmax", "_softmax"}),
+)
+
+
+def _max_without_keepdim(X: torch.Tensor, keep_sum: bool) -> torch.Tensor:
+    """Softmax with the row maxima subtracted without keepdim (row j's maximum from column j)."""
+    e = torch.exp(X - X.max(dim=1).values)
+    return e / (e.sum(dim=1, keepdim=True) if keep_sum else e.sum(dim=1))
 
 
 @checker("softmax", example="check_softmax(softmax)")
 def check_softmax(softmax: Callable[..., Any], trial: Trial) -> str:
     """``softmax(X)`` on a (batch, classes) matrix: each row becomes probabilities, stably."""
     expected = torch.softmax(_LOGITS, dim=1)
-    got = expect_tensor(trial.call(softmax, _LOGITS.clone()), expected)
+    got = expect_tensor(trial.call(softmax, _LOGITS.clone(), forbid=_NO_SOFTMAX), expected)
     if not torch.allclose(got, expected, atol=1e-5):
         if torch.allclose(got.sum(), torch.tensor(1.0), atol=1e-5):
             raise wrong("All entries together sum to 1; each row (one example) should sum to 1.")
+        if torch.allclose(got, expected.T, atol=1e-5):
+            raise wrong(
+                "It returns the right probabilities, transposed: row i must hold the probabilities of example i "
+                "(row i of X), one per class."
+            )
+        for keep_sum in (True, False):
+            if torch.allclose(got, _max_without_keepdim(_LOGITS, keep_sum), atol=1e-5):
+                also = "" if keep_sum else " The same goes for the sum: .sum(dim=1, keepdim=True)."
+                raise wrong(
+                    "X.max(dim=1).values has shape (batch,), so broadcasting subtracts row j's maximum from column "
+                    "j, not row i's maximum from row i, and that changes the result. Keep the dimension: "
+                    f"X.max(dim=1, keepdim=True).values.{also}"
+                )
         if torch.allclose(got.sum(dim=0), torch.ones(3), atol=1e-5):
             raise wrong(
                 "Each column sums to 1: you normalised over dim=0. Sum over each row (dim=1, keepdim=True) instead."
@@ -157,7 +222,7 @@ def check_softmax(softmax: Callable[..., Any], trial: Trial) -> str:
             )
     expect_close(_LOGITS, got, expected)
     expected = torch.softmax(_LARGE, dim=1)
-    got = expect_tensor(trial.call(softmax, _LARGE.clone()), expected)
+    got = expect_tensor(trial.call(softmax, _LARGE.clone(), forbid=_NO_SOFTMAX), expected)
     broken = [fmt(row) for row, finite in zip(_LARGE, torch.isfinite(got).all(dim=1), strict=True) if not finite]
     if broken:
         raise wrong(
@@ -166,6 +231,11 @@ def check_softmax(softmax: Callable[..., Any], trial: Trial) -> str:
             "(X.max(dim=1, keepdim=True).values) before exponentiating; softmax does not change."
         )
     expect_close(_LARGE, got, expected)
+    expected = torch.softmax(_WIDE, dim=1)
+    got = expect_tensor(
+        trial.call(softmax, _WIDE.clone(), forbid=_NO_SOFTMAX), expected, what="On a batch of 2 rows and 5 classes it"
+    )
+    expect_close(_WIDE, got, expected)
     return "Rows sum to 1, and large inputs give no NaN or inf."
 
 
@@ -174,9 +244,40 @@ _CE_Y = torch.tensor([1, 0, 2])
 _CE_LARGE = torch.tensor([[1000.0, 1001.0, 1002.0], [0.0, 200.0, -50.0]])
 _CE_LARGE_Y = torch.tensor([0, 0])
 
+_NO_CROSS_ENTROPY = Forbidden(
+    said="PyTorch's cross-entropy or log-softmax (F.cross_entropy, nn.CrossEntropyLoss, F.log_softmax or "
+    "torch.log_softmax)",
+    instead="compute the log-softmax as X - m - log(sum(exp(X - m))) yourself (torch.logsumexp is allowed).",
+    torch_names=frozenset({"cross_entropy", "log_softmax", "special_log_softmax", "_log_softmax"}),
+)
+
 
 def _describe_batch(logits: torch.Tensor, y: torch.Tensor) -> str:
     return ", ".join(f"{fmt(row)} (label {int(label)})" for row, label in zip(logits, y, strict=True))
+
+
+def _floors_zero_probability(loss: Callable[..., Any], trial: Trial) -> bool:
+    """True if the loss is right on one ordinary example but well below 200 on logits (0, 200, -50), label 0.
+
+    That example's probability, exp(-200), is 0 in float32: an answer that takes the log of a softmax which it
+    clamps, or adds a small number to, returns a finite loss far below 200 there.
+    """
+    probes = (
+        (torch.tensor([[1.2, 5.1, 2.7]]), torch.tensor([1]), float(F.cross_entropy(_LOGITS[:1], _CE_Y[:1]))),
+        (_CE_LARGE[1:], _CE_LARGE_Y[1:], 200.0),
+    )
+    values = []
+    for logits, y, _ in probes:
+        try:
+            got = trial.call(loss, logits.clone(), y.clone(), forbid=_NO_CROSS_ENTROPY)
+        except Fail:
+            return False
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            return False
+        values.append(float(got.detach().reshape(())))
+    (_, _, right), _ = probes
+    ordinary, large = values
+    return abs(ordinary - right) <= 1e-4 * right and 0 < large < 190
 
 
 def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -189,7 +290,7 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
     expected = F.cross_entropy(leaf, y)
     (expected_grad,) = torch.autograd.grad(expected, leaf)
     expected = expected.detach()
-    got = trial.call(loss, leaf.clone(), y.clone())
+    got = trial.call(loss, leaf.clone(), y.clone(), forbid=_NO_CROSS_ENTROPY)
     if isinstance(got, torch.Tensor) and got.shape == y.shape:
         raise wrong(f"It returns one loss per example (shape {tuple(y.shape)}); return their mean, a scalar.")
     if isinstance(got, float | int) and not isinstance(got, bool):
@@ -209,7 +310,17 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
     if torch.allclose(value, len(y) * expected, rtol=1e-4):
         raise wrong(f"It returns {fmt(value)}, the sum over the batch; return the mean instead.")
     if not torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
-        raise wrong(f"On logits {_describe_batch(logits, y)} the mean loss is {fmt(expected)}, got {fmt(value)}.")
+        why = f"On logits {_describe_batch(logits, y)} the mean loss is {fmt(expected)}, got {fmt(value)}."
+        if torch.allclose(value, -expected, rtol=1e-4, atol=1e-5):
+            why += " The sign is wrong: the loss is minus the log-probability of the true class, so it is >= 0."
+        elif _floors_zero_probability(loss, trial):
+            why += (
+                " The second example's label has probability exp(-200), which is 0 in float32: its loss is 200, "
+                "but the log of that probability, clamped or with a small number added, gives far less. Compute "
+                "log-softmax directly as X - m - log(sum(exp(X - m))), with m each row's own maximum (or use "
+                "torch.logsumexp), without taking the log of a softmax."
+            )
+        raise wrong(why)
     if not got.requires_grad:
         raise wrong("The value is right but carries no gradient: avoid .item(), .detach() and numpy.")
     (grad,) = trial.call(torch.autograd.grad, got, leaf, allow_unused=True, doing="Computing its gradient")
@@ -251,6 +362,27 @@ def _frozen_first_layer(widths: Sequence[int]) -> nn.Sequential:
     return net
 
 
+class _OwnParameters(nn.Module):
+    """A module with parameters of its own (like the lab's MLPScratch), a layer without bias and a buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(4, 3))
+        self.b = nn.Parameter(torch.zeros(3))
+        self.out = nn.Linear(3, 2, bias=False)
+        self.register_buffer("scale", torch.ones(5))  # a buffer is no parameter
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(X @ self.W + self.b)) * self.scale[:2]
+
+
+_NO_COUNT_PARAMETERS = Forbidden(
+    said="d2lmini.count_parameters",
+    instead="add up the sizes of the module's parameters that require gradients yourself.",
+    functions=(count_parameters,),
+)
+
+
 @checker("count_params", example="check_count_params(count_params)")
 def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
     """``count_params(module)`` must return the number of learnable scalars as an int."""
@@ -259,12 +391,13 @@ def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
         ("the 6-4-3-1 net", _mlp([6, 4, 3, 1])),
         ("the lab model 784-256-10", _mlp([784, 256, 10])),
         ("a 5-3-2 net whose first layer is frozen", _frozen_first_layer([5, 3, 2])),
+        ("a module with nn.Parameter tensors of its own and a linear layer without bias", _OwnParameters()),
     ]
     for name, net in cases:
         want, everything = count_parameters(net), count_parameters(net, trainable_only=False)
         weights_only = sum(p.numel() for p in net.parameters() if p.requires_grad and p.dim() > 1)
         tensors = len(list(net.parameters()))
-        got = expect_int(trial.call(count_params, net), "their total, one int")
+        got = expect_int(trial.call(count_params, net, forbid=_NO_COUNT_PARAMETERS), "their total, one int")
         if got == want:
             continue
         why = f"For {name} it returns {got}, expected {want}."
@@ -274,6 +407,13 @@ def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
             why += " That counts the weights only; the biases are learnable parameters too."
         elif got == everything:
             why += " That includes frozen parameters (requires_grad=False); count only learnable ones."
+        elif got == want + sum(b.numel() for b in net.buffers()):
+            why += " That includes its buffers, which are not parameters: count module.parameters() only."
+        elif isinstance(net, _OwnParameters):
+            why += (
+                " It has parameters that belong to no nn.Linear layer, and a layer without bias: count every tensor "
+                "that module.parameters() yields, whatever module it sits in."
+            )
         raise wrong(why)
     return "The 6-4-3-1 net has 47 parameters and the lab model 203,530."
 
@@ -307,8 +447,14 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
             )
         b = expect_tensor(b.reshape(-1), want_b, what=f"{sizes} its b")
         if not torch.allclose(W, want_W, atol=1e-4):
-            swapped = d == h == q and torch.allclose(W, W2 @ W1, atol=1e-4)
-            hint = " That is W2 @ W1: check the order of the product, rows go through W1 first." if swapped else ""
+            hint = ""
+            if d == h == q and torch.allclose(W, W2 @ W1, atol=1e-4):
+                hint = " That is W2 @ W1: check the order of the product, rows go through W1 first."
+            elif d == q and torch.allclose(W, want_W.T, atol=1e-4):
+                hint = (
+                    " That is (W1 @ W2).T, the transpose: with examples as rows, X @ W needs W of shape (d, q), "
+                    "W1 @ W2 itself."
+                )
             raise wrong(f"{sizes} its W is not W1 @ W2's equivalent.{hint}")
         if not torch.allclose(X @ W + b, X @ want_W + want_b, atol=1e-4):
             why = f"W is right but b is off: expected {fmt(want_b)}, got {fmt(b)}."
@@ -316,12 +462,52 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
                 why += " That is b2 alone: the first bias also passes through W2."
             elif h == q and torch.allclose(b, b1 + b2, atol=1e-4):
                 why += " That is b1 + b2: the first bias passes through W2 before b2 is added."
+            elif torch.allclose(b, b1 @ W2, atol=1e-4):
+                why += " That is b1 @ W2 alone: the second bias b2 is still added after it."
             raise wrong(why)
     return "X @ W + b equals the two stacked layers on random inputs."
 
 
 # ---------------------------------------------------------------------------
 # The two labs' models
+
+
+def _product_shapes(error: BaseException | None) -> tuple[int, int, int, int] | None:
+    """The shapes ``(a, b, c, d)`` in "mat1 and mat2 shapes cannot be multiplied (axb and cxd)", if that is it."""
+    found = re.search(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", str(error)) if error else None
+    return tuple(int(n) for n in found.groups()) if found else None  # type: ignore[return-value]
+
+
+def _expect_gradients(model: nn.Module, out: torch.Tensor, flat: torch.Tensor, batch: int, trial: Trial) -> None:
+    """Check that the lab model's logits ``out`` on the flattened images ``flat`` carry autograd's gradient to
+    each of its four parameters, as training needs."""
+    names = ("W1", "b1", "W2", "b2")
+    params = {n: getattr(model, n) for n in names}
+    frozen = [n for n, p in params.items() if not p.requires_grad]
+    if frozen:
+        raise wrong(
+            f"The model's {', '.join(frozen)} do not require gradients, so training could not change them: keep "
+            "the lab's __init__, which makes them nn.Parameters."
+        )
+    if not out.requires_grad:
+        raise wrong(
+            "The logits are right but carry no gradient, so training could not change the weights: compute them "
+            "from the parameters with torch operations, without torch.no_grad(), .detach(), .data or NumPy."
+        )
+    refs = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
+    reference = torch.relu(flat @ refs["W1"] + refs["b1"]) @ refs["W2"] + refs["b2"]
+    weights = torch.randn(reference.shape, generator=torch.Generator().manual_seed(batch))
+    expected = torch.autograd.grad(reference, list(refs.values()), weights)
+    grads = trial.call(
+        torch.autograd.grad, out, list(params.values()), weights, allow_unused=True, doing="Computing its gradient"
+    )
+    for name, grad, want in zip(names, grads, expected, strict=True):
+        if grad is None or not torch.allclose(grad, want, rtol=1e-3, atol=1e-5):
+            how = "no gradient reaches" if grad is None else "the gradient is off for"
+            raise wrong(
+                f"The logits are right but {how} self.{name}, so training would not update it as it should: use "
+                f"self.{name} itself in the computation, without .detach(), .data or torch.no_grad()."
+            )
 
 
 @checker("forward", example="check_mlp_forward(MLPScratch)", expects="class")
@@ -345,11 +531,19 @@ def check_mlp_forward(model_class: type, trial: Trial) -> str:
         try:
             out = trial.call(model, X.clone())
         except Fail as fail:
-            if fail.error is not None and "cannot be multiplied" in str(fail.error):
+            shapes = _product_shapes(fail.error)
+            if shapes is not None and shapes[0] != batch:
                 raise wrong(fail.why + " Did you flatten the images first, with X.reshape(-1, 784)?") from None
+            if shapes is not None:
+                raise wrong(
+                    fail.why + " The images are flattened already (one row per image); look at the other factor: "
+                    f"self.W1 has shape {tuple(W1.shape)} and self.W2 {tuple(W2.shape)}, so X @ self.W1 and "
+                    "H @ self.W2 need no transpose."
+                ) from None
             raise
         got = expect_tensor(out, expected, what=f"On images of shape ({batch}, 1, 28, 28) it")
         if torch.allclose(got, expected, atol=1e-4):
+            _expect_gradients(model, out, flat, batch, trial)
             continue
         z1, no_softmax = flat @ W1, "return logits, the loss applies the softmax."
         mistakes = {
@@ -376,6 +570,55 @@ def _is_affine(f_a: torch.Tensor, f_b: torch.Tensor, f_mid: torch.Tensor) -> boo
     return bool(((f_mid - (f_a + f_b) / 2).abs().max()) <= 1e-5 + 1e-4 * scale)
 
 
+def _layer_size_hint(error: BaseException | None, batch: int) -> str:
+    """What a failed matrix product in a network built for images of shape (batch, 1, 28, 28) says about it."""
+    if "must have the same dtype" in str(error):
+        return " The images are float32: keep the network in PyTorch's default dtype (no .double())."
+    shapes = _product_shapes(error)
+    if shapes is None:
+        return ""
+    rows, columns, inputs, _ = shapes
+    if rows != batch:
+        return (
+            " Each image must become one row of 784 numbers before the first linear layer: start with nn.Flatten(), "
+            "which keeps the batch dimension and flattens the rest."
+        )
+    if columns == 784:
+        return (
+            " Each image has 28 x 28 = 784 pixels, so the first linear layer takes 784 inputs (nn.LazyLinear finds "
+            "out)."
+        )
+    return (
+        f" A layer receives {columns} numbers per image but expects {inputs}: each linear layer's number of inputs "
+        "must be the number of outputs of the layer before it (nn.LazyLinear finds out)."
+    )
+
+
+def _expect_trainable(net: nn.Module, out: torch.Tensor, trial: Trial) -> None:
+    """Check that training could change every parameter of ``net``, whose output on a batch is ``out``."""
+    frozen = [name for name, p in net.named_parameters() if not p.requires_grad]
+    if frozen:
+        raise wrong(
+            f"Its parameters {', '.join(frozen[:4])} do not require gradients (requires_grad=False), so training "
+            "could not change them: leave them learnable."
+        )
+    if not out.requires_grad:
+        raise wrong(
+            "Its logits carry no gradient, so training could not change its weights: do not compute them under "
+            "torch.no_grad() or detach them."
+        )
+    named = list(net.named_parameters())
+    grads = trial.call(
+        torch.autograd.grad, out.sum(), [p for _, p in named], allow_unused=True, doing="Computing its gradient"
+    )
+    unused = [name for (name, _), grad in zip(named, grads, strict=True) if grad is None]
+    if unused:
+        raise wrong(
+            f"No gradient reaches its parameters {', '.join(unused[:4])}, so training could not change them: does "
+            "its forward detach something, or leave a layer out?"
+        )
+
+
 def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -> str:
     """Judge the function one built network computes; return the names of its hidden nonlinearity."""
     ends = torch.rand(16, 1, 28, 28, generator=gen)
@@ -392,6 +635,8 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
     net.eval()  # dropout off: the same image must always give the same logits
     try:
         out = trial.call(net, batch, doing=f"Running it on images of shape {shape}")
+    except Fail as fail:
+        raise wrong(fail.why + _layer_size_hint(fail.error, shape[0])) from None
     finally:
         for hook in hooks:
             hook.remove()
@@ -402,7 +647,7 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
             f"On images of shape {shape} it returns shape {tuple(out.shape)}, expected "
             f"({shape[0]}, 10): start with nn.Flatten()."
         )
-    out = expect_tensor(out, torch.empty(shape[0], 10), what=f"On images of shape {shape} it")
+    raw, out = out, expect_tensor(out, torch.empty(shape[0], 10), what=f"On images of shape {shape} it")
     n, want = count_parameters(net, trainable_only=False), mlp_parameter_count([784, h, 10])
     if n != want:
         raise wrong(f"With {h} hidden units it has {n} parameters, expected {want} (784-{h}-10).")
@@ -429,6 +674,7 @@ def _probe_network(net: nn.Module, trial: Trial, h: int, gen: torch.Generator) -
             f"After its last layer with parameters, {culprit} changes the outputs. The logits must be that layer's "
             "raw outputs, free to be negative: put the nonlinearity between the linear layers, not after them."
         )
+    _expect_trainable(net, raw, trial)
     # What runs between the first two layers with parameters: the hidden nonlinearity, if it is a module.
     between = [type(m).__name__ for m, _ in ran[with_params[0] + 1 : with_params[1]]] if len(with_params) > 1 else []
     return ", ".join(between) or "a nonlinearity"
@@ -441,11 +687,24 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
     gen = torch.Generator().manual_seed(1)
     names = []
     for h in (32, 20):
-        net = trial.call(build_mlp, h)
+        try:
+            net = trial.call(build_mlp, h)
+        except Fail as fail:
+            if isinstance(fail.error, TypeError) and "is not a Module subclass" in str(fail.error):
+                raise wrong(
+                    fail.why + " Create each layer with parentheses, as in nn.ReLU(): nn.Sequential takes layers, "
+                    "not their classes."
+                ) from None
+            raise
         if net is None:
             raise wrong("It returns None: did you forget the `return` statement?")
         if not isinstance(net, nn.Module):
             raise wrong(f"It returns a {type(net).__name__}; expected an nn.Module such as nn.Sequential.")
+        if isinstance(net, nn.ModuleList | nn.ModuleDict):
+            raise wrong(
+                f"It returns an nn.{type(net).__name__}, which holds layers but cannot run them (it has no forward): "
+                "use nn.Sequential, which runs its layers in order."
+            )
         names.append(_probe_network(net, trial, h, gen))
     return f"Flatten, 784 -> 32 -> {names[0]} -> 10 logits: the right shape and parameter count."
 
@@ -468,7 +727,13 @@ def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
     for resolution, extent in ((5, 1.0), (7, 1.5)):
         ticks, points = grid_points(resolution, extent)  # the playground's own grid: x1 varies fastest
         expected = _tilted_plane(points).reshape(resolution, resolution)
-        got = trial.call(decision_grid, _tilted_plane, resolution, extent)
+        calls: list[int] = []
+
+        def predict(points: torch.Tensor, calls: list[int] = calls) -> torch.Tensor:
+            calls.append(1)
+            return _tilted_plane(points)
+
+        got = trial.call(decision_grid, predict, resolution, extent)
         what = f"With resolution {resolution} and extent {extent} it"
         if isinstance(got, torch.Tensor) and got.shape != expected.shape and got.numel() == expected.numel():
             raise wrong(
@@ -477,19 +742,38 @@ def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
             )
         got = expect_tensor(got, expected, what=what, dtype_from="that of ticks, made by torch.linspace")
         if torch.allclose(got, expected, atol=1e-5):
+            if len(calls) > 1:
+                raise wrong(
+                    f"{what} returns the right grid, but calls predict {len(calls)} times; call it once, on all "
+                    f"{resolution * resolution} points as the rows of one ({resolution * resolution}, 2) tensor: a "
+                    "network computes a whole batch at once far faster than point by point."
+                )
             continue
+        right = "returns the right values, but"
         mixups = {
-            "it is transposed: row i must hold the points with x2 = ticks[i] (the height), column j those with "
-            "x1 = ticks[j]. Put x1 in the first column of the points and let it vary fastest.": expected.T,
-            "it is upside down: row 0 must be the lowest x2, -extent, as in a plot whose y axis points up "
+            f"{right} it is transposed: row i must hold the points with x2 = ticks[i] (the height), column j those "
+            "with x1 = ticks[j]. Put x1 in the first column of the points and let it vary fastest.": expected.T,
+            f"{right} it is upside down: row 0 must be the lowest x2, -extent, as in a plot whose y axis points up "
             "(plt.imshow(grid, origin='lower') draws it that way).": expected.flip(0),
-            "it is mirrored left to right: column 0 must be the smallest x1, -extent.": expected.flip(1),
-            "those are probabilities: return predict's outputs themselves.": torch.sigmoid(expected),
+            f"{right} it is mirrored left to right: column 0 must be the smallest x1, -extent.": expected.flip(1),
+            f"{right} it is turned by half a turn: row 0 must be the lowest x2, -extent, and column 0 the smallest "
+            "x1, -extent.": expected.flip(0).flip(1),
+            "returns the sigmoid of predict's values: those are probabilities: return predict's outputs "
+            "themselves.": torch.sigmoid(expected),
+            "returns class labels, 1 where predict is positive and 0 elsewhere: return predict's outputs "
+            "themselves.": (expected > 0).to(got.dtype),
         }
         for why, mixed in mixups.items():
             if torch.allclose(got, mixed, atol=1e-5):
-                raise wrong(f"{what} returns the right values, but {why}")
+                raise wrong(f"{what} {why}")
         i, j = (~torch.isclose(got, expected, atol=1e-5)).nonzero()[0].tolist()
+        if torch.allclose(got.flatten().sort().values, expected.flatten().sort().values, atol=1e-5):
+            raise wrong(
+                f"{what} holds predict's values on the grid points, but not in their places: at row {i}, column {j} "
+                f"it holds {fmt(got[i, j])}, where predict gives {fmt(expected[i, j])} (the point x1 = "
+                f"{fmt(ticks[j])}, x2 = {fmt(ticks[i])}). Entry [i, j] belongs to the point x1 = ticks[j], "
+                "x2 = ticks[i]."
+            )
         raise wrong(
             f"{what} is off at row {i}, column {j}, the point x1 = {fmt(ticks[j])}, x2 = {fmt(ticks[i])}: predict "
             f"gives {fmt(expected[i, j])} there, the grid holds {fmt(got[i, j])}. The grid points are ticks = "
@@ -560,7 +844,15 @@ def check_count_dead(count_dead: Callable[..., Any], trial: Trial) -> str:
     for inputs, units, rows, by_bias, zero_unit, once_unit, seed in _DEAD_CASES:
         layer, X = _dead_unit_case(inputs, units, rows, by_bias, zero_unit, once_unit, seed)
         want, mistakes = _dead_counts(layer, X)
-        got = trial.call(count_dead, layer, X.clone())
+        try:
+            got = trial.call(count_dead, layer, X.clone())
+        except Fail as fail:
+            if _product_shapes(fail.error) == (rows, inputs, units, inputs):
+                raise wrong(
+                    fail.why + f" layer.weight has shape (units, inputs) = ({units}, {inputs}), one row per unit: "
+                    "use X @ layer.weight.T + layer.bias, or simply layer(X)."
+                ) from None
+            raise
         got = expect_int(got, "how many units are dead, one int (e.g. int(mask.sum()))")
         cases.append((units, rows, got, want, mistakes))
     off = [case for case in cases if case[2] != case[3]]

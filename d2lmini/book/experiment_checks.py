@@ -36,26 +36,56 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
+def _parsed(text: str) -> float | None:
+    """The number a text such as "0.01" writes, else None."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _metrics(value: Any) -> Any:
     """A History stands for its last epoch's record."""
     return value.final if isinstance(value, History) else value
 
 
 def _find(keys: Iterable[Hashable], wanted: Hashable) -> Hashable | None:
-    """The key equal to ``wanted``; a float that differs by rounding only (0.30000000000000004) counts as equal."""
+    """The key equal to ``wanted``; a number that differs by rounding only counts as equal: 0.30000000000000004, or
+    0.009999999776482582, the float32 nearest 0.01 (a rate taken from a tensor), and a NumPy or 0-dim tensor key."""
+    keys = list(keys)
     for key in keys:
-        if key == wanted:
+        if type(key) is type(wanted) and key == wanted:
             return key
+    target = _as_number(wanted) if not isinstance(wanted, str) else None
     for key in keys:
-        if isinstance(key, int | float) and isinstance(wanted, int | float) and math.isclose(key, wanted, rel_tol=1e-9):
+        number = _as_number(key) if not isinstance(key, str) else None
+        if target is not None and number is not None and math.isclose(number, target, rel_tol=1e-6):
             return key
     return None
+
+
+def _not_a_number(where: str, value: Any) -> str:
+    """Why ``value`` is no number, and what to report instead."""
+    why = f"{where} is a {type(value).__name__}; expected a number."
+    if isinstance(value, History):
+        return why + (
+            " Report one of its final metrics, such as history.final['val_acc']."
+            if value.records
+            else " It is empty: no epoch finished (was training interrupted?)."
+        )
+    if isinstance(value, list | tuple) and value and all(_as_number(v) is not None for v in value):
+        return why + f" It holds {len(value)} numbers: if they are one per epoch, report the last one."
+    if isinstance(value, torch.Tensor) and value.numel() > 1:
+        return why + f" It holds {value.numel()} values: report one number (if their mean: .float().mean().item())."
+    if type(value).__module__ == "numpy" and getattr(value, "size", 1) > 1:
+        return why + f" It holds {value.size} values: report one number (if their mean: .mean().item())."
+    return why
 
 
 def _judge_number(where: str, value: Any, bounds: Range | None, diverged_ok: bool) -> None:
     number = _as_number(value)
     if number is None:
-        raise wrong(f"{where} is a {type(value).__name__}; expected a number.")
+        raise wrong(_not_a_number(where, value))
     if not math.isfinite(number):
         if diverged_ok:
             return
@@ -68,9 +98,12 @@ def _judge_number(where: str, value: Any, bounds: Range | None, diverged_ok: boo
                 if low is not None and high is not None
                 else (f"at least {fmt(low)}" if low is not None else f"at most {fmt(high)}")
             )
+            percentage = high is not None and 1 < number <= 100 * high and high <= 1
+            shown = fmt(int(number)) if number.is_integer() and abs(number) < 1e15 else fmt(number)
             raise wrong(
-                f"{where} is {fmt(number)}, which is not plausible here: expected {span}. Check what you "
-                "report (a fraction, not a percentage? the right metric?) and how it was computed."
+                f"{where} is {shown}, which is not plausible here: expected {span}. Check what you "
+                f"report ({'a fraction, not a percentage? ' if percentage else ''}the right metric?) and how it was "
+                "computed."
             )
 
 
@@ -124,18 +157,26 @@ def experiment_checker(
         missing = [k for k in keys if _find(results, k) is None]
         extra = [] if isinstance(reported, History) else [k for k in results if _find(keys, k) is None]
         if missing or extra:
+            as_text = [k for k in extra if isinstance(k, str) and _find(missing, _parsed(k)) is not None]
             raise wrong(
                 f"The results should have exactly the keys {keys}"
                 + (f"; missing: {missing}" if missing else "")
                 + (f"; not asked for: {extra}" if extra else "")
                 + "."
+                + (f" The keys are numbers, not text: write {_find(missing, _parsed(as_text[0]))!r}, not "
+                   f"{as_text[0]!r}." if as_text else "")
             )
         for key in keys:
-            value, where = _metrics(results[_find(results, key)]), f"results[{key!r}]"
+            reported_value = results[_find(results, key)]
+            value, where = _metrics(reported_value), f"results[{key!r}]"
             diverged = _find(ok_to_diverge, key) is not None
+            if isinstance(reported_value, History) and not reported_value.records:
+                raise wrong(f"{where} is an empty History: no epoch finished (was training interrupted?).")
             if isinstance(value, Mapping) != nested:
-                want = f"a dict of metrics with {sorted(ranges)}" if nested else "a number"  # type: ignore[arg-type]
-                raise wrong(f"{where} is a {type(value).__name__}; expected {want}.")
+                if not nested:
+                    raise wrong(_not_a_number(where, reported_value))
+                want = f"a dict of metrics with {sorted(ranges)}"  # type: ignore[arg-type]
+                raise wrong(f"{where} is a {type(reported_value).__name__}; expected {want}.")
             if nested:
                 for metric, bounds in ranges.items():  # type: ignore[union-attr]
                     if metric not in value:

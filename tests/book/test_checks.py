@@ -657,3 +657,214 @@ def test_gelu_gain_check_wants_both_initialisations_as_accuracies() -> None:
     )
     assert "missing: ['gain']" in checks.check_gelu_gain({"default": 0.2}).message
     assert "not plausible here" in checks.check_gelu_gain({"default": 20.0, "gain": 80.0}).message
+
+
+# ---------------------------------------------------------------------------
+# Answers from a review of plausible student answers: each was misjudged, or got a false or vague hint, before
+
+
+def _softmax_for_three_rows(X: torch.Tensor) -> torch.Tensor:
+    """Right only for batches of 3: both of the check's first inputs are 3 x 3."""
+    e = torch.exp(X - X.max(1).values.reshape(3, 1))
+    return e / e.sum(1).reshape(3, 1)
+
+
+def _softmax_max_without_keepdim(X: torch.Tensor) -> torch.Tensor:
+    e = torch.exp(X - X.max(dim=1).values)
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def _softmax_transposed(X: torch.Tensor) -> torch.Tensor:
+    e = torch.exp(X - X.max(dim=1, keepdim=True).values)
+    return e.T / e.sum(dim=1)
+
+
+def _tanh_grad_by_backward(x: torch.Tensor) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    torch.tanh(x).sum().backward()
+    return x.grad
+
+
+def _count_linear_layers_only(m: nn.Module) -> int:
+    return sum((layer.in_features + 1) * layer.out_features for layer in m.modules() if isinstance(layer, nn.Linear)
+               and layer.weight.requires_grad)
+
+
+class _DetachingMLP(nn.Module):
+    def __init__(self, h: int, how: str) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10))
+        self.how = how
+        if how == "frozen":
+            self.net.requires_grad_(False)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        if self.how == "no_grad":
+            with torch.no_grad():
+                return self.net(X)
+        if self.how == "first layer detached":
+            return self.net[3](self.net[2](self.net[1](self.net[0](X)).detach()))
+        return self.net(X)
+
+
+def _grid_point_by_point(p: Callable[..., torch.Tensor], r: int, e: float) -> torch.Tensor:
+    ticks = torch.linspace(-e, e, r)
+    return torch.stack([torch.cat([p(torch.stack([x1, x2])[None]) for x1 in ticks]) for x2 in ticks])
+
+
+REVIEWED_WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
+    (checks.check_softmax, _softmax_for_three_rows, "shape '[3, 1]' is invalid"),
+    (checks.check_softmax, _softmax_max_without_keepdim, "Keep the dimension: X.max(dim=1, keepdim=True).values."),
+    (checks.check_softmax, _softmax_transposed, "It returns the right probabilities, transposed"),
+    (checks.check_softmax, lambda X: torch.softmax(X, dim=1), "it calls PyTorch's softmax"),
+    (checks.check_softmax, lambda X: nn.Softmax(dim=1)(X), "which this exercise asks you not to use"),
+    (checks.check_relu, torch.relu, "it calls PyTorch's ReLU"),
+    (checks.check_relu, lambda x: F.relu(x), "it calls PyTorch's ReLU"),
+    (checks.check_relu, lambda x: x.relu(), "it calls PyTorch's ReLU"),
+    (checks.check_tanh_grad, _tanh_grad_by_backward, "it calls autograd"),
+    (
+        checks.check_tanh_grad,
+        lambda x: torch.autograd.grad(torch.tanh(x.requires_grad_()).sum(), x)[0],
+        "code the formula you derived",
+    ),
+    (checks.check_cross_entropy, F.cross_entropy, "it calls PyTorch's cross-entropy or log-softmax"),
+    (checks.check_cross_entropy, lambda z, y: F.nll_loss(F.log_softmax(z, 1), y), "torch.logsumexp is allowed"),
+    (checks.check_cross_entropy, lambda z, y: -_cross_entropy(z, y), "The sign is wrong"),
+    (
+        checks.check_cross_entropy,
+        lambda z, y: -torch.log(torch.softmax(z, 1)[range(len(y)), y] + 1e-9).mean(),
+        "clamped or with a small number added, gives far less",
+    ),
+    (
+        checks.check_cross_entropy,
+        lambda z, y: -torch.log(torch.softmax(z, 1).clamp(min=1e-12)[range(len(y)), y]).mean(),
+        "without taking the log of a softmax.",
+    ),
+    (checks.check_prelu_grad, lambda x, a: torch.where(x > 0, 1.0, a), "or convert the result with .to(x.dtype)"),
+    (checks.check_count_params, _count_linear_layers_only, "count every tensor that module.parameters() yields"),
+    (checks.check_count_params, lambda m: d2lmini.count_parameters(m), "it calls d2lmini.count_parameters"),
+    (
+        checks.check_count_params,
+        lambda m: _count(m) + sum(b.numel() for b in m.buffers()),
+        "That includes its buffers, which are not parameters",
+    ),
+    (checks.check_collapse, lambda W1, b1, W2, b2: (W1 @ W2, b1 @ W2), "That is b1 @ W2 alone"),
+    (checks.check_collapse, lambda W1, b1, W2, b2: ((W1 @ W2).T, b1 @ W2 + b2), "That is (W1 @ W2).T"),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: _scratch_forward(m, X).detach()),
+        "The logits are right but carry no gradient",
+    ),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: torch.relu(X.reshape(-1, 784) @ m.W1.detach() + m.b1) @ m.W2 + m.b2),
+        "no gradient reaches self.W1",
+    ),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: torch.relu(X.reshape(-1, 784) @ m.W1.T + m.b1) @ m.W2 + m.b2),
+        "The images are flattened already (one row per image); look at the other factor",
+    ),
+    (checks.check_build_mlp, lambda h: _DetachingMLP(h, "no_grad"), "Its logits carry no gradient"),
+    (checks.check_build_mlp, lambda h: _DetachingMLP(h, "frozen"), "do not require gradients"),
+    (
+        checks.check_build_mlp,
+        lambda h: _DetachingMLP(h, "first layer detached"),
+        "No gradient reaches its parameters net.1.weight, net.1.bias",
+    ),
+    (
+        checks.check_build_mlp,
+        lambda h: nn.Sequential(nn.Linear(784, h), nn.ReLU(), nn.Linear(h, 10)),
+        "Each image must become one row of 784 numbers before the first linear layer",
+    ),
+    (
+        checks.check_build_mlp,
+        lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(), nn.Linear(256, 10)),
+        "A layer receives 32 numbers per image but expects 256",
+    ),
+    (
+        checks.check_build_mlp,
+        lambda h: nn.ModuleList([nn.Flatten(), nn.LazyLinear(h), nn.ReLU(), nn.LazyLinear(10)]),
+        "use nn.Sequential, which runs its layers in order",
+    ),
+    (
+        checks.check_build_mlp,
+        lambda h: nn.Sequential(nn.Flatten(), nn.LazyLinear(h), nn.ReLU, nn.LazyLinear(10)),
+        "Create each layer with parentheses, as in nn.ReLU()",
+    ),
+    (
+        checks.check_count_dead,
+        lambda layer, X: int((X @ layer.weight + layer.bias <= 0).all(0).sum()),
+        "use X @ layer.weight.T + layer.bias, or simply layer(X)",
+    ),
+    (checks.check_decision_grid, _grid_point_by_point, "returns the right grid, but calls predict 25 times"),
+    (
+        checks.check_decision_grid,
+        lambda p, r, e: (_grid(p, r, e) > 0).float(),
+        "returns class labels, 1 where predict is positive",
+    ),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e).flip(0).flip(1), "it is turned by half a turn"),
+    (
+        checks.check_decision_grid,
+        lambda p, r, e: torch.rot90(_grid(p, r, e)),
+        "holds predict's values on the grid points, but not in their places",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "answer", "phrase"),
+    REVIEWED_WRONG,
+    ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(REVIEWED_WRONG)],
+)
+def test_reviewed_wrong_answer_gets_a_true_specific_verdict(
+    check: Callable[..., CheckResult], answer: Any, phrase: str
+) -> None:
+    result = check(answer)
+    assert result.status == "wrong" and phrase in result.message, result.message
+    assert check(answer).message == result.message
+
+
+def test_hints_name_no_mistake_the_answer_did_not_make() -> None:
+    # The images are flattened: no "Did you flatten" for a transposed weight.
+    forward = _scratch_with(lambda m, X: torch.relu(X.reshape(-1, 784) @ m.W1.T + m.b1) @ m.W2 + m.b2)
+    assert "Did you flatten" not in checks.check_mlp_forward(forward).message
+    # Transposed probabilities: each row does sum to 1, it was not normalised over dim=0.
+    assert "dim=0" not in checks.check_softmax(_softmax_transposed).message
+    # Dividing by the number of classes, not the batch: right on the first batch (3 x 3), no word about underflow.
+    message = checks.check_cross_entropy(lambda z, y: _cross_entropy(z, y) * len(y) / z.shape[1]).message
+    assert "the mean loss is 101.2, got 67.47." in message and "exp(-200)" not in message
+    # Thresholded labels are no "right values".
+    assert "right values" not in checks.check_decision_grid(lambda p, r, e: (_grid(p, r, e) > 0).float()).message
+
+
+def _tanh_grad_finite_differences(x: torch.Tensor) -> torch.Tensor:
+    return (torch.tanh(x + 1e-6) - torch.tanh(x - 1e-6)) / 2e-6
+
+
+REVIEWED_RIGHT: list[tuple[Callable[..., CheckResult], Any]] = [
+    (checks.check_relu, lambda x: torch.where(x > 0, x, 0.0)),
+    (checks.check_relu, lambda x: torch.from_numpy(np.maximum(x.numpy(), 0))),
+    (checks.check_tanh_grad, _tanh_grad_finite_differences),
+    (checks.check_tanh_grad, lambda x: 4 * torch.sigmoid(2 * x) * (1 - torch.sigmoid(2 * x))),
+    (checks.check_softmax, lambda X: torch.exp(X - torch.logsumexp(X, dim=1, keepdim=True))),
+    (checks.check_softmax, lambda X: torch.stack([torch.exp(r - r.max()) / torch.exp(r - r.max()).sum() for r in X])),
+    (checks.check_cross_entropy, lambda z, y: F.nll_loss(z - torch.logsumexp(z, 1, keepdim=True), y)),
+    (checks.check_cross_entropy, lambda z, y: (torch.logsumexp(z, 1) - z.gather(1, y[:, None]).squeeze(1)).mean()),
+    (checks.check_count_params, lambda m: sum(p.numel() for _, p in m.named_parameters() if p.requires_grad)),
+    (checks.check_collapse, lambda W1, b1, W2, b2: [torch.mm(W1, W2), (b1 @ W2 + b2)[None]]),
+    (
+        checks.check_mlp_forward,
+        _scratch_with(lambda m, X: F.linear(F.relu(F.linear(X.flatten(1), m.W1.T, m.b1)), m.W2.T, m.b2)),
+    ),
+    (checks.check_build_mlp, lambda h: nn.Sequential(nn.Flatten(), nn.Linear(784, h), nn.ReLU(inplace=True),
+                                                   nn.Linear(h, 10))),
+    (checks.check_count_dead, lambda layer, X: int((layer(X).amax(dim=0) <= 0).sum())),
+    (checks.check_decision_grid, lambda p, r, e: _grid(p, r, e, "yx").T),
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), REVIEWED_RIGHT, ids=lambda v: getattr(v, "__name__", ""))
+def test_reviewed_right_answer_is_correct(check: Callable[..., CheckResult], answer: Any) -> None:
+    result = check(answer)
+    assert result.passed and result.message == STORED[check], result.message

@@ -123,3 +123,40 @@ def test_a_stub_is_not_attempted_and_a_slow_function_is_stopped() -> None:
     start = time.perf_counter()
     message = check_sweep(lambda: time.sleep(3), time_limit=0.2).message
     assert "did not return within 0.2 s" in message and time.perf_counter() - start < 2.5
+
+
+# ---------------------------------------------------------------------------
+# Answers from a review of plausible student answers: each was misjudged, or got a false or vague hint, before
+
+
+def test_rates_rounded_to_float32_or_given_as_tensors_count() -> None:
+    from_tensor = {lr: SWEEP[key] for lr, key in zip(torch.tensor(list(SWEEP)).tolist(), SWEEP, strict=True)}
+    assert 0.009999999776482582 in from_tensor and check_sweep(from_tensor).passed
+    assert check_sweep({np.float32(k): v for k, v in SWEEP.items()}).passed
+    assert check_sweep({torch.tensor(k): v for k, v in SWEEP.items()}).passed
+    assert not check_sweep({0.0101: SWEEP[0.01], 0.1: SWEEP[0.1], 1.0: SWEEP[1.0], 10.0: SWEEP[10.0]}).passed
+
+
+REVIEWED = [
+    # A History where a number is asked for is a History, not "a dict".
+    (check_depths, {1: History(records=[_record(0.8, 0.5)]), 2: 0.8, 3: 0.8},
+     "results[1] is a History; expected a number. Report one of its final metrics, such as history.final['val_acc']."),
+    (check_sweep, {**SWEEP, 0.1: History()}, "results[0.1] is an empty History: no epoch finished"),
+    (check_depths, {1: [0.7, 0.75, 0.8], 2: 0.8, 3: 0.8}, "It holds 3 numbers: if they are one per epoch, report the"),
+    (check_depths, {1: torch.rand(100) > 0.5, 2: 0.8, 3: 0.8}, "It holds 100 values: report one number"),
+    (check_depths, {"1": 0.8, "2": 0.8, "3": 0.8}, "The keys are numbers, not text: write 1, not '1'."),
+]
+
+
+@pytest.mark.parametrize(("check", "results", "phrase"), REVIEWED, ids=range(len(REVIEWED)))
+def test_reviewed_results_get_a_true_specific_verdict(check: Any, results: Any, phrase: str) -> None:
+    result = check(results)
+    assert result.status == "wrong" and phrase in result.message, result.message
+
+
+def test_a_percentage_is_suggested_only_where_it_would_fit() -> None:
+    check_params = experiment_checker("params", expected_keys=[1], ranges={"params": (199_459, 207_601)})
+    message = check_params({1: {"params": 100_000}}).message
+    assert "results[1]['params'] is 100000, which" in message and "percentage" not in message
+    assert "percentage" not in check_one_unit({"train_acc": 0.4, "val_acc": 0.95}).message
+    assert "a fraction, not a percentage?" in check_one_unit({"train_acc": 0.4, "val_acc": 45.0}).message

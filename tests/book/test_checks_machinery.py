@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+import d2lmini
 from d2lmini.book import checking, checks
 from d2lmini.book.checks import CheckResult
 from tests.book.test_checks import RIGHT, STORED, _scratch_with
@@ -279,3 +280,37 @@ def test_inside_a_jupyter_kernel(tmp_path: Path) -> None:
 def test_help_shows_the_checkers_real_signature() -> None:
     assert str(inspect.signature(checks.check_relu)) == "(relu: 'Callable[..., Any]', *, time_limit=None)"
     assert str(inspect.signature(checks.check_mlp_forward)).startswith("(model_class")
+
+
+# ---------------------------------------------------------------------------
+# Functions an exercise forbids: seen only in the answer's own calls, and only judged once the values are right
+
+
+def test_forbidden_calls_are_watched_in_the_answer_only() -> None:
+    forbid = checking.Forbidden(said="torch.tanh", instead="do it by hand.", torch_names=frozenset({"tanh"}))
+
+    @checking.checker("demo", example="check_demo(f)")
+    def check_demo(f: Callable[..., Any], trial: checking.Trial) -> str:
+        torch.tanh(torch.zeros(2))  # the checker's own calls do not count
+        got = trial.call(f, torch.ones(2), forbid=forbid)
+        if not torch.allclose(got, torch.ones(2).tanh()):
+            raise checking.wrong("Off.")
+        trial.call(f, torch.ones(2))  # nor do the answer's calls without `forbid`
+        return "Fine."
+
+    assert check_demo(lambda x: (1 - torch.exp(-2 * x)) / (1 + torch.exp(-2 * x))).passed
+    assert check_demo(torch.tanh).message == (
+        "✘ demo: not yet. Its result is right, but it calls torch.tanh, which this exercise asks you not to use: "
+        "do it by hand."
+    )
+    assert check_demo(lambda x: torch.tanh(x) + 1).message == "✘ demo: not yet. Off."  # the values come first
+    assert not torch._C._is_torch_function_mode_enabled()  # nothing left active
+    assert sys.getprofile() is None
+
+
+def test_a_forbidden_python_function_is_seen_however_it_was_imported() -> None:
+    from d2lmini import count_parameters
+    from d2lmini.module import count_parameters as same
+
+    for answer in (count_parameters, lambda m: same(m), lambda m: d2lmini.count_parameters(m)):
+        assert "it calls d2lmini.count_parameters" in checks.check_count_params(answer).message
