@@ -164,6 +164,7 @@ def _fetch(url: str, spec: FileSpec, timeout: float) -> bytes:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body = response.read()  # raises IncompleteRead if short of Content-Length or of the last chunk
     except urllib.error.HTTPError as err:
+        err.close()  # the error holds the server's open response
         raise _MirrorFailed(f"{url}: the server answered {err.code} {err.reason}", "server") from None
     except http.client.IncompleteRead as err:
         total = f" of {len(err.partial) + err.expected:,}" if isinstance(err.expected, int) else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -135,6 +137,20 @@ def test_a_failed_download_says_what_and_leaves_nothing(
     assert f"Fix: {fix}" in message and "or set D2LMINI_DATA to a folder that holds the four files" in message
     assert "no internet" not in message and ".part" not in message
     assert leftovers(cache) == []  # nothing partial, nothing corrupt
+
+
+@pytest.mark.parametrize("mode", ["404", "500"])
+def test_a_server_error_leaves_no_connection_open(
+    mode: str, cache: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The HTTP error holds the server's response: it is closed, not left for the garbage collector."""
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror(mode),))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(DataError):
+            FashionMNIST(timeout=0.2)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_no_server_at_all_suggests_the_offline_ways(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
