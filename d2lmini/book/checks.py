@@ -478,22 +478,29 @@ def _product_shapes(error: BaseException | None) -> tuple[int, int, int, int] | 
     return tuple(int(n) for n in found.groups()) if found else None  # type: ignore[return-value]
 
 
+def _expect_learnable(params: dict[str, torch.Tensor], out: torch.Tensor, *, frozen: str, detached: str) -> None:
+    """Refuse parameters that do not require gradients (``frozen`` names up to four of them as ``{names}``) and
+    an output ``out`` that carries no gradient (``detached``): training could change neither."""
+    names = [name for name, p in params.items() if not p.requires_grad]
+    if names:
+        raise wrong(frozen.format(names=", ".join(names[:4])))
+    if not out.requires_grad:
+        raise wrong(detached)
+
+
 def _expect_gradients(model: nn.Module, out: torch.Tensor, flat: torch.Tensor, batch: int, trial: Trial) -> None:
     """Check that the lab model's logits ``out`` on the flattened images ``flat`` carry autograd's gradient to
     each of its four parameters, as training needs."""
     names = ("W1", "b1", "W2", "b2")
     params = {n: getattr(model, n) for n in names}
-    frozen = [n for n, p in params.items() if not p.requires_grad]
-    if frozen:
-        raise wrong(
-            f"The model's {', '.join(frozen)} do not require gradients, so training could not change them: keep "
-            "the lab's __init__, which makes them nn.Parameters."
-        )
-    if not out.requires_grad:
-        raise wrong(
-            "The logits are right but carry no gradient, so training could not change the weights: compute them "
-            "from the parameters with torch operations, without torch.no_grad(), .detach(), .data or NumPy."
-        )
+    _expect_learnable(
+        params,
+        out,
+        frozen="The model's {names} do not require gradients, so training could not change them: keep "
+        "the lab's __init__, which makes them nn.Parameters.",
+        detached="The logits are right but carry no gradient, so training could not change the weights: compute "
+        "them from the parameters with torch operations, without torch.no_grad(), .detach(), .data or NumPy.",
+    )
     refs = {n: p.detach().clone().requires_grad_(True) for n, p in params.items()}
     reference = torch.relu(flat @ refs["W1"] + refs["b1"]) @ refs["W2"] + refs["b2"]
     weights = torch.randn(reference.shape, generator=torch.Generator().manual_seed(batch))
@@ -596,17 +603,14 @@ def _layer_size_hint(error: BaseException | None, batch: int) -> str:
 
 def _expect_trainable(net: nn.Module, out: torch.Tensor, trial: Trial) -> None:
     """Check that training could change every parameter of ``net``, whose output on a batch is ``out``."""
-    frozen = [name for name, p in net.named_parameters() if not p.requires_grad]
-    if frozen:
-        raise wrong(
-            f"Its parameters {', '.join(frozen[:4])} do not require gradients (requires_grad=False), so training "
-            "could not change them: leave them learnable."
-        )
-    if not out.requires_grad:
-        raise wrong(
-            "Its logits carry no gradient, so training could not change its weights: do not compute them under "
-            "torch.no_grad() or detach them."
-        )
+    _expect_learnable(
+        dict(net.named_parameters()),
+        out,
+        frozen="Its parameters {names} do not require gradients (requires_grad=False), so training could not "
+        "change them: leave them learnable.",
+        detached="Its logits carry no gradient, so training could not change its weights: do not compute them "
+        "under torch.no_grad() or detach them.",
+    )
     named = list(net.named_parameters())
     grads = trial.call(
         torch.autograd.grad, out.sum(), [p for _, p in named], allow_unused=True, doing="Computing its gradient"
