@@ -12,7 +12,8 @@ checked again there, so an answer that makes tensors on the CPU is caught.
 The verdict names the first gradient that is off, in the order the backward pass computes them
 (``db2``, ``dW2``, ``db1``, ``dW1``), says how (transposed, missing ``1/n``, the mask, the axis of a sum, ...) by
 comparing the answer with the results of each known mistake, and lists the other gradients that are off too.
-An answer that calls autograd is refused, whatever its values.
+An answer that calls autograd is refused, whatever its values, and whatever goes wrong after the call (an error,
+a time-out: the first call of ``torch.func`` can take seconds).
 """
 
 from __future__ import annotations
@@ -315,10 +316,22 @@ def _expect_four(got: Any, case: Case, want: dict[str, torch.Tensor]) -> dict[st
             raise wrong(f"On {case.what}, {name} is {kind}; return four torch tensors: dW1, db1, dW2, db2.")
     for name in _BACKWARD_ORDER:
         value = answer[name]
-        if value.device == want[name].device and value.shape != want[name].shape:
+        if value.device != want[name].device:
+            raise wrong(
+                f"On {case.what}, {name} is on {value.device}, but the inputs are on {want[name].device}: make every "
+                "new tensor on the inputs' device (torch.zeros_like(Z), F.one_hot(y, q), or device=X.device)."
+            )
+        if value.shape != want[name].shape:
             hint = _shape_hint(name, tuple(value.shape), tuple(want[name].shape), case.sizes)
             raise wrong(
                 f"On {case.what}, {name} has shape {tuple(value.shape)}, expected {tuple(want[name].shape)}.{hint}"
+            )
+        if value.dtype != want[name].dtype and value.dtype.is_floating_point:
+            raise wrong(
+                f"On {case.what}, {name} has dtype {value.dtype}, expected {want[name].dtype}, that of the inputs. A "
+                "tensor made with another dtype (torch.eye(q, dtype=torch.float64), a NumPy array, .double()) turns "
+                "every result it touches into its dtype: make new tensors from the inputs, or convert with "
+                ".to(X.dtype)."
             )
         checked = expect_tensor(value, want[name], what=f"On {case.what}, {name}", dtype_from="that of the inputs")
         if value.requires_grad:
@@ -414,10 +427,9 @@ def _judge(backward: Callable[..., Any], trial: Trial, case: Case, where: str) -
     try:
         got = trial.call(backward, *inputs, forbid=_NO_AUTOGRAD)
     except Fail as fail:
-        hint = _error_hint(fail.error, case)
         if fail.status != "wrong":
             raise
-        raise wrong(f"On {case.what}{where}: {fail.why}{hint}", fail.error) from None
+        raise wrong(f"On {case.what}{where}: {fail.why}{_error_hint(fail.error, case)}", fail.error) from None
     answer = _expect_four(got, case, want)
     off = [name for name in _BACKWARD_ORDER if not _close(answer[name], want[name])]
     if off:
@@ -433,10 +445,17 @@ def check_backward(backward: Callable[..., Any], trial: Trial) -> str:
     """``backward(X, y, W1, b1, W2, b2)`` must return autograd's ``(dW1, db1, dW2, db2)`` without autograd."""
     with _default_dtype_kept():
         every = cases()
-        for case in every:
-            _judge(backward, trial, case, "")
-        for device in _devices()[1:]:
-            _judge(backward, trial, every[-1].to(device), f", on {device.type}")
+        try:
+            for case in every:
+                _judge(backward, trial, case, "")
+            for device in _devices()[1:]:
+                _judge(backward, trial, every[-1].to(device), f", on {device.type}")
+        except Fail as fail:
+            if fail.status == "wrong" and trial.forbidden_seen:  # autograd is the problem, whatever followed
+                raise wrong(
+                    f"It calls {_NO_AUTOGRAD.said}, which this exercise asks you not to use: {_NO_AUTOGRAD.instead}"
+                ) from None
+            raise
     return (
         "All four gradients agree with autograd on five batches, among them dead units, pre-activations exactly 0, "
         "a batch of one and a batch of 256 at the lab's sizes."

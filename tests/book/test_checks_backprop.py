@@ -271,11 +271,11 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("three values", lambda *a: right(*a)[:3], ["returns 3 values"]),
     ("no return", lambda *a: None, ["returns None", "return"]),
     ("NumPy arrays", lambda *a: tuple(g.numpy() for g in right(*a)), ["dW1 is a numpy.ndarray"]),
-    ("float64", _float64_one_hot, ["dtype torch.float64, expected torch.float32"]),
+    ("float64", _float64_one_hot, ["db2 has dtype torch.float64, expected torch.float32", ".to(X.dtype)"]),
     # autograd, whichever way it is called, even with right values
-    ("loss.backward()", _by_backward, ["right, but it calls autograd"]),
-    ("torch.autograd.grad", _by_autograd_grad, ["right, but it calls autograd"]),
-    ("torch.func.grad", _by_torch_func, ["right, but it calls autograd"]),
+    ("loss.backward()", _by_backward, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
+    ("torch.autograd.grad", _by_autograd_grad, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
+    ("torch.func.grad", _by_torch_func, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
     ("results that require grad", _keeping_the_graph, ["requires grad", "plain tensors"]),
 ]
 
@@ -296,10 +296,26 @@ def test_there_are_many_habits_and_only_equivalent_ones_share_a_verdict() -> Non
         by_verdict.setdefault(check_backward(answer).message, set()).add(name)
     shared = [names for names in by_verdict.values() if len(names) > 1]
     assert len(WRONG) >= 25
-    assert sorted(map(sorted, shared)) == [
-        ["loss.backward()", "torch.autograd.grad", "torch.func.grad"],  # autograd, however it is called
-        ["mask H >= 0", "no mask"],  # H >= 0 holds everywhere: the same gradients as no mask at all
-    ]
+    autograd = {"loss.backward()", "torch.autograd.grad", "torch.func.grad"}
+    # Autograd, however it is called (the first call of torch.func can run out of time on a busy machine, which
+    # gets a verdict of its own), and H >= 0, which holds everywhere: the same gradients as no mask at all.
+    assert all(names <= autograd or names == {"mask H >= 0", "no mask"} for names in shared), shared
+
+
+def test_an_answer_that_calls_autograd_and_then_fails_is_told_about_autograd() -> None:
+    def failing(X, y, W1, b1, W2, b2):
+        _by_autograd_grad(X, y, W1, b1, W2, b2)
+        raise ValueError("something after autograd")
+
+    def wrong_values(X, y, W1, b1, W2, b2):
+        return tuple(2 * g for g in _by_autograd_grad(X, y, W1, b1, W2, b2))
+
+    for answer in (failing, wrong_values, lambda *a: _by_autograd_grad(*a)[0]):
+        assert check_backward(answer).message == (
+            "✘ backward: not yet. It calls autograd (loss.backward(), torch.autograd.grad or torch.func), which this "
+            "exercise asks you not to use: compute the four gradients from the formulas of the chapter, with matrix "
+            "products, a mask and sums."
+        )
 
 
 def test_the_stub_is_not_attempted() -> None:
