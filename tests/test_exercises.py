@@ -39,6 +39,16 @@ CHECKERS = {
 }
 
 
+def _checker_names() -> set[str]:
+    """The ``check_*`` names of every checker module of the book: ``checks.py`` and ``checks_<chapter>.py``."""
+    names = [m.name for m in pkgutil.iter_modules(d2lmini.book.__path__)]
+    modules = [importlib.import_module(f"d2lmini.book.{n}") for n in names if n == "checks" or n.startswith("checks_")]
+    return {name for module in modules for name in module.__all__ if name.startswith("check_")}
+
+
+CHECKERS = _checker_names()
+
+
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 

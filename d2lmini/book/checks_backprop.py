@@ -1,0 +1,462 @@
+"""The checker of the backpropagation exercise: the backward pass of the one-hidden-layer MLP, written by hand.
+
+``backward(X, y, W1, b1, W2, b2)`` returns ``(dW1, db1, dW2, db2)``, the gradients of the mean cross-entropy of
+``O = ReLU(X W1 + b1) W2 + b2`` against the labels ``y`` (examples as rows, ``W1`` of shape (inputs, hidden)).
+:func:`check_backward` compares them with autograd on five batches chosen so that each usual mistake shows:
+sizes that all differ (a transposed gradient has the wrong shape), a square case (where it has the right shape
+and only its values tell), dead units and pre-activations exactly 0 (where the ReLU mask matters, and where
+``Z >= 0`` differs from ``Z > 0``), a batch of one, and a batch of 256 at the lab's sizes (where summing a bias
+over the wrong axis gives the right shape, 256, by coincidence). Where CUDA is available, the last batch is
+checked again there, so an answer that makes tensors on the CPU is caught.
+
+The verdict names the first gradient that is off, in the order the backward pass computes them
+(``db2``, ``dW2``, ``db1``, ``dW1``), says how (transposed, missing ``1/n``, the mask, the axis of a sum, ...) by
+comparing the answer with the results of each known mistake, and lists the other gradients that are off too.
+An answer that calls autograd is refused, whatever its values, and whatever goes wrong after the call (an error,
+a time-out: the first call of ``torch.func`` can take seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from d2lmini.book.checking import Fail, Forbidden, Trial, checker, expect_tensor, fmt, wrong
+
+__all__ = ["GRADIENTS", "Case", "cases", "check_backward", "hand_backward", "reference_gradients"]
+
+GRADIENTS = ("dW1", "db1", "dW2", "db2")
+"""What the answer returns, in this order."""
+_BACKWARD_ORDER = ("db2", "dW2", "db1", "dW1")  # the order the backward pass computes them in
+
+
+@dataclass(frozen=True)
+class Case:
+    """One batch to check an answer on: ``what`` describes it in messages."""
+
+    what: str
+    X: torch.Tensor
+    y: torch.Tensor
+    W1: torch.Tensor
+    b1: torch.Tensor
+    W2: torch.Tensor
+    b2: torch.Tensor
+
+    def inputs(self) -> tuple[torch.Tensor, ...]:
+        return self.X, self.y, self.W1, self.b1, self.W2, self.b2
+
+    def to(self, device: torch.device | str) -> Case:
+        moved = (t.to(device) for t in self.inputs())
+        return Case(self.what, *moved)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The batch size and the widths, by the letters the messages use."""
+        (n, d), (h, q) = self.X.shape, self.W2.shape
+        return {"n": n, "d": d, "h": h, "q": q}
+
+
+def _random_case(what: str, n: int, d: int, h: int, q: int, seed: int, labels: Sequence[int] | None = None) -> Case:
+    """Images-like inputs (in [0, 1], a third of them 0), weights large enough for every mistake to show."""
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, generator=gen)
+    X = X * (torch.rand(n, d, generator=gen) > 1 / 3)
+    y = torch.tensor(labels) if labels is not None else torch.randint(0, q, (n,), generator=gen)
+    W1 = torch.randn(d, h, generator=gen) / d**0.5
+    b1 = 0.5 * torch.randn(h, generator=gen)
+    W2 = torch.randn(h, q, generator=gen)
+    b2 = 0.5 * torch.randn(q, generator=gen)
+    return Case(what, X, y, W1, b1, W2, b2)
+
+
+def _dead_and_zero_case() -> Case:
+    """A batch with two dead units and with pre-activations exactly 0.
+
+    Unit 0 has positive weights and a bias of -100: off on every row, but on for ``X @ W1`` without the bias.
+    Unit 1 has zero weights and bias: its pre-activation is exactly 0 on every row (dead too, since ReLU's
+    derivative at 0 is 0). Unit 2 reads only input 0, which is 0 on half of the rows: its pre-activation is
+    exactly 0 there and positive elsewhere. Units 3 and 4 are ordinary.
+    """
+    case = _random_case("", n=6, d=5, h=5, q=3, seed=3, labels=[0, 1, 2, 2, 1, 0])
+    X, W1, b1 = case.X.clone(), case.W1.clone(), case.b1.clone()
+    X[:, 0] = torch.tensor([0.0, 0.7, 0.0, 0.4, 0.0, 0.9])
+    W1[:, 0], b1[0] = 1.0, -100.0
+    W1[:, 1], b1[1] = 0.0, 0.0
+    W1[:, 2], W1[0, 2], b1[2] = 0.0, 1.0, 0.0
+    what = "a batch of 6 with two dead units and pre-activations exactly 0"
+    return Case(what, X, case.y, W1, b1, case.W2, case.b2)
+
+
+def cases() -> list[Case]:
+    """The batches of the check, on the CPU, in the order they are tried."""
+    return [
+        _random_case("a batch of 5 (7 inputs, 6 hidden units, 4 classes)", 5, 7, 6, 4, seed=1, labels=[0, 2, 1, 2, 0]),
+        _random_case("a batch of 6 with 6 inputs, 6 hidden units and 6 classes", 6, 6, 6, 6, seed=2),
+        _dead_and_zero_case(),
+        _random_case("a batch of one (6 inputs, 5 hidden units, 4 classes)", 1, 6, 5, 4, seed=4, labels=[1]),
+        _random_case("a batch of 256 at the lab's sizes (784 inputs, 256 hidden units, 10 classes)", 256, 784, 256,
+                     10, seed=5),
+    ]  # fmt: skip
+
+
+def reference_gradients(X: torch.Tensor, y: torch.Tensor, *params: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Autograd's ``(dW1, db1, dW2, db2)`` for the mean cross-entropy of the MLP (``torch.relu``: 0 at 0)."""
+    leaves = [p.detach().clone().requires_grad_(True) for p in params]
+    W1, b1, W2, b2 = leaves
+    loss = F.cross_entropy(torch.relu(X @ W1 + b1) @ W2 + b2, y)
+    return tuple(g.detach() for g in torch.autograd.grad(loss, leaves))
+
+
+@dataclass(frozen=True)
+class _Way:
+    """How to compute each step of the backward pass: the right way, or one of the usual mistakes."""
+
+    delta: str = "right"
+    dW2: str = "right"
+    db2: str = "right"
+    dH: str = "right"
+    mask: str = "Z > 0"
+    dW1: str = "right"
+    db1: str = "right"
+
+
+def _one_hot(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(y, like.shape[1]).to(like.dtype)
+
+
+def _delta(way: str, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """delta, the gradient of the loss with respect to the logits O, computed the right way or the way ``way`` says."""
+    n, q = logits.shape
+    P, Y = torch.softmax(logits, dim=1), _one_hot(y, logits)
+    return {
+        "right": lambda: (P - Y) / n,
+        "no 1/n": lambda: P - Y,
+        "sign": lambda: (Y - P) / n,
+        "logits": lambda: (logits - Y) / n,
+        "no one-hot": lambda: P / n,
+        "softmax over dim 0": lambda: (torch.softmax(logits, dim=0) - Y) / n,
+        "by classes": lambda: (P - Y) / q,
+        "log-softmax": lambda: (torch.log_softmax(logits, dim=1) - Y) / n,
+        "label values": lambda: (P - y[:, None].to(logits.dtype)) / n,
+        "w.r.t. probabilities": lambda: -Y / P / n,
+    }[way]()
+
+
+def _reduce(way: str, G: torch.Tensor) -> torch.Tensor:
+    """A bias gradient from the gradient of the values it is added to: the sum over the rows, or a mistake."""
+    return {"right": lambda: G.sum(0), "dim 1": lambda: G.sum(1), "mean": lambda: G.mean(0)}[way]()
+
+
+def hand_backward(case: Case, way: _Way = _Way()) -> dict[str, torch.Tensor | None]:
+    """The four gradients computed by hand, the right way or the way ``way`` says; ``None`` for a gradient that
+    the mistake cannot compute here (a product whose shapes do not fit)."""
+    X, y, W1, b1, W2, b2 = case.inputs()
+    n = len(X)
+    Z = X @ W1 + b1
+    H = torch.relu(Z)
+    delta = _delta(way.delta, H @ W2 + b2, y)
+    grads: dict[str, torch.Tensor | None] = {
+        "dW2": (Z if way.dW2 == "Z" else H).T @ delta / (n if way.dW2 == "extra 1/n" else 1),
+        "db2": _reduce(way.db2, delta),
+    }
+    if way.dH == "W2 not transposed" and W2.shape[0] != W2.shape[1]:
+        return {**grads, "dW1": None, "db1": None}
+    dH = delta @ (W2 if way.dH == "W2 not transposed" else W2.T)
+    dZ = {
+        "Z > 0": lambda: dH * (Z > 0),
+        "none": lambda: dH,
+        "Z >= 0": lambda: dH * (Z >= 0),
+        "times H": lambda: dH * H,
+        "times Z": lambda: dH * Z,
+        "no bias": lambda: dH * (X @ W1 > 0),
+        "gradient sign": lambda: dH * (dH > 0),
+    }[way.mask]()
+    grads["dW1"] = X.T @ dZ / (n if way.dW1 == "extra 1/n" else 1)
+    grads["db1"] = _reduce(way.db1, dZ)
+    return grads
+
+
+_ONE_OVER_N = "The loss is the mean over the n examples, so delta = (softmax(O) - onehot(y)) / n"
+
+# Each usual mistake: how it computes the gradients, and what to tell the reader who made it. Tried in this order;
+# the first whose results match the answer's wrong gradient names the mistake.
+_MISTAKES: tuple[tuple[_Way, str], ...] = (
+    (_Way(delta="no 1/n"), f"it is n = {{n}} times too large. {_ONE_OVER_N}, and the 1/n carries into every gradient."),
+    (_Way(delta="sign"), "it has the wrong sign: delta = softmax(O) - onehot(y), not onehot(y) - softmax(O). (SGD "
+     "subtracts the gradient; the gradient itself points uphill.)"),
+    (_Way(delta="logits"), "delta uses the logits O where it needs the probabilities softmax(O): "
+     "delta = (softmax(O) - onehot(y)) / n."),
+    (_Way(delta="log-softmax"), "delta uses log-probabilities (log_softmax) where it needs the probabilities "
+     "softmax(O) themselves."),
+    (_Way(delta="no one-hot"), "delta = softmax(O) / n leaves out the labels: subtract onehot(y), the matrix with a 1 "
+     "in column y[i] of row i."),
+    (_Way(delta="label values"), "it subtracts the label values y[i] from every column; subtract the one-hot matrix "
+     "instead (a 1 in column y[i] of row i, 0 elsewhere), e.g. F.one_hot(y, num_classes).to(O.dtype)."),
+    (_Way(delta="softmax over dim 0"), "the softmax runs over the batch (dim=0); each row is one example, so "
+     "normalise each row: torch.softmax(O, dim=1)."),
+    (_Way(delta="by classes"), "delta is divided by the number of classes q = {q}; the loss is the mean over the "
+     "n = {n} examples, so divide by n."),
+    (_Way(delta="w.r.t. probabilities"), "that is the gradient with respect to the probabilities P, -onehot(y) / P / "
+     "n; the softmax stands between P and O, and the two together give delta = (P - onehot(y)) / n."),
+    (_Way(dW2="Z"), "it uses Z, the pre-activations; the output layer multiplies H = ReLU(Z), so dW2 = H.T @ delta."),
+    (_Way(dW2="extra 1/n"), "it is divided by n = {n} once too often: delta already carries the 1/n of the mean."),
+    (_Way(db2="dim 1"), "it sums delta over the classes (dim=1). b2 is added to every row of O, so its gradient sums "
+     "delta over the rows, the examples: delta.sum(dim=0)."),
+    (_Way(db2="mean"), "it averages delta over the rows; delta already carries the 1/n of the mean loss, so sum the "
+     "rows: delta.sum(dim=0)."),
+    (_Way(dH="W2 not transposed"), "the gradient reaching H is delta @ W2.T: O = H @ W2, so going back from O to H "
+     "multiplies by W2 transposed (delta @ W2 only fits when W2 is square, as here)."),
+    (_Way(mask="none"), "it has no ReLU derivative: dZ = dH * (Z > 0), zero where the unit was off. (A mask such as "
+     "H >= 0 is true everywhere and masks nothing.)"),
+    (_Way(mask="Z >= 0"), "it passes gradient where a pre-activation is exactly 0. ReLU has no derivative at 0, and "
+     "PyTorch (and this exercise) takes it to be 0 there: use Z > 0 (or H > 0), not Z >= 0."),
+    (_Way(mask="times H"), "it multiplies dH by H = ReLU(Z), the activation itself; ReLU's derivative is the 0/1 mask "
+     "(Z > 0): dZ = dH * (Z > 0)."),
+    (_Way(mask="times Z"), "it multiplies dH by Z; ReLU's derivative is the 0/1 mask (Z > 0): dZ = dH * (Z > 0)."),
+    (_Way(mask="no bias"), "its mask leaves out b1: the pre-activation is Z = X @ W1 + b1, and the mask is Z > 0."),
+    (_Way(mask="gradient sign"), "its mask comes from the sign of the gradient; it must come from the forward pass: "
+     "Z > 0, where the unit was on."),
+    (_Way(dW1="extra 1/n"), "it is divided by n = {n} once too often: delta already carries the 1/n of the mean."),
+    (_Way(db1="dim 1"), "it sums dZ over the hidden units (dim=1). b1 is added to every row of Z, so its gradient "
+     "sums dZ over the rows, the examples: dZ.sum(dim=0)."),
+    (_Way(db1="mean"), "it averages dZ over the rows; delta already carries the 1/n of the mean loss, so sum the rows: "
+     "dZ.sum(dim=0)."),
+)
+
+_NO_AUTOGRAD = Forbidden(
+    said="autograd (loss.backward(), torch.autograd.grad or torch.func)",
+    instead="compute the four gradients from the formulas of the chapter, with matrix products, a mask and sums.",
+    torch_names=frozenset({"backward", "grad"}),
+    functions=(
+        torch.autograd.grad,
+        torch.autograd.backward,
+        torch.Tensor.backward,
+        torch.func.grad,
+        torch.func.grad_and_value,
+        torch.func.vjp,
+        torch.func.jacrev,
+        torch.func.jacfwd,
+        torch.autograd.functional.vjp,
+        torch.autograd.functional.jacobian,
+    ),
+)
+
+
+def _devices() -> list[torch.device]:
+    """Where the check runs the answer: the CPU, and CUDA too where a GPU is available."""
+    return [torch.device("cpu"), *([torch.device("cuda")] if torch.cuda.is_available() else [])]
+
+
+def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """Equal up to float32 rounding, relative to the largest entry of ``want``."""
+    if got.shape != want.shape:
+        return False
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    return bool((got - want).abs().max() <= 1e-7 + 1e-4 * scale) if got.numel() else True
+
+
+def _shape_hint(name: str, got: tuple[int, ...], want: tuple[int, ...], sizes: dict[str, int]) -> str:
+    """Why ``name`` may have come out with shape ``got`` instead of ``want`` (empty if no reason is known)."""
+    n = sizes["n"]
+    parameter = name[1:]
+    if len(want) == 2 and got == want[::-1]:
+        product = "H.T @ delta" if name == "dW2" else "X.T @ dZ"
+        return (
+            f" That is the transpose: a gradient has its parameter's shape, {want} like {parameter}, so "
+            f"{name} = {product}."
+        )
+    if len(want) == 1:
+        rows = "delta" if name == "db2" else "dZ"
+        if got == (1, *want):
+            return (
+                f" keepdim=True keeps a row of shape (1, {want[0]}); the bias {parameter} has shape {want}, and its "
+                "gradient must too (an SGD step with a (1, k) gradient would turn the bias into a matrix)."
+            )
+        if got == ():
+            return f" It sums every entry into one number; sum over the rows only: {rows}.sum(dim=0)."
+        if got == (n,):
+            return (
+                f" That is one number per example: it sums over the wrong axis. The bias is added to every row, so "
+                f"sum over the rows: {rows}.sum(dim=0)."
+            )
+        if got == (n, *want):
+            return f" That is one row per example: sum them, {rows}.sum(dim=0)."
+    return ""
+
+
+def _expect_four(got: Any, case: Case, want: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The answer's four gradients by name, after checking that they are tensors of the right kind and shape."""
+    if got is None:
+        raise wrong("It returns None: did you forget the `return` statement?")
+    if isinstance(got, dict):
+        raise wrong("It returns a dict; return the four gradients as a tuple: `return dW1, db1, dW2, db2`.")
+    if not isinstance(got, tuple | list):
+        raise wrong(
+            f"It returns a value of type {type(got).__name__}; return four tensors: `return dW1, db1, dW2, db2`."
+        )
+    if len(got) != 4:
+        raise wrong(f"It returns {len(got)} values; return four: `return dW1, db1, dW2, db2`.")
+    shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in got]
+    wanted = [tuple(want[name].shape) for name in GRADIENTS]
+    if shapes != wanted and sorted(map(str, shapes)) == sorted(map(str, wanted)):
+        raise wrong(
+            f"On {case.what} it returns tensors of shapes {shapes}, those of the four gradients in another order: "
+            "return them as dW1, db1, dW2, db2."
+        )
+    answer = dict(zip(GRADIENTS, got, strict=True))
+    for name, value in answer.items():
+        if not isinstance(value, torch.Tensor):
+            kind = "None" if value is None else f"a {type(value).__module__}.{type(value).__name__}"
+            raise wrong(f"On {case.what}, {name} is {kind}; return four torch tensors: dW1, db1, dW2, db2.")
+    for name in _BACKWARD_ORDER:
+        value = answer[name]
+        if value.device != want[name].device:
+            raise wrong(
+                f"On {case.what}, {name} is on {value.device}, but the inputs are on {want[name].device}: make every "
+                "new tensor on the inputs' device (torch.zeros_like(Z), F.one_hot(y, q), or device=X.device)."
+            )
+        if value.shape != want[name].shape:
+            hint = _shape_hint(name, tuple(value.shape), tuple(want[name].shape), case.sizes)
+            raise wrong(
+                f"On {case.what}, {name} has shape {tuple(value.shape)}, expected {tuple(want[name].shape)}.{hint}"
+            )
+        if value.dtype != want[name].dtype and value.dtype.is_floating_point:
+            raise wrong(
+                f"On {case.what}, {name} has dtype {value.dtype}, expected {want[name].dtype}, that of the inputs. A "
+                "tensor made with another dtype (torch.eye(q, dtype=torch.float64), a NumPy array, .double()) turns "
+                "every result it touches into its dtype: make new tensors from the inputs, or convert with "
+                ".to(X.dtype)."
+            )
+        checked = expect_tensor(value, want[name], what=f"On {case.what}, {name}", dtype_from="that of the inputs")
+        if value.requires_grad:
+            raise wrong(
+                f"On {case.what}, {name} requires grad: it is part of an autograd graph. Compute the gradients by "
+                "hand from the inputs, which need no gradient, and return plain tensors."
+            )
+        if not torch.isfinite(checked).all():
+            raise wrong(
+                f"On {case.what}, {name} holds NaN or infinity. Compute softmax stably (torch.softmax, or subtract "
+                "each row's maximum before exp)."
+            )
+        answer[name] = checked
+    return answer
+
+
+def _explain(name: str, got: torch.Tensor, want: torch.Tensor, case: Case) -> str:
+    """How the wrong gradient ``got`` differs from ``want``: a known mistake, or where and by how much."""
+    sizes = case.sizes
+    product = "H.T @ delta" if name == "dW2" else "X.T @ dZ"
+    if want.dim() == 2 and want.shape[0] == want.shape[1] and _close(got, want.T):
+        return f"it is the transpose of the right gradient (its shape is right only because it is square): {product}."
+    if want.dim() == 2 and _close(got, want.T.reshape(want.shape)):
+        return (
+            "it holds the entries of the transposed gradient, reshaped: reshape (or view) keeps the entries in their "
+            f"order and does not transpose. Compute the gradient with its own shape: {product}."
+        )
+    for way, message in _MISTAKES:
+        mistaken = hand_backward(case, way)[name]
+        if mistaken is not None and not _close(mistaken, want) and _close(got, mistaken):
+            return message.format(**sizes)
+    flat_got, flat_want = got.reshape(-1).double(), want.reshape(-1).double()
+    factor = float(flat_got @ flat_want / (flat_want @ flat_want)) if bool(flat_want.any()) else 0.0
+    if factor and _close(got, factor * want):
+        n = sizes["n"]
+        known = {n: f"n = {n} times", 1 / n: f"1/n = 1/{n} times", -1: "minus"}
+        said = next((text for value, text in known.items() if abs(factor - value) <= 1e-3 * abs(value)), None)
+        return f"it is {said or fmt(factor) + ' times'} the right gradient."
+    bad = (got - want).abs() > 1e-7 + 1e-4 * float(want.abs().max())
+    index = tuple(bad.nonzero()[0].tolist())
+    where = f"at index {list(index)}" if index else ""
+    return (
+        f"{where} it is {fmt(got[index])} where autograd gives {fmt(want[index])} ({int(bad.sum())} of "
+        f"{bad.numel()} values are off)."
+    ).lstrip()
+
+
+_PRODUCT = re.compile(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+_SIZES = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
+
+
+def _error_hint(error: BaseException | None, case: Case) -> str:
+    """What a shape error raised by the answer on ``case`` says about its code."""
+    text = str(error) if error is not None else ""
+    sizes = case.sizes
+    n, q = sizes["n"], sizes["q"]
+    found = _PRODUCT.search(text)
+    if found:
+        return (
+            " Write down each factor's shape: with n examples, d inputs, h hidden units and q classes (here "
+            f"{n}, {sizes['d']}, {sizes['h']}, {q}), delta is (n, q), W2 is (h, q) and X is (n, d); each gradient has "
+            "its parameter's shape, and going back through a product X @ W multiplies by W.T."
+        )
+    if "device" in text:
+        return (
+            " Make every new tensor on the inputs' device: torch.zeros_like(Z), F.one_hot(y, num_classes), or "
+            "torch.eye(q, device=X.device), not torch.eye(q)."
+        )
+    found = _SIZES.search(text)
+    if found and q in {int(found[1]), int(found[2])} and max(case.y.tolist()) + 1 in {int(found[1]), int(found[2])}:
+        return (
+            f" F.one_hot(y) makes max(y) + 1 = {max(case.y.tolist()) + 1} columns, fewer than the {q} classes when the "
+            f"batch lacks the last class: pass the number of classes, F.one_hot(y, num_classes={q}) "
+            "(or O.shape[1])."
+        )
+    return ""
+
+
+@contextmanager
+def _default_dtype_kept() -> Iterator[None]:
+    """Restore PyTorch's default dtype, which an answer could change for the whole notebook."""
+    dtype = torch.get_default_dtype()
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+
+
+def _judge(backward: Callable[..., Any], trial: Trial, case: Case, where: str) -> None:
+    """Run the answer on ``case`` and raise :func:`wrong` if any of its four gradients is off."""
+    want = dict(zip(GRADIENTS, reference_gradients(*case.inputs()), strict=True))
+    inputs = [t.clone() for t in case.inputs()]
+    try:
+        got = trial.call(backward, *inputs, forbid=_NO_AUTOGRAD)
+    except Fail as fail:
+        if fail.status != "wrong":
+            raise
+        raise wrong(f"On {case.what}{where}: {fail.why}{_error_hint(fail.error, case)}", fail.error) from None
+    answer = _expect_four(got, case, want)
+    off = [name for name in _BACKWARD_ORDER if not _close(answer[name], want[name])]
+    if off:
+        first = off[0]
+        why = f"On {case.what}{where}, {first} is off: {_explain(first, answer[first], want[first], case)}"
+        if len(off) > 1:
+            why += f" Also off: {', '.join(off[1:])}."
+        raise wrong(why)
+
+
+@checker("backward", example="check_backward(backward)")
+def check_backward(backward: Callable[..., Any], trial: Trial) -> str:
+    """``backward(X, y, W1, b1, W2, b2)`` must return autograd's ``(dW1, db1, dW2, db2)`` without autograd."""
+    with _default_dtype_kept():
+        every = cases()
+        try:
+            for case in every:
+                _judge(backward, trial, case, "")
+            for device in _devices()[1:]:
+                _judge(backward, trial, every[-1].to(device), f", on {device.type}")
+        except Fail as fail:
+            if fail.status == "wrong" and trial.forbidden_seen:  # autograd is the problem, whatever followed
+                raise wrong(
+                    f"It calls {_NO_AUTOGRAD.said}, which this exercise asks you not to use: {_NO_AUTOGRAD.instead}"
+                ) from None
+            raise
+    return (
+        "All four gradients agree with autograd on five batches, among them dead units, pre-activations exactly 0, "
+        "a batch of one and a batch of 256 at the lab's sizes."
+    )
