@@ -29,14 +29,6 @@ NAMES = [p.stem for p in NOTEBOOKS]
 EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n:label: (\S+)", re.MULTILINE)
 SOLUTION = re.compile(r"^```\{solution(?:-start)?\} (\S+)", re.MULTILINE)
 CHECK_CALL = re.compile(r"^(check_\w+)\((\w+)\)$")
-# Every checker the exercises may call: the public names of d2lmini.book.checks and of its siblings checks_*.
-CHECKERS = {
-    name
-    for module in pkgutil.iter_modules(d2lmini.book.__path__)
-    if module.name == "checks" or module.name.startswith("checks_")
-    for name in importlib.import_module(f"d2lmini.book.{module.name}").__all__
-    if name.startswith("check_")
-}
 
 
 def _checker_names() -> set[str]:
