@@ -573,3 +573,21 @@ def test_playground_figure_is_drawn_and_every_control_works_by_keyboard(tmp_path
                 assert after["values"] != before["values"], control
     assert reached == [c.name for c in demo.controls]
     assert errors == []
+
+
+# -- the chapter ---------------------------------------------------------------------------------------------
+
+CHAPTER = Path(__file__).resolve().parents[2] / "chapters" / "playground.ipynb"
+
+
+def test_the_xor_figures_alt_text_says_what_its_cell_measured() -> None:
+    """The alt text of the XOR figure repeats, word for word, the sentence the cell prints for each panel (nbval
+    checks that the stored output is what the code prints now), so it describes the figure that was drawn."""
+    cells = json.loads(CHAPTER.read_text())["cells"]
+    alts = {c["metadata"].get("mystnb", {}).get("image", {}).get("alt", ""): c for c in cells}
+    alt, cell = next((a, c) for a, c in alts.items() if a.startswith("Four decision-region plots of the XOR"))
+    printed = "".join("".join(out.get("text", "")) for out in cell["outputs"] if out["output_type"] == "stream")
+    panels = [line for line in printed.splitlines() if re.match(r"\d units?: ", line)]
+    assert [line.split(" ")[0] for line in panels] == ["1", "2", "3", "4"]
+    for line in panels:
+        assert line in alt, f"the alt text does not say what the cell measured: {line!r}"
