@@ -131,7 +131,8 @@ def test_points_on_another_device_are_refused_with_what_to_do() -> None:
         pg.fit_many([pg.Spec("xor", 2, 1, "relu")], {"xor": (X.to("meta"), y)})
 
 
-def test_batched_training_equals_training_each_model_alone() -> None:
+def test_batched_training_agrees_with_training_each_model_alone() -> None:
+    """Padding and stacking change only the order of floating-point sums: over 50 steps the weights agree to 1e-5."""
     data = {name: pg.make_data(name, n=40) for name in ("xor", "moons")}
     specs = [pg.Spec("xor", 3, 2, "relu", seed=1), pg.Spec("moons", 2, 2, "tanh"), pg.Spec("xor", 4, 2, "linear")]
     together = pg.fit_many(specs, data, steps=50)
