@@ -25,7 +25,7 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,7 @@ def reference_gradients(X: torch.Tensor, y: torch.Tensor, *params: torch.Tensor)
 class _Way:
     """How to compute each step of the backward pass: the right way, or one of the usual mistakes."""
 
+    activation: str = "ReLU"
     delta: str = "right"
     dW2: str = "right"
     db2: str = "right"
@@ -171,7 +172,7 @@ def hand_backward(case: Case, way: _Way = _Way()) -> dict[str, torch.Tensor | No
     X, y, W1, b1, W2, b2 = case.inputs()
     n = len(X)
     Z = X @ W1 + b1
-    H = torch.relu(Z)
+    H = torch.relu(Z) if way.activation == "ReLU" else torch.sigmoid(Z)
     delta = _delta(way.delta, H @ W2 + b2, y)
     grads: dict[str, torch.Tensor | None] = {
         "dW2": (Z if way.dW2 == "Z" else H).T @ delta / (n if way.dW2 == "extra 1/n" else 1),
@@ -182,6 +183,7 @@ def hand_backward(case: Case, way: _Way = _Way()) -> dict[str, torch.Tensor | No
     dH = delta @ (W2 if way.dH == "W2 not transposed" else W2.T)
     dZ = {
         "Z > 0": lambda: dH * (Z > 0),
+        "sigmoid's": lambda: dH * H * (1 - H),
         "none": lambda: dH,
         "Z >= 0": lambda: dH * (Z >= 0),
         "times H": lambda: dH * H,
@@ -201,6 +203,8 @@ _ONE_OVER_N = "The loss is the mean over the n examples, so delta = (softmax(O) 
 # Each usual mistake: how it computes the gradients, and what to tell the reader who made it. Tried in this order;
 # the first whose results match the answer's wrong gradient names the mistake.
 _MISTAKES: tuple[tuple[_Way, str], ...] = (
+    (_Way(activation="sigmoid", mask="sigmoid's"), "it uses the sigmoid as the activation; this network's hidden "
+     "layer is a ReLU: H = relu(Z), and dZ = dH * (Z > 0)."),
     (_Way(delta="no 1/n"), f"it is n = {{n}} times too large. {_ONE_OVER_N}, and the 1/n carries into every gradient."),
     (_Way(delta="sign"), "it has the wrong sign: delta = softmax(O) - onehot(y), not onehot(y) - softmax(O). (SGD "
      "subtracts the gradient; the gradient itself points uphill.)"),
@@ -562,7 +566,8 @@ def _first_cublas_use_silenced(device: torch.device) -> None:
         return
 
     def first_use() -> None:
-        with warnings.catch_warnings():
+        # A GPU that fails here fails again when the answer runs there, and gets a verdict then.
+        with warnings.catch_warnings(), suppress(Exception):
             warnings.filterwarnings("ignore", message="Attempting to run cuBLAS")
             torch.cuda.current_blas_handle()
 

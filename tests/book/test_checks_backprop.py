@@ -317,6 +317,15 @@ def _mask_from_the_forward_then_bias_unmasked(X, y, W1, b1, W2, b2):
     return X.T @ (dH * (Z > 0)), dH.sum(0), H.T @ delta, delta.sum(0)
 
 
+def _sigmoid_network(X, y, W1, b1, W2, b2):
+    """The activations chapter's other function, by mistake: sigmoid and its derivative h(1 - h)."""
+    Z = X @ W1 + b1
+    H = torch.sigmoid(Z)
+    delta = _delta(H @ W2 + b2, y)
+    dZ = delta @ W2.T * H * (1 - H)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
 def _cache_by_batch_size(X, y, W1, b1, W2, b2, _kept: dict = {}):  # noqa: B006 (the cache is the mistake)
     if len(X) not in _kept:
         _kept[len(X)] = right(X, y, W1, b1, W2, b2)
@@ -397,6 +406,7 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("times Z", _with(dZ=lambda v: v["dH"] * v["Z"]), ["multiplies dH by Z"]),
     ("mask without the bias", _mask_without_bias, ["leaves out b1", "Z = X @ W1 + b1"]),
     ("mask from the gradient", _with(dZ=lambda v: v["dH"] * (v["dH"] > 0)), ["sign of the gradient"]),
+    ("sigmoid for ReLU", _sigmoid_network, ["db2 is off", "uses the sigmoid", "H = relu(Z)"]),
     ("torch.sign(Z) as the mask", _with(dZ=lambda v: v["dH"] * torch.sign(v["Z"])), ["torch.sign(Z)", "not -1"]),
     ("half at 0", _with(dZ=lambda v: v["dH"] * torch.heaviside(v["Z"], torch.tensor(0.5))),
      ["pre-activations exactly 0, db1 is off", "half the gradient"]),
