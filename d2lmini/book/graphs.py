@@ -115,26 +115,30 @@ def mlp_graph(n: int | str = "n", d: int = 784, h: int = 256, q: int = 10) -> Gr
 
     ``Z = X W1 + b1``, ``H = ReLU(Z)``, ``O = H W2 + b2``, ``L = mean cross-entropy(O, y)``, examples as rows.
     Each box shows its shape for a batch of ``n`` and, for what needs a gradient, the formula of that gradient
-    (``δ`` is the gradient of the loss with respect to the logits ``O``).
+    (``δ`` is the gradient of the loss with respect to the logits ``O``). The values run down the left column,
+    from the data to the loss; each parameter (and the labels) stands to the right, between the rows of the value
+    it feeds, so the drawing is narrow enough to read on a phone.
     """
+    row, right = 1.9, 3.2  # the distance between the rows, and the x of the right column
     nodes = (
         Node("X", r"$\mathbf{X}$", "data", 0.0, 0.0, f"{n}×{d}"),
-        Node("W1", r"$\mathbf{W}_1$", "parameter", 1.8, -1.9, f"{d}×{h}",
+        Node("W1", r"$\mathbf{W}_1$", "parameter", right, -0.5 * row, f"{d}×{h}",
              r"$\partial\mathbf{W}_1=\mathbf{X}^\top\partial\mathbf{Z}$"),
-        Node("b1", r"$\mathbf{b}_1$", "parameter", 4.3, -1.9, f"{h}",
+        Node("b1", r"$\mathbf{b}_1$", "parameter", right, -1.5 * row, f"{h}",
              r"$\partial\mathbf{b}_1=\mathbf{1}^\top\partial\mathbf{Z}$"),
-        Node("Z", r"$\mathbf{Z}=\mathbf{X}\mathbf{W}_1+\mathbf{b}_1$", "value", 3.1, 0.0, f"{n}×{h}",
+        Node("Z", r"$\mathbf{Z}=\mathbf{X}\mathbf{W}_1+\mathbf{b}_1$", "value", 0.0, -row, f"{n}×{h}",
              r"$\partial\mathbf{Z}=\partial\mathbf{H}\odot 1(\mathbf{Z}>0)$"),
-        Node("H", r"$\mathbf{H}=\mathrm{ReLU}(\mathbf{Z})$", "value", 6.2, 0.0, f"{n}×{h}",
+        Node("H", r"$\mathbf{H}=\mathrm{ReLU}(\mathbf{Z})$", "value", 0.0, -2 * row, f"{n}×{h}",
              r"$\partial\mathbf{H}=\delta\,\mathbf{W}_2^\top$"),
-        Node("W2", r"$\mathbf{W}_2$", "parameter", 8.0, -1.9, f"{h}×{q}",
+        Node("W2", r"$\mathbf{W}_2$", "parameter", right, -2.5 * row, f"{h}×{q}",
              r"$\partial\mathbf{W}_2=\mathbf{H}^\top\delta$"),
-        Node("b2", r"$\mathbf{b}_2$", "parameter", 10.5, -1.9, f"{q}", r"$\partial\mathbf{b}_2=\mathbf{1}^\top\delta$"),
-        Node("O", r"$\mathbf{O}=\mathbf{H}\mathbf{W}_2+\mathbf{b}_2$", "value", 9.3, 0.0, f"{n}×{q}",
+        Node("b2", r"$\mathbf{b}_2$", "parameter", right, -3.5 * row, f"{q}",
+             r"$\partial\mathbf{b}_2=\mathbf{1}^\top\delta$"),
+        Node("O", r"$\mathbf{O}=\mathbf{H}\mathbf{W}_2+\mathbf{b}_2$", "value", 0.0, -3 * row, f"{n}×{q}",
              r"$\partial\mathbf{O}=\delta=(\mathbf{P}-\mathbf{Y})/n$"),
-        Node("y", r"$\mathbf{y}$", "data", 13.0, -1.9, f"{n}"),
-        Node("L", r"$L=\ell(\mathbf{O},\mathbf{y})$", "loss", 12.4, 0.0, "1×1"),
-    )
+        Node("y", r"$\mathbf{y}$", "data", right, -4.5 * row, f"{n}"),
+        Node("L", r"$L=\ell(\mathbf{O},\mathbf{y})$", "loss", 0.0, -4 * row, "a scalar"),
+    )  # fmt: skip
     edges = (
         ("X", "Z"), ("W1", "Z"), ("b1", "Z"), ("Z", "H"),
         ("H", "O"), ("W2", "O"), ("b2", "O"), ("O", "L"), ("y", "L"),
@@ -154,7 +158,7 @@ def draw_graph(
     ax: Axes | None = None,
     backward: bool = True,
     box: tuple[float, float] = (2.3, 1.15),
-    inches_per_unit: float = 0.7,
+    inches_per_unit: float = 0.75,
 ) -> Axes:
     """Draw ``graph``: a box per node, a solid arrow per forward edge and, with ``backward``, a dashed arrow back
     along every edge that the backward pass walks (:meth:`Graph.gradient_edges`).

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +17,17 @@ import torch.nn.functional as F
 
 from d2lmini.book import checks_backprop
 from d2lmini.book.checking import CheckResult
-from d2lmini.book.checks_backprop import GRADIENTS, cases, check_backward, hand_backward, reference_gradients
+from d2lmini.book.checks_backprop import (
+    GRADIENTS,
+    LAB_CASE,
+    cases,
+    check_backward,
+    hand_backward,
+    reference_gradients,
+)
 
 STORED = (
-    "✔ backward: correct. All four gradients agree with autograd on five batches, among them dead units, "
+    "✔ backward: correct. All four gradients agree with autograd on six batches, among them dead units, "
     "pre-activations exactly 0, a batch of one and a batch of 256 at the lab's sizes."
 )
 """What the exercise notebook stores for a right answer (nbval compares it)."""
@@ -103,7 +112,44 @@ def right_sign_mask(X, y, W1, b1, W2, b2):
     return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
 
 
-RIGHT = [right, right_einsum, right_loop, right_eye_scatter_and_masks, right_one_over_n_at_the_end, right_sign_mask]
+def right_softmax_without_max_subtraction(X, y, W1, b1, W2, b2):
+    """exp(O) / sum exp(O), not stabilised: right, as long as no logit overflows (none does here)."""
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    E = torch.exp(logits)
+    delta = (E / E.sum(dim=1, keepdim=True) - F.one_hot(y, W2.shape[1]).to(X)) / y.size(0)
+    dZ = torch.where(Z > 0, delta @ W2.T, 0.0)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def right_in_place_on_its_own_tensors(X, y, W1, b1, W2, b2):
+    """An in-place ReLU and an in-place one-hot subtraction, on tensors it made itself; (dZ.T @ X).T."""
+    A = torch.addmm(b1, X, W1)
+    torch.relu_(A)  # A is H now, and H > 0 exactly where Z > 0
+    delta = torch.exp(F.log_softmax(torch.addmm(b2, A, W2), dim=1))
+    delta[torch.arange(len(X), device=X.device), y] -= 1
+    delta /= len(X)
+    dZ = delta.mm(W2.t()) * A.gt(0)
+    return [(dZ.T @ X).T, dZ.sum(0, keepdim=True).squeeze(0), A.t().mm(delta), delta.sum(axis=0)]
+
+
+def right_in_float64_converted_back(X, y, W1, b1, W2, b2):
+    X64, W1_64, b1_64, W2_64, b2_64 = (t.double() for t in (X, W1, b1, W2, b2))
+    return tuple(g.to(X.dtype) for g in right(X64, y, W1_64, b1_64, W2_64, b2_64))
+
+
+@torch.no_grad()
+def right_under_no_grad_with_ones_products(X, y, W1, b1, W2, b2):
+    """Bias gradients as products with a row of ones, einsum and .mT, under a no_grad decorator."""
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = (torch.softmax(logits, 1) - F.one_hot(y, logits.shape[1]).type_as(logits)) / len(X)
+    dZ = torch.matmul(delta, W2.mT) * (Z > 0).float()
+    ones = torch.ones(len(X), dtype=X.dtype, device=X.device)
+    return torch.einsum("nd,nh->dh", X, dZ), ones @ dZ, H.mT @ delta, ones @ delta
+
+
+RIGHT = [right, right_einsum, right_loop, right_eye_scatter_and_masks, right_one_over_n_at_the_end, right_sign_mask,
+         right_softmax_without_max_subtraction, right_in_place_on_its_own_tensors, right_in_float64_converted_back,
+         right_under_no_grad_with_ones_products]  # fmt: skip
 
 
 @pytest.mark.parametrize("answer", RIGHT, ids=lambda f: f.__name__)
@@ -127,9 +173,12 @@ def test_the_cases_hold_what_the_messages_promise() -> None:
             assert (Z == 0).any() and ((Z == 0).all(dim=0) & (Z <= 0).all(dim=0)).any()  # zeros, and a dead unit
             assert ((Z == 0).any(dim=0) & (Z > 0).any(dim=0)).any()  # a unit exactly 0 on some rows, on on others
             assert ((Z < 0).all(dim=0) & (case.X @ case.W1 > 0).all(dim=0)).any()  # dead only because of its bias
-    assert [len(c.X) for c in every] == [5, 6, 6, 1, 256]
-    assert every[-1].W1.shape == (784, 256) and every[-1].W2.shape == (256, 10)
+    assert [len(c.X) for c in every] == [5, 6, 6, 1, 256, 5]
+    assert every[LAB_CASE].W1.shape == (784, 256) and every[LAB_CASE].W2.shape == (256, 10)
     assert max(every[0].y.tolist()) < every[0].W2.shape[1] - 1  # the first batch lacks the last class
+    first, again = every[0], every[-1]  # the first batch's sizes again, every value different
+    pairs = zip(first.inputs(), again.inputs(), strict=True)
+    assert all(a.shape == b.shape and not torch.equal(a, b) for a, b in pairs)
 
 
 # ---------------------------------------------------------------------------
@@ -219,6 +268,77 @@ def _mask_without_bias(X, y, W1, b1, W2, b2):
     return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
 
 
+def _w1_transposed_in_the_forward_pass(X, y, W1, b1, W2, b2):
+    """The nn.Linear habit: W1 stored (out, in), so X @ W1.T; in the book's convention W1 is (in, out)."""
+    return right(X, y, W1.T, b1, W2, b2)
+
+
+def _x_not_transposed(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = _delta(logits, y)
+    dZ = delta @ W2.T * (Z > 0)
+    return X @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _normalises_its_input_in_place(X, y, W1, b1, W2, b2):
+    X /= 255  # "pixels are 0-255": the inputs are already scaled, and this changes the caller's X
+    return right(X, y, W1, b1, W2, b2)
+
+
+def _hard_coded_ten_classes(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = (torch.softmax(logits, dim=1) - F.one_hot(y, 10).float()) / len(X)
+    dZ = delta @ W2.T * (Z > 0)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _eye_of_the_largest_label(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = (torch.softmax(logits, dim=1) - torch.eye(int(y.max()) + 1)[y]) / len(X)
+    dZ = delta @ W2.T * (Z > 0)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _mask_in_float64(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = _delta(logits, y)
+    dZ = delta @ W2.T * (Z > 0).double()
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _cuda_everywhere(X, y, W1, b1, W2, b2):
+    return tuple(g.cuda() for g in right(X, y, W1, b1, W2, b2))
+
+
+def _mask_from_the_forward_then_bias_unmasked(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    delta = _delta(logits, y)
+    dH = delta @ W2.T
+    return X.T @ (dH * (Z > 0)), dH.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _sigmoid_network(X, y, W1, b1, W2, b2):
+    """The activations chapter's other function, by mistake: sigmoid and its derivative h(1 - h)."""
+    Z = X @ W1 + b1
+    H = torch.sigmoid(Z)
+    delta = _delta(H @ W2 + b2, y)
+    dZ = delta @ W2.T * H * (1 - H)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _cache_by_batch_size(X, y, W1, b1, W2, b2, _kept: dict = {}):  # noqa: B006 (the cache is the mistake)
+    if len(X) not in _kept:
+        _kept[len(X)] = right(X, y, W1, b1, W2, b2)
+    return _kept[len(X)]
+
+
+def _cache_by_shapes(X, y, W1, b1, W2, b2, _kept: dict = {}):  # noqa: B006
+    key = (X.shape, W1.shape, W2.shape)
+    if key not in _kept:
+        _kept[key] = right(X, y, W1, b1, W2, b2)
+    return _kept[key]
+
+
 WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     # delta, the gradient at the logits: every gradient is off, the verdict names db2 first and the cause
     ("missing 1/n", _with(delta=lambda v: torch.softmax(v["O"], 1) - _one_hot(v)),
@@ -238,11 +358,32 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("gradient at the probabilities", _with(delta=lambda v: -_one_hot(v) / torch.softmax(v["O"], 1) / v["n"]),
      ["with respect to the probabilities"]),
     ("F.one_hot without num_classes", _no_num_classes, ["F.one_hot(y, num_classes=4)", "line"]),
+    ("softmax's derivative, diagonal only", _with(delta=lambda v: -_one_hot(v) * (1 - torch.softmax(v["O"], 1)) /
+     v["n"]), ["db2 is off", "only the diagonal of the softmax's derivative", "-p_j p_k"]),
+    ("squared-error factor 2", _with(delta=lambda v: 2 * _delta(v["O"], v["y"])),
+     ["2 times the right gradient", "squared error"]),
+    ("divided by the inputs", _with(delta=lambda v: _delta(v["O"], v["y"]) * v["n"] / v["X"].shape[1]),
+     ["divided by d = 7", "X.shape[1]", "n = X.shape[0] = 5"]),
+    ("divided by X.numel()", _with(delta=lambda v: _delta(v["O"], v["y"]) * v["n"] / v["X"].numel()),
+     ["divided by n * d = 35 (X.numel())"]),
+    ("divided by the lab's batch size", _with(delta=lambda v: _delta(v["O"], v["y"]) * v["n"] / 256),
+     ["divided by 256, the lab's batch size", "n = 5"]),
+    ("mean over every entry", _with(delta=lambda v: _delta(v["O"], v["y"]) / v["O"].shape[1]),
+     ["1/q times", "n * q = 20"]),
+    ("ten classes hard-coded", _hard_coded_ten_classes,
+     ["RuntimeError", "mentions 10", "rather than writing 784, 256 or 10"]),
+    ("784 inputs hard-coded", lambda X, *a: right(X.reshape(-1, 784), *a), ["mentions 784", "X.shape[1]"]),
+    ("torch.eye(max(y) + 1)", _eye_of_the_largest_label,
+     ["max(y) + 1 = 3 columns", "fewer than the 4 classes", "num_classes=4"]),
+    ("input normalised in place", _normalises_its_input_in_place,
+     ["db2 is off", "Also off: dW2, db1, dW1", "changed its argument `X` in place"]),
     # the output layer
     ("dW2 transposed", _with(dW2=lambda v: v["delta"].T @ v["H"]),
      ["dW2 has shape (4, 6), expected (6, 4)", "transpose", "H.T @ delta"]),
     ("dW2 reshaped", _reshaped_instead_of_transposed, ["dW2 is off", "reshape", "does not transpose"]),
     ("dW2 from Z", _with(dW2=lambda v: v["Z"].T @ v["delta"]), ["dW2 is off", "pre-activations"]),
+    ("dW2 from X", _with(dW2=lambda v: v["X"].T @ v["delta"]),
+     ["dW2 has shape (7, 4), expected (6, 4)", "output layer's input is H"]),
     ("dW2 divided twice", _with(dW2=lambda v: v["H"].T @ v["delta"] / v["n"]), ["dW2 is off", "once too often"]),
     ("db2 over the classes", _with(db2=lambda v: v["delta"].sum(1)),
      ["db2 has shape (5,), expected (4,)", "wrong axis", "delta.sum(dim=0)"]),
@@ -252,7 +393,11 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("db2 summed to a number", _with(db2=lambda v: v["delta"].sum()), ["db2 has shape ()", "one number"]),
     # back into the hidden layer
     ("W2 not transposed", _with(dH=lambda v: v["delta"] @ v["W2"]),
-     ["RuntimeError", "shapes cannot be multiplied", "going back through a product X @ W multiplies by W.T"]),
+     ["RuntimeError", "shapes cannot be multiplied", "a 5×4 matrix (O, P or delta) by a 6×4 one (W2)",
+      "dH = delta @ W2.T"]),
+    ("W1 transposed in the forward pass", _w1_transposed_in_the_forward_pass,
+     ["a 5×7 matrix (X) by a 6×7 one (W1.T)", "Z = X @ W1, with no transpose"]),
+    ("X not transposed", _x_not_transposed, ["a 5×7 matrix (X) by a 5×6 one", "dW1 = X.T @ dZ"]),
     ("no mask", _with(dZ=lambda v: v["dH"]), ["db1 is off", "no ReLU derivative", "Also off: dW1"]),
     ("mask H >= 0", _with(dZ=lambda v: v["dH"] * (v["H"] >= 0)), ["no ReLU derivative", "H >= 0 is true everywhere"]),
     ("mask Z >= 0", _with(dZ=lambda v: v["dH"] * (v["Z"] >= 0)),
@@ -261,7 +406,16 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("times Z", _with(dZ=lambda v: v["dH"] * v["Z"]), ["multiplies dH by Z"]),
     ("mask without the bias", _mask_without_bias, ["leaves out b1", "Z = X @ W1 + b1"]),
     ("mask from the gradient", _with(dZ=lambda v: v["dH"] * (v["dH"] > 0)), ["sign of the gradient"]),
+    ("sigmoid for ReLU", _sigmoid_network, ["db2 is off", "uses the sigmoid", "H = relu(Z)"]),
+    ("torch.sign(Z) as the mask", _with(dZ=lambda v: v["dH"] * torch.sign(v["Z"])), ["torch.sign(Z)", "not -1"]),
+    ("half at 0", _with(dZ=lambda v: v["dH"] * torch.heaviside(v["Z"], torch.tensor(0.5))),
+     ["pre-activations exactly 0, db1 is off", "half the gradient"]),
+    ("a float64 mask", _mask_in_float64, ["RuntimeError", "another dtype", ".to(X.dtype)"]),
+    ("bias gradient unmasked", _mask_from_the_forward_then_bias_unmasked,
+     ["db1 is off", "no ReLU derivative"]),
     ("dW1 transposed", _with(dW1=lambda v: v["dZ"].T @ v["X"]), ["dW1 has shape (6, 7), expected (7, 6)", "X.T @ dZ"]),
+    ("dW1 from H", _with(dW1=lambda v: v["H"].T @ v["dZ"]),
+     ["dW1 has shape (6, 6), expected (7, 6)", "first layer's input is X"]),
     ("dW1 divided twice", _with(dW1=lambda v: v["X"].T @ v["dZ"] / v["n"]), ["dW1 is off", "once too often"]),
     ("db1 over the units", _with(db1=lambda v: v["dZ"].sum(1)), ["db1 has shape (5,), expected (6,)", "wrong axis"]),
     ("db1 averaged", _with(db1=lambda v: v["dZ"].mean(0)), ["db1 is off", "averages dZ"]),
@@ -274,11 +428,26 @@ WRONG: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("no return", lambda *a: None, ["returns None", "return"]),
     ("NumPy arrays", lambda *a: tuple(g.numpy() for g in right(*a)), ["dW1 is a numpy.ndarray"]),
     ("float64", _float64_one_hot, ["db2 has dtype torch.float64, expected torch.float32", ".to(X.dtype)"]),
+    ("float16", lambda *a: tuple(g.half() for g in right(*a)), ["db2 has dtype torch.float16"]),
+    ("Python lists", lambda *a: tuple(g.tolist() for g in right(*a)), ["dW1 is a builtins.list"]),
+    ("a generator", lambda *a: (g for g in right(*a)), ["type generator", "return dW1, db1, dW2, db2"]),
+    ("another order, biases first", lambda *a: (lambda g: (g[1], g[0], g[3], g[2]))(right(*a)), ["another order"]),
+    ("nn.Parameter results", lambda *a: tuple(torch.nn.Parameter(g) for g in right(*a)),
+     ["requires grad", "nn.Parameter", "without wrapping it"]),
+    ("a batch dimension too many", lambda *a: (lambda g: (g[0][None], *g[1:]))(right(*a)),
+     ["dW1 has shape (1, 7, 6), expected (7, 6)"]),
+    # results kept from one call to the next
+    ("cached by batch size", _cache_by_batch_size,
+     ["two dead units", "already returned for a batch of 6 with 6 inputs", "keep nothing from one call"]),
+    ("cached by shapes", _cache_by_shapes,
+     ["second batch of 5", "already returned for a batch of 5 (7 inputs", "keep nothing from one call"]),
     # autograd, whichever way it is called, even with right values
     ("loss.backward()", _by_backward, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
     ("torch.autograd.grad", _by_autograd_grad, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
     ("torch.func.grad", _by_torch_func, ["calls autograd (loss.backward(), torch.autograd.grad or torch.func)"]),
     ("results that require grad", _keeping_the_graph, ["requires grad", "plain tensors"]),
+    # .cuda() for every result: an error without a GPU, a tensor on the wrong device with one
+    ("unconditional .cuda()", _cuda_everywhere, ["On a batch of 5", "inputs' device"]),
 ]
 
 
@@ -438,6 +607,113 @@ def test_on_a_gpu_right_answers_pass_and_cpu_tensors_are_caught() -> None:
     message = check_backward(_eye_on_the_cpu).message
     assert "lab's sizes (784 inputs, 256 hidden units, 10 classes), on cuda" in message
     assert "device" in message
-    case = cases()[-1].to("cuda")
+    case = cases()[LAB_CASE].to("cuda")
     for name, want in zip(GRADIENTS, reference_gradients(*case.inputs()), strict=True):
         assert want.device.type == "cuda" and torch.allclose(hand_backward(case)[name], want, atol=1e-6), name
+
+
+def _softmax_in_numpy(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    E = np.exp(logits.numpy())
+    P = torch.from_numpy(E / E.sum(axis=1, keepdims=True))
+    delta = (P - F.one_hot(y, W2.shape[1]).to(P.dtype)) / len(X)
+    dZ = delta @ W2.T * (Z > 0)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+def _one_hot_filled_on_the_cpu(X, y, W1, b1, W2, b2):
+    Z, H, logits = _forward(X, W1, b1, W2, b2)
+    Y = torch.zeros(len(X), W2.shape[1])
+    Y[torch.arange(len(X)), y] = 1.0
+    delta = (torch.softmax(logits, dim=1) - Y) / len(X)
+    dZ = delta @ W2.T * (Z > 0)
+    return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("answer", [_softmax_in_numpy, _one_hot_filled_on_the_cpu, _cuda_everywhere])
+def test_on_a_gpu_each_cpu_habit_is_told_about_the_device(answer: Callable[..., Any]) -> None:
+    message = check_backward(answer).message
+    assert message.startswith("✘ backward: not yet. On ") and "device" in message, message
+    if answer is not _cuda_everywhere:  # right on the CPU batches: only the GPU run tells
+        assert "on cuda" in message, message
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_with_tensorfloat32_right_answers_pass_and_mistakes_are_named() -> None:
+    """A notebook may switch TF32 on for speed: float32 products then round to 10 bits, autograd's and the answer's."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        for answer in RIGHT:
+            assert check_backward(answer).message == STORED, answer.__name__
+        assert "n = 5 times too large" in _verdict("missing 1/n").message
+        assert "exactly 0" in check_backward(next(a for n, a, _ in WRONG if n == "mask Z >= 0")).message
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
+# ---------------------------------------------------------------------------
+# Rounding: the check allows for products that round more than float32's, and only then
+
+
+def test_on_the_default_settings_the_tolerance_is_float32_rounding() -> None:
+    for case in cases():
+        want = dict(zip(GRADIENTS, reference_gradients(*case.inputs()), strict=True))
+        assert checks_backprop._tolerance(case, want) == dict.fromkeys(GRADIENTS, checks_backprop._RTOL), case.what
+
+
+def test_where_products_round_more_a_right_answer_passes_and_a_mistake_is_still_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rounding every float32 gradient to bfloat16 (8-bit mantissas) stands in for TF32's rounding on a GPU."""
+    exact = checks_backprop.reference_gradients
+
+    def rounded(X: torch.Tensor, y: torch.Tensor, *params: torch.Tensor) -> Tensors:
+        grads = exact(X, y, *params)
+        return tuple(g.bfloat16().float() if g.dtype == torch.float32 else g for g in grads)
+
+    def right_rounded_its_own_way(*inputs: torch.Tensor) -> Tensors:
+        return tuple((g * (1 + 2**-9)).bfloat16().float() for g in right(*inputs))
+
+    assert check_backward(right_rounded_its_own_way).status == "wrong"  # at float32's tolerance, these differ
+    monkeypatch.setattr(checks_backprop, "reference_gradients", rounded)
+    assert check_backward(right_rounded_its_own_way).message == STORED
+    missing = next(answer for name, answer, _ in WRONG if name == "missing 1/n")
+    assert "n = 5 times too large" in check_backward(missing).message
+
+
+def test_the_first_cublas_use_warns_in_a_thread_of_its_own_and_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU the answer runs in a worker thread without a CUDA context: PyTorch's one-time warning about it must
+    not be reported as the reader's output. (Simulated: the real warning comes once per process.)"""
+    calls: list[str] = []
+
+    def blas_handle() -> int:
+        calls.append(threading.current_thread().name)
+        warnings.warn("Attempting to run cuBLAS, but there was no current CUDA context!", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(torch.cuda, "current_blas_handle", blas_handle)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        checks_backprop._first_cublas_use_silenced(torch.device("cpu"))
+        assert calls == []  # nothing to do on the CPU
+        checks_backprop._first_cublas_use_silenced(torch.device("cuda"))
+    assert calls == ["d2lmini-check-cublas"] and seen == []
+
+
+def test_a_one_hot_wide_enough_gets_no_hint_about_missing_columns() -> None:
+    """A one-hot matrix kept from the first call (4 columns) meets a batch with 6 classes: no false hint."""
+    kept: list[torch.Tensor] = []
+
+    def backward(X, y, W1, b1, W2, b2):
+        Z, H, logits = _forward(X, W1, b1, W2, b2)
+        if not kept:
+            kept.append(F.one_hot(y, W2.shape[1]).float())
+        delta = (torch.softmax(logits, dim=1) - kept[0]) / len(X)
+        dZ = delta @ W2.T * (Z > 0)
+        return X.T @ dZ, dZ.sum(0), H.T @ delta, delta.sum(0)
+
+    message = check_backward(backward).message
+    assert "On a batch of 6 with 6 inputs" in message and "RuntimeError" in message and "`delta = " in message
+    assert "fewer than" not in message and "num_classes" not in message

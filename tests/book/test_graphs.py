@@ -35,7 +35,7 @@ def test_the_mlp_boxes_show_the_shapes_of_the_batch() -> None:
     graph = mlp_graph(n=256)
     notes = {node.name: node.note for node in graph.nodes}
     assert notes == {"X": "256×784", "W1": "784×256", "b1": "256", "Z": "256×256", "H": "256×256",
-                     "W2": "256×10", "b2": "10", "O": "256×10", "y": "256", "L": "1×1"}  # fmt: skip
+                     "W2": "256×10", "b2": "10", "O": "256×10", "y": "256", "L": "a scalar"}  # fmt: skip
     assert all(node.gradient for node in graph.nodes if graph.needs_gradient(node.name) and node.kind != "loss")
 
 
@@ -74,6 +74,17 @@ def test_the_drawing_has_a_box_per_node_and_an_arrow_per_edge_each_way() -> None
     texts = [t.get_text() for t in ax.texts]
     assert r"$\partial\mathbf{W}_2=\mathbf{H}^\top\delta$" in texts and "784×256" in texts
     assert ax.figure.get_facecolor()[3] == 1.0  # opaque
+
+
+def test_the_mlp_drawing_reads_on_a_phone() -> None:
+    """On a 390 px phone the book's column is about 350 px wide: the figure (drawn at 100 dpi, the inline backend's)
+    is shrunk to it, and its smallest text must stay at least 8 px high there."""
+    ax = draw_graph(mlp_graph())
+    width_px = ax.figure.get_figwidth() * 100
+    smallest_pt = min(t.get_fontsize() for t in ax.texts)
+    shown_px = smallest_pt * 100 / 72 * min(1.0, 350 / width_px)
+    assert shown_px >= 8, (width_px, smallest_pt, shown_px)
+    assert ax.figure.get_figheight() < 2.5 * ax.figure.get_figwidth()  # and not a long strip either
 
 
 def test_without_backward_only_the_forward_arrows_are_drawn() -> None:
