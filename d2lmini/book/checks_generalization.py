@@ -3,17 +3,21 @@
 - :func:`check_dropout` judges ``dropout(X, p, training)``, inverted dropout written from scratch. It draws on
   100,000 elements, so it can tell the real mistakes apart by what they do: survivors not divided by ``1 - p``,
   scaling at evaluation, ``p`` taken as the probability of keeping, one mask shared by all rows (or a whole row
-  dropped at once), dropping in evaluation, the same mask on every call, a mask made on the CPU whatever the
-  input's device, NaN at ``p = 1``, an input changed in place, a result cut off from the gradient.
+  dropped at once, or one random number for the whole tensor), a mask that ignores ``p``, dropping in evaluation,
+  the same mask on two calls (a generator seeded inside, a mask drawn once and reused), a mask made on the CPU
+  (torch or NumPy) or put on 'cuda' whatever the input's device, a mask of two dimensions only, NaN at ``p = 1``,
+  an input changed in place, a result cut off from the gradient.
 - :func:`check_weight_decay` judges ``add_weight_decay(model, weight_decay)``, which adds ``weight_decay * W``
-  to the gradient of every weight matrix: it names a wrong factor (``2λ``, ``λ/2``, a fixed number), the wrong
-  sign, decayed biases, weights picked by name instead of by shape, a crash on a frozen parameter, a gradient
-  replaced instead of added to, and weights changed directly.
+  to the gradient of every weight matrix: it names a wrong factor (``2λ``, ``λ/2``, ``λ`` times a learning rate, a
+  fixed number), the wrong sign, the gradient of another penalty (L1, the norm, the penalty's value), decayed
+  biases, weights picked by name or by layer instead of by shape, a crash on a frozen parameter, a gradient
+  replaced instead of added to, new gradients returned instead of stored, and weights changed directly.
 - :func:`check_choose_weight_decay` judges an experiment that trains one model per weight decay and chooses one
   on the validation set: the results must be plausible and the protocol right (a fresh model per setting, the
-  same number of epochs for each, the decay reaching the optimizer, the choice made on the final validation
-  accuracy rather than the training accuracy, the loss or the best epoch). It keeps what the experiment
-  returned in ``check_choose_weight_decay.results``, so the histories can be drawn without training again.
+  same number of epochs for each, the decay reaching the model and its optimizer, the final models rather than
+  kept best epochs, no look at the test set, the choice made on the final validation accuracy rather than the
+  training accuracy, the loss, the gap or the best epoch). It keeps what the experiment returned in
+  ``check_choose_weight_decay.results``, so the histories can be drawn without training again.
 
 The machinery (time limits, captured output, random state, messages) is :mod:`d2lmini.book.checking`.
 """
