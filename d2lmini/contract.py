@@ -132,6 +132,9 @@ def split_optimizers(configured: Any) -> tuple[torch.optim.Optimizer, Any]:
                 "return (optimizer, lr_scheduler), such as torch.optim.lr_scheduler.StepLR(...)."
             )
         return configured[0], configured[1]
+    if isinstance(configured, type) and issubclass(configured, torch.optim.Optimizer):
+        raise TypeError(f"configure_optimizers returned the class {configured.__name__} itself, not an optimizer "
+                        f"made from it: torch.optim.{configured.__name__}(self.parameters(), lr=self.lr).")  # fmt: skip
     lightning = " (PyTorch Lightning's form)" if isinstance(configured, dict) else ""
     raise TypeError(
         f"configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
@@ -174,6 +177,16 @@ def as_loader(data: Any) -> Iterable[Batch]:
         return data
     call = f" (call it: {data.__name__}())" if callable(data) and hasattr(data, "__name__") else ""
     raise TypeError(f"expected a data module or an iterable of (X, y) batches, not a {type(data).__name__}{call}.")
+
+
+class Metrics(dict):  # type: ignore[type-arg]
+    """The metrics ``evaluate`` returns, such as ``{"loss": ..., "acc": ...}``: a dict that names its keys when asked
+    for a missing one (a History's ``"val_acc"`` is ``"acc"`` here)."""
+
+    def __missing__(self, key: Any) -> Any:
+        plain = f" (here it is {key[4:]!r})" if isinstance(key, str) and key[4:] in self else ""
+        raise KeyError(f"no metric {key!r}{plain}: evaluate returns the metrics of the data it was given, "
+                       f"{sorted(self)}, without the History's val_/train_ prefixes.")  # fmt: skip
 
 
 def classes_of(data: Any) -> int | None:
@@ -261,7 +274,7 @@ def warn_untrained(model: nn.Module, optimizer: torch.optim.Optimizer, loss: tor
     model's), frozen ones, and ones the loss does not depend on (unused in
     forward, or cut off by ``.detach()`` or NumPy).  Costs one backward pass.
     """
-    names = {p: name for name, p in model.named_parameters()}
+    names = {p: f"self.{name}" for name, p in model.named_parameters()}
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
     trainable = [p for p in names if p.requires_grad]
     left_out = [names[p] for p in trainable if id(p) not in held]
@@ -410,6 +423,8 @@ def explain(
 
 
 LOSSES = {"cross_entropy", "nll_loss"}
+REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                     "binary_cross_entropy_with_logits"}  # fmt: skip
 MATMULS = {"linear", "matmul", "mm", "bmm", "addmm", "__matmul__", "__rmatmul__", "mv"}
 
 
@@ -437,6 +452,10 @@ def _hint_from_call(
     if name in LOSSES and len(args) + len(kwargs) >= 2:
         return _hint_for_loss(args[0] if args else kwargs["input"], args[1] if len(args) > 1 else kwargs["target"],
                               classes)  # fmt: skip
+    if name in REGRESSION_LOSSES and len(tensors) >= 2 and not tensors[1].is_floating_point():
+        return (f"F.{name} compares the outputs with targets of the same shape, but got outputs of shape "
+                f"{tuple(tensors[0].shape)} and {_dtype(tensors[1])} class labels of shape {tuple(tensors[1].shape)}: "
+                "for classes, use F.cross_entropy(y_hat, y): the logits and one class index per image.")  # fmt: skip
     if name == "backward" and not torch.is_grad_enabled():
         return ("It calls .backward() where no gradients are recorded: validation runs under torch.no_grad(), as "
                 "nothing is learnt from validation data. The Trainer does the backward pass in training; "
@@ -481,8 +500,8 @@ def _hint_for_loss(y_hat: Any, y: Any, classes: int | None) -> str | None:
         return None
     high, outputs = int(y.max()), y_hat.shape[1]
     per_class = f", {classes} here" if classes else f" (with {outputs} classes, labels run from 0 to {outputs - 1})"
-    return (f"The model has fewer outputs than there are classes: {outputs} outputs, but label {high} needs at least "
-            f"{high + 1}: give the last layer one output per class{per_class}.")
+    return (f"The model has fewer outputs than there are classes: {outputs} output{'s' * (outputs != 1)}, but label "
+            f"{high} needs at least {high + 1}: give the last layer one output per class{per_class}.")
 
 
 def _hint_for_labels(y: torch.Tensor, classes: int | None) -> str | None:
@@ -576,21 +595,21 @@ def _hint_from_batch(
     inputs: Sequence[Any], labels: torch.Tensor | None, model: nn.Module, classes: int | None, err: BaseException
 ) -> str | None:
     """What is wrong with the batch itself, when no failed call told."""
+    takes = _positional_inputs(model.forward)
+    tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
+    if isinstance(err, TypeError) and takes is not None and takes != len(inputs):
+        shapes = ", ".join(str(tuple(x.shape)) for x in tensors)
+        return (f"forward takes {takes} input{'s' * (takes != 1)}, but got {len(inputs)}, of shapes {shapes}. The "
+                "Trainer's steps pass every item of a batch but the last (the labels) to forward: a loader whose "
+                f"batches have {len(inputs) + 1} items instead of (X, y) gives it {len(inputs)}. Make the loader "
+                "yield (X, y), or unpack the extra items in your own training_step and validation_step.")  # fmt: skip
+    names = {id(p): f"self.{n}" for n, p in model.named_parameters()}
     params = [p for p in model.parameters() if p.is_floating_point()]
-    dtype = params[0].dtype if params else None
-    for x in inputs:
-        if isinstance(x, torch.Tensor) and dtype is not None and x.dtype != dtype:
-            names = {id(params[0]): "the model's parameters"}
+    for x in tensors:
+        if params and x.dtype != params[0].dtype:
             return _hint_for_dtypes("forward", [x, params[0]], names)
-    if labels is not None and (hint := _hint_for_labels(labels, classes)):
-        return hint
-    if labels is not None and len(inputs) != 1 and isinstance(err, (TypeError, ValueError)):
-        takes = _positional_inputs(model.forward)
-        if takes is not None and takes != len(inputs):
-            return (f"The loader gives batches of {len(inputs) + 1} items, but the steps expect (X, y), images and "
-                    f"labels: the default steps pass all items but the last to forward, which takes {takes}. Make the "
-                    "loader yield (X, y), or unpack the extra items in your own training_step and "
-                    "validation_step.")  # fmt: skip
+    if labels is not None:
+        return _hint_for_labels(labels, classes)
     return None
 
 

@@ -123,8 +123,8 @@ class Module(nn.Module):
 
     def _why_no_forward(self) -> str:
         """A likely reason for a missing forward: a misspelt method, or layers held in an nn.ModuleList."""
-        methods = [name for name in dir(type(self)) if not name.startswith("_")]
-        close = [m for m in difflib.get_close_matches("forward", methods, n=1, cutoff=0.7) if m != "forward"]
+        methods = [name for name in dir(type(self)) if not name.startswith("_") and name != "forward"]
+        close = difflib.get_close_matches("forward", methods, n=1, cutoff=0.7)
         if close:
             return f" It has {close[0]}: a misspelling of forward?"
         lists = [name for name, m in self.named_children() if isinstance(m, (nn.ModuleList, nn.ModuleDict))]

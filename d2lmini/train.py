@@ -32,6 +32,7 @@ from torch import nn
 from d2lmini.arguments import positive_int
 from d2lmini.contract import (
     Batch,
+    Metrics,
     as_loader,
     as_metrics,
     call_explained,
@@ -242,6 +243,9 @@ class Trainer:
                     generator.manual_seed(self.seed)
             self._sanity_check(model, data, optimizer)
             self._run(model, data, optimizer, scheduler, batches)
+        except BaseException as err:
+            err.history = self.history  # type: ignore[attr-defined]  # what finished, whatever stopped it
+            raise
         finally:
             model.eval().to(home)
         return self.history
@@ -376,7 +380,7 @@ class Trainer:
 
         With ``keep_best``, the model ends with the best finished epoch's weights however training stopped.
         """
-        history = err.history = self.history  # type: ignore[attr-defined]
+        history = self.history
         where = f"during epoch {len(history) + 1}"
         done = f"trainer.history holds the {len(history)} finished epoch(s)."
         kept = best is not None and best.state is not None
@@ -456,7 +460,7 @@ class Trainer:
         """
         check_model(model, "evaluate", ("validation_step",))
         with self._on_device(model):
-            return self._mean_metrics(model, as_loader(data), classes_of(data))
+            return Metrics(self._mean_metrics(model, as_loader(data), classes_of(data)))
 
     def predict(self, model: nn.Module, data: DataModule | Iterable[Batch]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted class indices and true labels, on the CPU, over ``data`` (as for :meth:`evaluate`)."""
