@@ -714,3 +714,165 @@ def test_there_are_forty_or_more_mistakes_of_every_kind() -> None:
 def test_a_correct_model_gets_no_message(pixels: FashionMNIST) -> None:
     err, caught = outcome(Mistake("none", lambda data: fit(Net(*mlp()), data), None, ()), pixels)
     assert err is None and caught == []
+
+
+# Mistakes from earlier rounds, kept -----------------------------------------------------------------------------------
+class PerExample(Net):
+    """A model whose training_step returns ``make(losses)`` from the per-example losses."""
+
+    def __init__(self, make: Callable[[torch.Tensor], Any]) -> None:
+        super().__init__(*mlp())
+        self.make = make
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        return self.make(F.cross_entropy(self(batch[0]), batch[1], reduction="none"))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda losses: losses, ValueError, r"training_step returned 'loss' as a tensor of shape \(16,\), one value "
+                                            r"per example; return their mean.*loss\.mean\(\)"),
+        (lambda losses: {"acc": losses.mean()}, TypeError, r"training_step returned a dict with keys \['acc'\] but "
+                                                           r"no 'loss'; it must return the loss tensor"),
+        (lambda losses: losses.mean().item(), TypeError, r"training_step returned the loss as a float \(2\.\d+\): "
+                                                         r"\.item\(\) and float\(\) cut it off from its gradients"),
+        (lambda losses: None, TypeError, r"training_step returned None \(is a return statement missing\?\)"),
+        (lambda losses: [losses.mean()], TypeError, r"training_step returned a list; it must return the loss tensor"),
+        (lambda losses: losses.mean().detach(), ValueError, r"training_step returned a loss that does not depend on "
+                                                            r"the weights.*torch\.no_grad\(\)"),
+    ],
+    ids=["per-example", "no-loss-key", "float", "none", "list", "detached"],
+)  # fmt: skip
+def test_wrong_training_step_results_are_explained(pixels: FashionMNIST, make: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        fit(PerExample(make), pixels)
+
+
+def test_a_forward_stub_stays_a_bare_not_implemented_error(pixels: FashionMNIST) -> None:
+    class Stub(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            raise NotImplementedError
+
+    with pytest.raises(NotImplementedError) as err:
+        fit(Stub(), pixels)
+    assert type(err.value) is NotImplementedError and str(err.value) == ""
+
+
+def test_weights_pytorch_does_not_see_are_named_with_the_fix(pixels: FashionMNIST) -> None:
+    class Plain(Classifier):  # tensors, not nn.Parameter: model.parameters() is empty
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.W = torch.randn(784, 10, requires_grad=True)
+            self.b = torch.zeros(10)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X.reshape(-1, 784) @ self.W + self.b
+
+    class Listed(Classifier):  # a Python list of layers, not nn.Sequential / nn.ModuleList
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.layers = [nn.Flatten(), nn.Linear(784, 10)]
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                X = layer(X)
+            return X
+
+    fix = r"wrap each weight tensor in nn\.Parameter\(\.\.\.\).*not in a Python list"
+    with pytest.raises(ValueError, match=r"Plain has no parameters for the optimizer to train\. PyTorch does not see "
+                                         r"self\.W, self\.b: " + fix):  # fmt: skip
+        fit(Plain(), pixels)
+    with pytest.raises(ValueError, match=r"Listed has no parameters .* PyTorch does not see self\.layers: " + fix):
+        fit(Listed(), pixels)
+
+    class Half(Plain):  # W is a parameter, b is not: it would silently never be trained
+        def __init__(self) -> None:
+            super().__init__()
+            self.W = nn.Parameter(torch.zeros(784, 10))
+
+    model = Half()
+    with pytest.warns(UserWarning, match=r"Half: PyTorch does not see self\.b: the optimizer does not train them"):
+        history = fit(model, pixels)
+    assert len(history) == 2 and torch.equal(model.b, torch.zeros(10))  # trained all the same, b untouched
+
+
+def test_a_class_or_a_bare_network_is_refused_with_what_to_pass(pixels: FashionMNIST) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    with pytest.raises(TypeError, match=r"Trainer\.fit got the class Net itself, not a model made from it: "
+                                        r"create one first, model = Net\(\.\.\.\), and pass model\."):  # fmt: skip
+        trainer.fit(Net, pixels)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the class FashionMNIST itself, not a data module .* data = FashionMNIST"):
+        trainer.fit(Net(*mlp()), FashionMNIST)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got a Sequential as the model, which has no training_step, "
+                                        r"validation_step, configure_optimizers; pass a d2lmini\.Module"):  # fmt: skip
+        trainer.fit(nn.Sequential(*mlp()), pixels)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluate got the class Net itself"):
+        trainer.evaluate(Net, pixels)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda opt: (torch.optim.lr_scheduler.StepLR(opt, 1), opt), TypeError,
+         r"configure_optimizers returned the pair \(StepLR, SGD\); return \(optimizer, lr_scheduler\)"),
+        (lambda opt: [opt, opt], TypeError, r"returned the pair \(SGD, SGD\)"),
+        (lambda opt: "sgd", TypeError, r"must return an optimizer or a pair"),
+    ],
+    ids=["swapped", "two-optimizers", "a-string"],
+)  # fmt: skip
+def test_wrong_configure_optimizers_results_are_explained(
+    pixels: FashionMNIST, make: Any, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        fit(Scheduled(make), pixels)
+
+
+def test_the_parameters_method_passed_without_calling_it_is_named(pixels: FashionMNIST) -> None:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters, lr=self.lr)  # type: ignore[arg-type]
+
+    bare = raw(lambda: torch.optim.SGD(nn.Linear(2, 2).parameters, lr=0.1))  # type: ignore[arg-type]
+    with pytest.raises(bare, match=r": pass self\.parameters\(\), with parentheses, to the optimizer\.$"):
+        fit(MLP(*mlp()), pixels)
+
+
+def test_calling_backward_in_training_step_is_explained(pixels: FashionMNIST) -> None:
+    def step(m: Net, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # the manual loop's habit
+        loss = F.cross_entropy(m(X), y)
+        loss.backward()
+        return loss
+
+    model = Stepping(step)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match=r"training_step computed gradients itself \(it calls \.backward\(\)\): "
+                                           r"the Trainer calls zero_grad\(\), backward\(\) and step\(\)"):  # fmt: skip
+        fit(model, pixels)
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+    assert all(p.grad is None for p in model.parameters())  # the check's gradients are not left behind
+
+
+def test_batches_that_are_not_lists_of_pairs_are_explained(pixels: FashionMNIST) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    model = Net(*mlp())
+    X = pixels.transform(pixels.val_X[:4])
+    fix = r"To pass a single batch, put it in a list, \[\(X, y\)\]; to classify images without labels, use model"
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, [X])  # images only
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(32, 1, 28, 28\)\. " + fix):
+        trainer.evaluate(model, (pixels.transform(pixels.val_X), pixels.val_y))  # one batch, not a list of batches
+    with pytest.raises(TypeError, match=r"but got one tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, X)
+    with pytest.raises(TypeError, match=r"not a method \(call it: val_dataloader\(\)\)"):
+        trainer.evaluate(model, pixels.val_dataloader)  # type: ignore[arg-type]
+
+
+def test_an_explanation_is_added_once_and_only_to_the_message(pixels: FashionMNIST) -> None:
+    model = Net(*mlp())
+    with pytest.raises(DTYPES) as err:
+        Trainer(1, device="cpu", progress="none").predict(model, [(pixels.val_X[:4], pixels.val_y[:4])])
+    assert str(err.value).count("raw uint8 pixels") == 1  # forward explained it; predict did not repeat it
+    assert len(err.value.args) == 1
