@@ -573,7 +573,7 @@ def _hint_for_matmul(name: str, args: tuple[Any, ...], names: dict[int, str]) ->
         return (f"{expects}, but the input has shape {tuple(x.shape)}: the images are not flattened. Flatten them "
                 "first: nn.Flatten() as the first layer, or X.reshape(len(X), -1) in forward.")  # fmt: skip
     return (f"{expects}, but got inputs of shape {tuple(x.shape)}, {got} features: each layer's input size must equal "
-            "the previous layer's output size (and the first one's the image's 784 pixels).")  # fmt: skip
+            "the previous layer's output size, and the first layer's the number of values in one image.")  # fmt: skip
 
 
 def _hint_for_reshape(t: torch.Tensor, shape: tuple[Any, ...]) -> str | None:
@@ -583,8 +583,9 @@ def _hint_for_reshape(t: torch.Tensor, shape: tuple[Any, ...]) -> str | None:
     per_example = math.prod(t.shape[1:]) if t.dim() > 1 else 1
     if sizes[0] > 0 and sizes[0] != len(t) and math.prod(sizes[1:]) == per_example:
         return (f"The reshape asks for {sizes[0]} examples, but this batch has {len(t)}: the last minibatch of an "
-                "epoch is smaller when the batch size does not divide the data (50,000 = 195 x 256 + 80). Let the "
-                "batch size follow the data: X.reshape(len(X), -1) or X.reshape(-1, 784).")  # fmt: skip
+                "epoch is smaller when the batch size does not divide the data (Fashion-MNIST's 50,000 training "
+                "images are 195 batches of 256 and one of 80). Let the batch size follow the data: "
+                "X.reshape(len(X), -1) or X.reshape(-1, 784).")  # fmt: skip
     if math.prod(s for s in sizes if s != -1) and t.numel() % math.prod(s for s in sizes if s != -1):
         return (f"A tensor of shape {tuple(t.shape)} ({t.numel()} values, {per_example} per example) cannot take the "
                 f"shape {sizes}: the sizes must multiply to the same number of values.")  # fmt: skip

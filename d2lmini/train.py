@@ -486,7 +486,8 @@ def _bad_start(loss: float, batch: list[torch.Tensor], model: nn.Module) -> str:
     """The message for a loss that is not finite on the first batch, before any training: what holds NaN or inf."""
     inputs = [i for i, t in enumerate(batch[:-1]) if t.is_floating_point() and not torch.isfinite(t).all()]
     weights = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
-    cause = (f"the batch's inputs hold NaN or inf values (item {inputs[0]} of the batch): clean the data" if inputs
+    cause = (f"the batch's inputs (item {inputs[0]}) hold NaN or inf values: clean the data (dividing by a spread "
+             "that is 0, as X / X.std(dim=0) does for pixels that are 0 in every image, makes NaN)" if inputs
              else f"the initial weights hold NaN or inf values ({', '.join(weights)}): check how they are made"
              if weights else "check the loss for a log or division of 0 (a NaN from the first batch on)")  # fmt: skip
     return f"The training loss is {loss} on the first batch, before any training: {cause}"

@@ -620,7 +620,7 @@ def history_key_on_evaluate(data: FashionMNIST) -> Any:
 
 # NaN and infinity
 @mistake("NaN", NonFiniteLossError, r"The training loss is nan on the first batch, before any training: the batch's "
-         r"inputs hold NaN or inf values")  # fmt: skip
+         r"inputs \(item 0\) hold NaN or inf values", r"X / X\.std\(dim=0\)")  # fmt: skip
 def pixels_standardised_by_a_zero_spread(data: FashionMNIST) -> Any:
     X = data.train_X.float() / 255
     mean, std = X.mean(dim=0), X.std(dim=0)  # many pixels are 0 in every image: std 0, and 0 / 0 is NaN

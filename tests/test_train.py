@@ -397,7 +397,7 @@ def test_a_loss_that_is_nan_from_the_start_is_refused_before_training(data: Fake
     model = Linear()
     before = weights(model)
     with pytest.raises(NonFiniteLossError, match=r"The training loss is nan on the first batch, before any training: "
-                                                 r"the batch's inputs hold NaN or inf values"):  # fmt: skip
+                                                 r"the batch's inputs \(item 0\) hold NaN or inf values"):  # fmt: skip
         fit(model, data)
     assert torch.equal(weights(model), before)
 
