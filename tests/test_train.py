@@ -321,6 +321,21 @@ def test_fit_and_evaluate_move_the_model_and_every_batch_to_the_trainers_device(
         assert weights(model).device.type == "meta"  # nothing to bring back from meta
         assert math.isnan(trainer.evaluate(model, data)["loss"])
         assert weights(model).device.type == "meta" and data.val_X.device.type == "cpu"
+        assert math.isnan(trainer.evaluate(Linear(), data.val_dataloader())["loss"])  # a model from the CPU too
+
+
+def test_on_a_device_the_data_modules_tensors_cross_once(fake_data_dir: Path, no_checksums: None) -> None:
+    """Sent as stored (uint8), once for every epoch and fit, and kept while the data module's tensors live."""
+    from d2lmini import data as data_module
+
+    data = FashionMNIST(batch_size=16, root=fake_data_dir)
+    copies = data_module._device_copies
+    before = len(copies)
+    Trainer(max_epochs=2, device="meta", progress="none").fit(Linear(), data)
+    assert len(copies) == before + 4  # train_X, train_y, val_X, val_y
+    assert {copy.dtype for _, _, copy in copies.values()} >= {torch.uint8}
+    Trainer(max_epochs=1, device="meta", progress="none").fit(Linear(), data)
+    assert len(copies) == before + 4  # the second fit reuses them
 
 
 # Nothing is lost ----------------------------------------------------------------------------------------------------
