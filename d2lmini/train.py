@@ -104,23 +104,42 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class _Mean:
-    """Running means of a step's metrics, weighted by batch size, kept on the device (no sync per batch)."""
+    """Means of a step's metrics over an epoch, weighted by batch size.
+
+    The steps' values are only kept (no arithmetic, nothing read from the
+    device) and summed at the end of the epoch, in order, as ``v1 * n1 + v2 *
+    n2 + ...`` in the values' own dtype, then divided by the count.
+    """
 
     def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.values: dict[str, list[torch.Tensor]] = {}
+        self.sizes: list[int] = []
 
     def add(self, metrics: dict[str, torch.Tensor | float], n: int) -> None:
         for key, value in metrics.items():
-            value = torch.as_tensor(value).detach() * n
-            self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count += n
+            self.values.setdefault(key, []).append(torch.as_tensor(value).detach())
+        self.sizes.append(n)
+
+    def column(self, key: str) -> torch.Tensor:
+        """One metric's value at every step, in one tensor on the device."""
+        return torch.stack(self.values[key])
 
     def result(self) -> dict[str, float]:
-        """The means, read from the device (NaN on the meta device, which holds no values)."""
-        if self.count == 0:
+        """The means, read from the device once per metric (NaN on the meta device, which holds no values)."""
+        if not self.sizes:
             raise ValueError("there is nothing to average: the data gave no batches.")
-        return {k: (math.nan if v.device.type == "meta" else float(v)) / self.count for k, v in self.sums.items()}
+        means = {}
+        for key in self.values:
+            column = self.column(key)
+            if column.device.type == "meta":
+                means[key] = math.nan
+                continue
+            column = column.cpu()
+            total = column[0] * self.sizes[0]
+            for value, n in zip(column[1:], self.sizes[1:], strict=True):
+                total = total + value * n
+            means[key] = float(total) / sum(self.sizes)
+        return means
 
 
 class Trainer:
@@ -347,7 +366,7 @@ class Trainer:
     ) -> dict[str, float]:
         """One pass over the training set; the loss is checked for NaN once, at the end (no sync per step)."""
         model.train()
-        mean, losses = _Mean(), []
+        mean = _Mean()
         with torch.enable_grad():
             for index, batch in enumerate(self._batches(data.train_dataloader()), start=1):
                 out = call_explained(model.training_step, batch, "training_step", model, classes)
@@ -358,10 +377,9 @@ class Trainer:
                     nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip_val)
                 optimizer.step()
                 mean.add(metrics, len(batch[-1]))
-                losses.append(metrics["loss"].detach())  # type: ignore[union-attr]
                 progress.batch(epoch, index)
         if self.device.type != "meta":
-            values = torch.stack(losses)
+            values = mean.column("loss")
             bad = torch.isfinite(values).logical_not().nonzero()
             if len(bad):
                 index = int(bad[0])
