@@ -89,7 +89,7 @@ def check_parameters(model: nn.Module) -> None:
         warnings.warn(
             f"{type(model).__name__}: {unseen}the optimizer does not train them and model.to(device) does not "
             f"move them; {fix}",
-            stacklevel=4,
+            stacklevel=3,
         )
 
 

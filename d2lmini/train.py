@@ -347,7 +347,6 @@ class Trainer:
                     history.stopped_early = True
                     break
         except BaseException as err:
-            model.eval()
             progress.close(history)  # finishes the progress line before any message or traceback
             self._stopped(err, model, last_good, best)
             raise
@@ -388,16 +387,13 @@ class Trainer:
         result = {f"train_{k}": v for k, v in mean.result().items()}
         if result["train_loss"] < 0 and not self._warned_negative:
             self._warned_negative = True
-            warnings.warn(negative_loss_warning(result["train_loss"]), stacklevel=5)
+            warnings.warn(negative_loss_warning(result["train_loss"]), stacklevel=4)
         return result
 
     def _stopped(
         self, err: BaseException, model: nn.Module, last_good: dict[str, torch.Tensor], best: _BestEpoch | None
     ) -> None:
-        """Keep the finished epochs reachable from ``err``; reset the weights after a NaN; say what happened.
-
-        With ``keep_best``, the model ends with the best finished epoch's weights however training stopped.
-        """
+        """Reset the weights after a NaN (to the best epoch's with ``keep_best``, whatever stopped it); say what happened."""
         history = self.history
         where = f"during epoch {len(history) + 1}"
         done = f"trainer.history holds the {len(history)} finished epoch(s)."
@@ -436,7 +432,11 @@ class Trainer:
         return [t.to(self.device, non_blocking=True) for t in batch]
 
     def _first_batch(self, loader: Iterable[Batch]) -> list[torch.Tensor]:
-        return next(iter(self._batches(loader)))
+        batch = next(iter(self._batches(loader)), None)
+        if batch is None:
+            size = len(loader)  # type: ignore[arg-type]
+            raise ValueError(f"the {type(loader).__name__} gave no batch, although its len() is {size}.")
+        return batch
 
     def _initialise_lazy(self, model: nn.Module, data: DataModule) -> None:
         """Run one batch through a model with lazy layers so every shape is known.
