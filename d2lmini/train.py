@@ -393,7 +393,7 @@ class Trainer:
     def _stopped(
         self, err: BaseException, model: nn.Module, last_good: dict[str, torch.Tensor], best: _BestEpoch | None
     ) -> None:
-        """Reset the weights after a NaN (to the best epoch's with ``keep_best``, whatever stopped it); say what happened."""
+        """Reset the weights after a NaN (with ``keep_best``: to the best epoch's, however it stopped); say so."""
         history = self.history
         where = f"during epoch {len(history) + 1}"
         done = f"trainer.history holds the {len(history)} finished epoch(s)."
