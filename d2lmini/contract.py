@@ -197,9 +197,11 @@ def classes_of(data: Any) -> int | None:
 def check_data_module(data: Any) -> int:
     """Refuse anything but a data module with non-empty, sized loaders; return the number of training batches."""
     refuse_class(data, "Trainer.fit", "a data module", "data")
-    if not (callable(getattr(data, "train_dataloader", None)) and callable(getattr(data, "val_dataloader", None))):
+    missing = [f"{m}()" for m in ("train_dataloader", "val_dataloader") if not callable(getattr(data, m, None))]
+    if missing:
+        lacks = f", which has no {missing[0]}" if len(missing) == 1 else ""
         raise TypeError(
-            f"Trainer.fit got a {type(data).__name__} as data; pass a data module with "
+            f"Trainer.fit got a {type(data).__name__} as data{lacks}; pass a data module with "
             "train_dataloader()/val_dataloader(), e.g. d2lmini.FashionMNIST(batch_size=256)."
         )
     batches = {}

@@ -602,8 +602,8 @@ def fit_arguments_swapped(data: FashionMNIST) -> Any:
     return Trainer(1, device="cpu", progress="none").fit(data, Net(*mlp()))  # type: ignore[arg-type]
 
 
-@mistake("data", TypeError, r"Trainer\.fit got a OwnData as data; pass a data module with "
-         r"train_dataloader\(\)/val_dataloader\(\)")  # fmt: skip
+@mistake("data", TypeError, r"Trainer\.fit got a OwnData as data, which has no val_dataloader\(\); pass a data "
+         r"module with train_dataloader\(\)/val_dataloader\(\)")  # fmt: skip
 def own_data_module_without_validation(data: FashionMNIST) -> Any:
     class OwnData:
         def train_dataloader(self) -> TensorLoader:
