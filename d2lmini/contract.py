@@ -269,6 +269,36 @@ def check_loss(loss: Any, model: nn.Module) -> None:
         raise ValueError(f"training_step returned a loss that does not depend on the weights (no gradient): {cause}")
 
 
+def check_classes(model: nn.Module, batch: Batch, classes: int | None) -> None:
+    """Refuse labels outside ``0..classes-1``, and a model with fewer outputs than classes, before a step runs.
+
+    On a GPU either mistake would stop the first step with a device-side
+    assert, which leaves the CUDA context broken (on Colab: restart the
+    runtime); so the first batch's labels and outputs are looked at first.
+    Costs one forward pass, skipped if ``forward`` cannot take the batch's
+    inputs as they come (a custom ``training_step`` then explains its own
+    failure).
+    """
+    labels = batch[-1]
+    if len(batch) != 2 or classes is None or labels.is_floating_point() or labels.dim() != 1 or not _has_values(labels):
+        return  # only (X, y) batches: with more items the last one may not be the labels
+    if hint := _hint_for_labels(labels, classes):
+        raise IndexError(f"{hint} (Found in the first training batch, before any training.)")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            outputs = model(*batch[:-1])
+    except Exception:
+        return
+    if isinstance(outputs, torch.Tensor) and outputs.dim() == 2 and outputs.shape[1] < classes:
+        n = outputs.shape[1]
+        raise IndexError(
+            f"The model has fewer outputs than there are classes: {n} output{'s' * (n != 1)}, but label "
+            f"{classes - 1} needs at least {classes}: give the last layer one output per class, {classes} here. "
+            "(Found in the first training batch, before any training.)"
+        )
+
+
 def warn_untrained(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """Warn, before training, about parameters that would silently never change.
 

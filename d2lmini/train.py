@@ -37,6 +37,7 @@ from d2lmini.contract import (
     as_metrics,
     call_explained,
     check_batch,
+    check_classes,
     check_data_module,
     check_loss,
     check_model,
@@ -287,6 +288,7 @@ class Trainer:
                 p.grad = None
             model.train()
             batch = self._first_batch(data.train_dataloader())
+            check_classes(model, batch, classes)
             with torch.enable_grad():
                 out = call_explained(model.training_step, batch, "training_step", model, classes)
                 train = as_metrics(out, "training_step")

@@ -193,7 +193,7 @@ def reshape_to_the_image_width(data: FashionMNIST) -> Any:
 
 
 @mistake("shapes", OUT_OF_RANGE, r"The model has fewer outputs than there are classes: 1 output, but label \d needs "
-         r"at least \d+: give the last layer one output per class, 10 here")  # fmt: skip
+         r"at least \d+: give the last layer one output per class, 10 here", r"before any training")  # fmt: skip
 def one_output_as_in_regression(data: FashionMNIST) -> Any:
     return fit(Net(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 1)), data)
 
@@ -281,7 +281,7 @@ def one_hot_labels_in_the_data(data: FashionMNIST) -> Any:
 
 
 @mistake("labels", OUT_OF_RANGE, r"The labels are out of range: this batch has labels from \d to 10, but the data has "
-         r"10 classes: labels 0 to 9")  # fmt: skip
+         r"10 classes: labels 0 to 9", r"before any training")  # fmt: skip
 def labels_counted_from_one(data: FashionMNIST) -> Any:
     data.train_y = data.train_y + 1
     return fit(Net(*mlp()), data)
