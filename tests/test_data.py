@@ -262,3 +262,41 @@ def test_real_mnist_recompressed_from_npm_passes_its_checksums() -> None:
     assert (len(data.train_X), len(data.val_X), len(data.test_X)) == (50_000, 10_000, 10_000)
     assert torch.bincount(data.test_y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert all(spec.sha256_raw for spec in MNIST.files.values())
+
+
+# Loaders on a device (the trainer's block: TensorLoader.to and the copies it keeps) ---------------------------------
+def test_a_loader_on_a_device_copies_its_tensors_once() -> None:
+    """The meta device stands in for a GPU: a copy has the original's shape and dtype, and no values."""
+    import gc
+
+    X, y = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (40,))
+    loader = TensorLoader(X, y, batch_size=16, shuffle=True, transform=lambda b: b.float() / 255,
+                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    moved = loader.to("meta")
+    assert moved is not loader and loader.X is X and X.device.type == "cpu"  # what the user sees stays put
+    assert moved.X.device.type == "meta" and moved.X.dtype == torch.uint8  # a quarter of float32's bytes cross
+    assert loader.to("meta").X is moved.X and loader.to(torch.device("meta")).y is moved.y  # once, not per epoch
+    assert TensorLoader(X, y, 8, shuffle=False).to("meta").X is moved.X  # nor per loader: evaluate, predict, test
+    assert loader.to("cpu") is loader
+    batches = list(moved)
+    assert [tuple(b.shape) for b, _ in batches] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
+    assert all(b.device.type == "meta" and b.dtype == torch.float32 for b, _ in batches)  # converted on the device
+    X[0] += 1  # changed in place: the old copy is stale
+    assert loader.to("meta").X is not moved.X
+    before = len(data_mod._device_copies)
+    del X, loader, moved, batches
+    gc.collect()
+    assert len(data_mod._device_copies) == before - 1  # the copy goes with the original
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_a_loader_gives_the_cpus_batches(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=16, root=fake_data_dir)
+    data.generator.manual_seed(3)
+    on_cpu = list(data.train_dataloader())
+    data.generator.manual_seed(3)
+    on_gpu = list(data.train_dataloader().to("cuda"))
+    assert all(X.is_cuda and y.is_cuda for X, y in on_gpu)
+    for (a, b), (c, d) in zip(on_cpu, on_gpu, strict=True):
+        assert torch.equal(a, c.cpu()) and torch.equal(b, d.cpu())
+    assert data.train_X.device.type == "cpu"
