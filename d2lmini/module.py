@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.arguments import positive_number
-from d2lmini.contract import explain
+from d2lmini.explain import explain
 
 Batch = Sequence[torch.Tensor]
 F_ = TypeVar("F_", bound=Callable[..., Any])

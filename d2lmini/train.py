@@ -1,4 +1,4 @@
-"""The training loop: :class:`Trainer`, seeding and device choice.
+"""The training loop: :class:`Trainer`.
 
 ``Trainer.fit(model, data)`` runs minibatch training for ``max_epochs``
 epochs, evaluates on the validation set after each one and returns the
@@ -9,33 +9,30 @@ it checks nothing and waits for nothing, so a GPU never idles for the host:
 the metrics and the loss's NaN check are read once per epoch.  It never
 loses finished work: whatever stops it (an error, a NaN loss, Ctrl-C), the
 finished epochs stay on ``trainer.history`` and on the exception's
-``.history``.  What it expects of the model, the data and the steps, and
-the messages when a mistake breaks that, are in :mod:`d2lmini.contract`.
+``.history``.  What it expects of the model, the data and the steps is
+checked in :mod:`d2lmini.contract`; a step that fails is explained by
+:mod:`d2lmini.explain`; seeding and the choice of device are in
+:mod:`d2lmini.devices`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import random
 import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import chain
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
 from d2lmini.arguments import positive_int
 from d2lmini.contract import (
-    Batch,
     Metrics,
     as_loader,
     as_metrics,
-    call_explained,
     check_batch,
     check_classes,
     check_data_module,
@@ -45,10 +42,11 @@ from d2lmini.contract import (
     classes_of,
     negative_loss_warning,
     optimizers_of,
-    preserved,
     warn_untrained,
 )
 from d2lmini.data import TensorLoader
+from d2lmini.devices import home_device, preserved, resolve_device, seed_everything
+from d2lmini.explain import Batch, call_explained
 from d2lmini.history import History
 from d2lmini.module import Module, has_lazy_parameters
 from d2lmini.progress import NoProgress, ProgressMode, make_progress
@@ -66,42 +64,6 @@ class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the model was reset to its last good finished epoch (see ``.history``)."""
 
     history: History
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's random generators."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a whole number such as 0, not {seed!r}.")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds CUDA's generators
-
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, "mps", None)  # absent from some builds
-    return mps is not None and mps.is_available()
-
-
-def available_devices() -> list[str]:
-    """The devices this machine can train on, e.g. ``["cpu", "cuda:0"]``."""
-    devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0)]
-    return [*devices, "mps"] if _mps_available() else devices
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist on this machine."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
-    devices = available_devices()
-    choices = f"this machine has: 'auto' (the fastest), {', '.join(repr(d) for d in devices)}"
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"device={device!r} is not a device name; {choices}.") from None
-    index = f"{resolved.type}:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
-    if resolved.type != "meta" and index not in devices:
-        raise ValueError(f"device={device!r} is not available; {choices}. (On Colab, pick a GPU runtime for 'cuda'.)")
-    return resolved
 
 
 class _Mean:
@@ -250,7 +212,7 @@ class Trainer:
             raise TypeError("Trainer.fit got the data first and the model second: call trainer.fit(model, data).")
         batches = check_data_module(data)
         check_model(model, "Trainer.fit", ("training_step", "validation_step", "configure_optimizers"))
-        home = _home(model, self.device)
+        home = home_device(model, self.device)
         model.to(self.device)
         try:
             self._initialise_lazy(model, data)
@@ -463,7 +425,7 @@ class Trainer:
     @contextmanager
     def _on_device(self, model: nn.Module) -> Iterator[None]:
         """Run ``model`` on this trainer's device in eval mode, then put it back where and as it was."""
-        home, was_training = _home(model, self.device), model.training
+        home, was_training = home_device(model, self.device), model.training
         model.to(self.device).eval()
         try:
             with torch.no_grad():
@@ -491,15 +453,6 @@ class Trainer:
                 preds.append(call_explained(lambda b: model(*b[:-1]), batch, "forward", model).argmax(dim=1).cpu())
                 labels.append(batch[-1].cpu())
         return torch.cat(preds), torch.cat(labels)
-
-
-def _home(model: nn.Module, device: torch.device) -> torch.device:
-    """The device ``model`` goes back to: where it is now (the CPU if it holds no tensors), unless going to meta.
-
-    A model sent to the meta device keeps shapes but loses its values, so it has nothing to bring back.
-    """
-    first = next(chain(model.parameters(), model.buffers()), None)
-    return device if device.type == "meta" else first.device if first is not None else torch.device("cpu")
 
 
 def _bad_start(loss: float, batch: list[torch.Tensor], model: nn.Module) -> str:
