@@ -104,6 +104,9 @@ def test_hanging_model_and_network_name_what_hung() -> None:
         def __init__(self, **kwargs: Any) -> None:
             _loop_forever()
 
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X
+
     message = checks.check_mlp_forward(SlowInit, time_limit=LIMIT).message
     assert "Creating the model did not finish within 0.5 s, so the check stopped it." in message
 
