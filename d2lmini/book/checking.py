@@ -221,8 +221,6 @@ def _hint_for(err: BaseException) -> str:
             f" If a cell above defines `{err.name}`, run it first (after a kernel restart, run the cells from the "
             "top: Run > Run All Above); if none does, check the spelling."
         )
-    if _raised_by_reader(err):
-        return ""
     for name, value in failing_line(err)[1].items():
         if value.dtype == torch.uint8 and value.dim() >= 2:
             return (
@@ -476,12 +474,21 @@ def _default_device() -> torch.device | None:
 
 
 def notebook_namespace(fn: Any) -> dict[str, Any]:
-    """The global names of the notebook (or module) that defined ``fn``: a function, a class or an object."""
+    """The global names of the notebook (or module) that defined ``fn``: a function, a class or an object.
+
+    For a class (or an object), the globals of a method the reader wrote, else its module's names.
+    """
     target = getattr(fn, "__func__", fn)
     found = getattr(target, "__globals__", None)
     if isinstance(found, dict):
         return found
-    module = sys.modules.get(getattr(target if isinstance(target, type) else type(target), "__module__", ""))
+    kind = target if isinstance(target, type) else type(target)
+    for klass in kind.__mro__:
+        for value in vars(klass).values():
+            method = getattr(value, "__func__", value)
+            if written_by_reader(method) and isinstance(getattr(method, "__globals__", None), dict):
+                return method.__globals__
+    module = sys.modules.get(getattr(kind, "__module__", ""))
     return vars(module) if module is not None else {}
 
 

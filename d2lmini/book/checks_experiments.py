@@ -57,11 +57,6 @@ def _expect_fresh(fits: list[Fit], label: str) -> None:
                 )
 
 
-def _learning_rate(model: nn.Module) -> float | None:
-    lr = getattr(model, "lr", None)
-    return float(lr) if isinstance(lr, int | float) and not isinstance(lr, bool) else None
-
-
 def _hidden_units(model: nn.Module) -> int | None:
     W1 = getattr(model, "W1", None)
     return int(W1.shape[1]) if isinstance(W1, torch.Tensor) and W1.dim() == 2 else None
@@ -87,7 +82,7 @@ def _active(fit: Fit, images: torch.Tensor, weights: dict[str, torch.Tensor] | N
 def _one_unit_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
     _expect_fits(fits, 1, 3)
     fit = fits[-1]
-    units, lr = _hidden_units(fit.model), _learning_rate(fit.model)
+    units, lr = _hidden_units(fit.model), fit.lr
     if units is not None and units != 1:
         raise wrong(f"It trains a model with {units} hidden units; the exercise asks for one (num_hiddens=1).")
     if lr is not None and not math.isclose(lr, 0.1):
@@ -101,7 +96,6 @@ def _one_unit_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
     want = _active(fit, first)
     if want is None or abs(active - want) <= 1e-6:
         return
-    told = f"results['active'] is {fmt(active)}, but the trained unit's input is positive on {fmt(want)} of them"
     what = f"of the first {len(first):,} training images"
     variants = {
         "That counts an input of exactly 0 as active: the unit is on where x W1 + b1 > 0.": _active(
@@ -116,11 +110,15 @@ def _one_unit_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
             _active(fit, images) if len(images) > len(first) else None),
         "That uses the weights the model started with; the exercise asks about the trained unit, after fit.": (
             _active(fit, first, fit.start)),
+        "That is a percentage; report the fraction, a number between 0 and 1.": 100 * want,
     }  # fmt: skip
     for why, value in variants.items():
         if value is not None and abs(active - value) <= 1e-6 and abs(value - want) > 1e-6:
             raise wrong(f"results['active'] is {fmt(active)}. {why}")
-    raise wrong(f"{told} {what} (data.transform(data.train_X[:10_000])).")
+    raise wrong(
+        f"results['active'] is {fmt(active)}, but the trained unit's input is positive on {fmt(want)} {what} "
+        "(data.transform(data.train_X[:10_000]))."
+    )
 
 
 check_one_unit = experiment_checker(
@@ -137,20 +135,24 @@ check_one_unit = experiment_checker(
 # A learning-rate sweep
 
 
-def _fit_of(history: Any, fits: list[Fit]) -> Fit | None:
+def _fit_of(reported: Any, fits: list[Fit]) -> Fit | None:
+    """The fit whose History (or its last record) is ``reported``."""
     for fit in fits:
-        if fit.history is history:
+        if fit.history is reported:
             return fit
-    if isinstance(history, History):
-        for fit in fits:
-            if fit.history is not None and fit.history.records == history.records:
-                return fit
+    for fit in fits:
+        if fit.history is None or not fit.history.records:
+            continue
+        if isinstance(reported, History) and fit.history.records == reported.records:
+            return fit
+        if isinstance(reported, Mapping) and dict(reported) == fit.history.final:
+            return fit
     return None
 
 
 def _lr_sweep_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
     _expect_fits(fits, 3, 2)
-    used = []
+    used = {}
     for key, history in results.items():
         where = f"results[{float(torch.as_tensor(key)):g}]"
         fit = _fit_of(history, fits)
@@ -159,17 +161,18 @@ def _lr_sweep_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
                 f"{where} is not the History of a run your function made: return, for each rate, what "
                 "Trainer.fit returned when it trained that rate's model."
             )
-        lr, units = _learning_rate(fit.model), _hidden_units(fit.model)
-        if lr is not None and not math.isclose(lr, float(torch.as_tensor(key)), rel_tol=1e-6):
+        used[where, float(torch.as_tensor(key))] = fit
+    _expect_fresh(sorted(used.values(), key=fits.index), "rate")
+    for (where, rate), fit in used.items():
+        units = _hidden_units(fit.model)
+        if fit.lr is not None and not math.isclose(fit.lr, rate, rel_tol=1e-6):
             raise wrong(
-                f"{where} is the History of the model trained with learning rate {lr:g}: the keys are mixed up."
+                f"{where} is the History of the model trained with learning rate {fit.lr:g}: the keys are mixed up."
             )
         if units is not None and units != 256:
             raise wrong(f"{where} comes from a model with {units} hidden units; the exercise asks for the lab's 256.")
-        used.append(fit)
-    used.sort(key=fits.index)
-    _expect_fresh(used, "rate")
-    if not all(used[0].same_weights(used[0].start, fit.start) for fit in used[1:]):
+    runs = list(used.values())
+    if not all(runs[0].same_weights(runs[0].start, fit.start) for fit in runs[1:]):
         raise wrong(
             "Its models start from different initial weights, so the rates are not compared from the same start: "
             "call d2lmini.seed_everything(0) right before creating each model."

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from d2lmini.book.checking import Forbidden, Trial, checker, expect_int, expect_tensor, fmt, wrong
+from d2lmini.book.checking import Fail, Forbidden, Trial, checker, expect_int, expect_tensor, fmt, wrong
 from d2lmini.book.playground import grid_points
 from d2lmini.module import count_parameters
 
@@ -51,6 +51,32 @@ _NO_COUNT_PARAMETERS = Forbidden(
 )
 
 
+def _count_mistakes(net: nn.Module) -> dict[str, int]:
+    """What each typical mistake counts for ``net``, with what to change."""
+    learnable = [p for p in net.parameters() if p.requires_grad]
+    return {
+        " That is the number of parameter tensors; add up their sizes (numel()) instead.": len(list(net.parameters())),
+        " That counts the weights only; the biases are learnable parameters too.": sum(
+            p.numel() for p in learnable if p.dim() > 1
+        ),
+        " That includes frozen parameters (requires_grad=False); count only learnable ones.": count_parameters(
+            net, trainable_only=False
+        ),
+        " That includes its buffers, which are not parameters: count module.parameters() only.": count_parameters(net)
+        + sum(b.numel() for b in net.buffers()),
+        " That is the number of modules (layers); add up the sizes of their parameters instead.": len(
+            list(net.modules())
+        ),
+        " len(p) is the size of a tensor's first dimension only; p.numel() is the number of entries.": sum(
+            len(p) for p in learnable
+        ),
+        " It counts nothing: if it tests p.grad, that is None until a backward pass; test p.requires_grad.": 0,
+        " That counts every tensor of module.state_dict(), frozen parameters and buffers too; count the "
+        "parameters that require gradients.": count_parameters(net, trainable_only=False)
+        + sum(b.numel() for b in net.buffers()),
+    }
+
+
 @checker("count_params", example="check_count_params(count_params)")
 def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
     """``count_params(module)`` must return the number of learnable scalars as an int."""
@@ -61,24 +87,23 @@ def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
         ("a 5-3-2 net whose first layer is frozen", _frozen_first_layer([5, 3, 2])),
         ("a module with nn.Parameter tensors of its own and a linear layer without bias", _OwnParameters()),
     ]
+    counts = []  # per case: its name, the answer's count, the right count, what each mistake counts
     for name, net in cases:
-        want, everything = count_parameters(net), count_parameters(net, trainable_only=False)
-        weights_only = sum(p.numel() for p in net.parameters() if p.requires_grad and p.dim() > 1)
-        tensors = len(list(net.parameters()))
-        got = expect_int(trial.call(count_params, net, forbid=_NO_COUNT_PARAMETERS), "their total, one int")
-        if got == want:
-            continue
+        try:
+            got = expect_int(trial.call(count_params, net, forbid=_NO_COUNT_PARAMETERS), "their total, one int")
+        except Fail:
+            if any(n != want for _, n, want, _, _ in counts):
+                break  # already wrong on an earlier net: that comes first
+            raise
+        counts.append((name, got, count_parameters(net), _count_mistakes(net), net))
+    off = [case for case in counts if case[1] != case[2]]
+    if off:
+        name, got, want, _, net = off[0]
         why = f"For {name} it returns {got}, expected {want}."
-        if got == tensors:
-            why += " That is the number of parameter tensors; add up their sizes (numel()) instead."
-        elif got == weights_only:
-            why += " That counts the weights only; the biases are learnable parameters too."
-        elif got == everything:
-            why += " That includes frozen parameters (requires_grad=False); count only learnable ones."
-        elif got == want + sum(b.numel() for b in net.buffers()):
-            why += " That includes its buffers, which are not parameters: count module.parameters() only."
-        elif got == len(list(net.modules())) or got == len(list(net.children())):
-            why += " That is the number of modules (layers); add up the sizes of their parameters instead."
+        # A hint names a mistake only if it gives the answer's count in every case.
+        made = [hint for hint in counts[0][3] if all(mistakes[hint] == n for _, n, _, mistakes, _ in counts)]
+        if made:
+            why += made[0]
         elif isinstance(net, _OwnParameters):
             why += (
                 " It has parameters that belong to no nn.Linear layer, and a layer without bias: count every tensor "
@@ -108,6 +133,25 @@ def _collapse_pair(got: Any, W_shape: tuple[int, ...], q: int) -> tuple[Any, Any
     return first, second
 
 
+def _expect_collapsed_W(W: torch.Tensor, W1: torch.Tensor, W2: torch.Tensor, sizes: str) -> None:
+    """Refuse a W that is not W1 @ W2, naming the mistake it is."""
+    want = W1 @ W2
+    if torch.allclose(W, want, atol=1e-4):
+        return
+    hint = ""
+    square = W1.shape[0] == W1.shape[1] == W2.shape[1]
+    if square and torch.allclose(W, W2 @ W1, atol=1e-4):
+        hint = " That is W2 @ W1: check the order of the product, rows go through W1 first."
+    elif W.shape == want.T.shape and torch.allclose(W, want.T, atol=1e-4):
+        hint = (
+            " That is (W1 @ W2).T, the transpose: with examples as rows, X @ W needs W of shape (d, q), "
+            "W1 @ W2 itself."
+        )
+    elif square and torch.allclose(W, W1 * W2, atol=1e-4):
+        hint = " That is W1 * W2, entry by entry; the layers compose by matrix product, W1 @ W2."
+    raise wrong(f"{sizes} its W is not W1 @ W2's equivalent.{hint}")
+
+
 @checker("collapse", example="check_collapse(collapse)")
 def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
     """``collapse(W1, b1, W2, b2)`` must return ``(W, b)`` with ``X @ W + b`` equal to the two layers."""
@@ -121,6 +165,7 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
         got = trial.call(collapse, W1.clone(), b1.clone(), W2.clone(), b2.clone())
         W, b = _collapse_pair(got, (d, q), q)
         W = expect_tensor(W, want_W, what=f"{sizes} its W")
+        _expect_collapsed_W(W, W1, W2, sizes)
         if not isinstance(b, torch.Tensor) or b.shape not in ((q,), (1, q)):
             shape = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
             raise wrong(f"{sizes} its b has shape {shape}, expected ({q},).")
@@ -130,18 +175,6 @@ def check_collapse(collapse: Callable[..., Any], trial: Trial) -> str:
                 "but no values; return one with real values."
             )
         b = expect_tensor(b.reshape(-1), want_b, what=f"{sizes} its b")
-        if not torch.allclose(W, want_W, atol=1e-4):
-            hint = ""
-            if d == h == q and torch.allclose(W, W2 @ W1, atol=1e-4):
-                hint = " That is W2 @ W1: check the order of the product, rows go through W1 first."
-            elif d == q and torch.allclose(W, want_W.T, atol=1e-4):
-                hint = (
-                    " That is (W1 @ W2).T, the transpose: with examples as rows, X @ W needs W of shape (d, q), "
-                    "W1 @ W2 itself."
-                )
-            elif d == h == q and torch.allclose(W, W1 * W2, atol=1e-4):
-                hint = " That is W1 * W2, entry by entry; the layers compose by matrix product, W1 @ W2."
-            raise wrong(f"{sizes} its W is not W1 @ W2's equivalent.{hint}")
         if not torch.allclose(X @ W + b, X @ want_W + want_b, atol=1e-4):
             why = f"W is right but b is off: expected {fmt(want_b)}, got {fmt(b)}."
             if torch.allclose(b, b2, atol=1e-4):
@@ -186,6 +219,12 @@ def check_decision_grid(decision_grid: Callable[..., Any], trial: Trial) -> str:
             raise wrong(
                 f"{what} returns shape {tuple(got.shape)}; return the values as a ({resolution}, {resolution}) "
                 "grid: .reshape(resolution, resolution), row i for the i-th value of x2."
+            )
+        integers = isinstance(got, torch.Tensor) and got.shape == expected.shape and not got.is_floating_point()
+        if integers and torch.equal(got.cpu().long(), (expected > 0).long()):
+            raise wrong(
+                f"{what} returns class labels, 1 where predict is positive and 0 elsewhere: return predict's "
+                "outputs themselves."
             )
         got = expect_tensor(got, expected, what=what, dtype_from="that of ticks, made by torch.linspace")
         if torch.allclose(got, expected, atol=1e-5):

@@ -167,11 +167,19 @@ def _expect_gradients(model: nn.Module, out: torch.Tensor, flat: torch.Tensor, b
             )
 
 
+_FIXED_BATCH = re.compile(r"\b(reshape|view)\(\s*\d+\s*,")  # X.reshape(4, 784): a batch size written as a number
+
+
 def _forward_failed(fail: Fail, model: Any, X: torch.Tensor, W1: torch.Tensor, W2: torch.Tensor, trial: Trial) -> Fail:
     """The verdict on a forward pass that raised on images ``X``: if it runs on the same images flattened, the
     flattening is what is missing; if a matrix product fails on them too, a factor has the wrong shape."""
     if not isinstance(fail.error, RuntimeError | ValueError):
         return fail
+    if _FIXED_BATCH.search(failing_line(fail.error)[0]):
+        return wrong(
+            f"{fail.why} The number of images changes from batch to batch (this one has {len(X)}): write "
+            "X.reshape(-1, 784), and -1 stands for however many there are."
+        )
     try:
         trial.call(model, X.reshape(len(X), -1))
     except Fail as again:
@@ -294,14 +302,19 @@ def _layer_failed(net: nn.Module, started: list[tuple[nn.Module, Any]], finished
             " Each image must become one row of 784 numbers before the first linear layer: start with nn.Flatten(), "
             "which keeps the batch dimension and flattens the rest."
         )
+    if x.dim() < 2 or x.shape[0] != batch:
+        return (
+            f" A linear layer receives shape {tuple(x.shape)}, which has lost the batch dimension: nn.Flatten() "
+            f"keeps it, giving ({batch}, 784) (nn.Flatten(0), or flatten() without arguments, flattens the batch in)."
+        )
     first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None)
-    if layer is first and x.shape[-1] == 784:
-        return ""
-    if layer is first:
+    if layer is first and layer.in_features != 784:
         return (
             f" Each image has 28 x 28 = 784 pixels, so the first linear layer takes 784 inputs, not "
             f"{layer.in_features} (nn.LazyLinear finds out)."
         )
+    if layer is first:
+        return f" The first linear layer receives {x.shape[-1]} numbers per image; each image has 784 pixels."
     return (
         f" A layer receives {x.shape[-1]} numbers per image but expects {layer.in_features}: each linear layer's "
         "number of inputs must be the number of outputs of the layer before it (nn.LazyLinear finds out)."
@@ -459,6 +472,11 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
             raise
         if net is None:
             raise wrong("It returns None: did you forget the `return` statement?")
+        if isinstance(net, type) and issubclass(net, nn.Module):
+            raise wrong(
+                f"It returns the class {net.__name__} itself, not a network: call it with the layers, as in "
+                "nn.Sequential(nn.Flatten(), ...)."
+            )
         if not isinstance(net, nn.Module):
             raise wrong(f"It returns a {type(net).__name__}; expected an nn.Module such as nn.Sequential.")
         if isinstance(net, nn.ModuleList | nn.ModuleDict):
@@ -522,6 +540,8 @@ def _dead_counts(layer: nn.Linear, X: torch.Tensor) -> tuple[int, dict[str, int]
         "That is the count without the biases: the pre-activation is X @ layer.weight.T + layer.bias, or simply "
         "layer(X).": int((no_bias <= 0).all(dim=0).sum()),
         "That is the number of units that fire on some row: the live ones, not the dead.": Z.shape[1] - want,
+        "That is the number of units, all of them: count those whose pre-activation is <= 0 on every row "
+        "(.sum() of the mask, not its length).": Z.shape[1],
         "That counts the units whose pre-activations add up to at most 0 over the rows; a dead unit is off on every "
         "row, not on average: (layer(X) <= 0).all(dim=0).": int((Z.sum(dim=0) <= 0).sum()),
     }

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from d2lmini.book.checking import Fail, Forbidden, Trial, checker, expect_close, expect_tensor, fmt, wrong
+from d2lmini.book.checking import (
+    Fail,
+    Forbidden,
+    Trial,
+    checker,
+    expect_close,
+    expect_tensor,
+    failing_line,
+    fmt,
+    wrong,
+)
 
 __all__ = ["check_cross_entropy", "check_softmax"]
 
@@ -159,7 +170,51 @@ def _loss_mistakes(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Ten
         "torch.logsumexp(logits, dim=1, keepdim=True)).": -logits[rows, y].mean(),
         " The log-sum-exp is taken over dim=0, over the examples; take it over each row's classes, dim=1 "
         "(keepdim=True).": -lse_over_batch[rows, y].mean(),
+        " That divides the sum over the batch by the number of classes; the mean is over the examples: divide by "
+        "len(y), or take .mean() of the per-example losses.": -log_probs[rows, y].sum() / logits.shape[1],
+        " It takes the log-probability of class y - 1: the labels are counted from 0, so index with y itself.": (
+            -log_probs[rows, y - 1].mean()
+        ),
+        " That gathers along dim 0 (it picks log_probs[y[i], 0]); gather along the classes, dim 1: "
+        "log_probs.gather(1, y[:, None]), or log_probs[torch.arange(len(y)), y].": -log_probs[y, 0].mean(),
     }
+
+
+# A batch on which the mistakes above all give different values (the check's first batch has one label per class,
+# where several of them coincide): it decides which one an answer made.
+_CE_PROBE = torch.tensor(
+    [[0.3, -1.2, 2.0, 0.7, -0.4], [1.5, 0.2, -0.8, 0.0, 2.2], [-0.6, 1.1, 0.4, -1.9, 0.9], [2.4, -0.3, 0.1, 1.0, -1.1]],
+    dtype=torch.float32,
+)
+_CE_PROBE_Y = torch.tensor([3, 1, 1, 0])  # below 4 as well: log_probs[y] (a mistake) picks rows
+
+
+def _mistake_made(loss: Callable[..., Any], trial: Trial, value: torch.Tensor, logits: torch.Tensor,
+                  y: torch.Tensor) -> str:  # fmt: skip
+    """The hint for the one known mistake that explains ``value`` on ``(logits, y)``, asking the probe batch
+    when several would; ``""`` if none does (or the probe cannot tell)."""
+    made = [hint for hint, mistaken in _loss_mistakes(logits, y).items() if torch.allclose(value, mistaken)]
+    if len(made) > 1:
+        try:
+            got = trial.call(loss, _CE_PROBE.clone(), _CE_PROBE_Y.clone(), forbid=_NO_CROSS_ENTROPY)
+        except Fail:
+            return ""
+        if not isinstance(got, torch.Tensor) or got.numel() != 1:
+            return ""
+        probe = _loss_mistakes(_CE_PROBE, _CE_PROBE_Y)
+        made = [hint for hint in made if torch.allclose(got.detach().reshape(()).float(), probe[hint])]
+    return made[0] if len(made) == 1 else ""
+
+
+def _keepdim_hint(error: BaseException | None) -> str:
+    """For a failed broadcast on a line that reduces over dim 1 without keepdim=True: what went wrong."""
+    line = failing_line(error)[0] if isinstance(error, RuntimeError) else ""
+    if re.search(r"\b(logsumexp|sum|max|amax|mean)\([^)]*dim\s*=\s*1", line) and "keepdim" not in line:
+        return (
+            " Reducing over dim=1 leaves shape (batch,), which broadcasting lines up with the classes, not the rows: "
+            "keep the dimension, keepdim=True, so that each row is shifted by its own value."
+        )
+    return ""
 
 
 def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -172,7 +227,10 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
     expected = F.cross_entropy(leaf, y)
     (expected_grad,) = torch.autograd.grad(expected, leaf)
     expected = expected.detach()
-    got = trial.call(loss, leaf.clone(), y.clone(), forbid=_NO_CROSS_ENTROPY)
+    try:
+        got = trial.call(loss, leaf.clone(), y.clone(), forbid=_NO_CROSS_ENTROPY)
+    except Fail as fail:
+        raise wrong(fail.why + _keepdim_hint(fail.error)) from None
     if isinstance(got, torch.Tensor) and got.shape == y.shape:
         raise wrong(f"It returns one loss per example (shape {tuple(y.shape)}); return their mean, a scalar.")
     if isinstance(got, float | int) and not isinstance(got, bool):
@@ -193,9 +251,9 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
         raise wrong(f"It returns {fmt(value)}, the sum over the batch; return the mean instead.")
     if not torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
         why = f"On logits {_describe_batch(logits, y)} the mean loss is {fmt(expected)}, got {fmt(value)}."
-        made = [hint for hint, mistaken in _loss_mistakes(logits, y).items() if torch.allclose(value, mistaken)]
+        made = _mistake_made(loss, trial, value, logits, y)
         if made:
-            why += made[0]
+            why += made
         elif _floors_zero_probability(loss, trial):
             why += (
                 " The second example's label has probability exp(-200), which is 0 in float32: its loss is 200, "

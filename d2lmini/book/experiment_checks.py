@@ -127,14 +127,15 @@ class Fit:
     """One ``Trainer.fit`` that a reader's function ran while being checked.
 
     ``start`` and ``end`` are copies of the model's parameters (by name) when the fit began and ended (``start``
-    is None for a model with lazy layers, whose parameters have no shape yet); ``history`` is what ``fit``
-    returned (or the finished epochs, if it raised).
+    is None for a model with lazy layers, whose parameters have no shape yet), ``lr`` its learning rate then;
+    ``history`` is what ``fit`` returned (or the finished epochs, if it raised).
     """
 
     model: nn.Module
     data: Any
     trainer: Any
     start: dict[str, torch.Tensor] | None
+    lr: float | None = None  # the model's learning rate (its ``lr``) when the fit began
     history: History | None = None
     end: dict[str, torch.Tensor] | None = None
 
@@ -165,7 +166,9 @@ def watching_fits(fits: list[Fit]) -> Iterator[None]:
 
     @functools.wraps(original)
     def fit(self: Any, model: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
-        record = Fit(model, data, self, _copy_parameters(model) if isinstance(model, nn.Module) else None)
+        lr = getattr(model, "lr", None)
+        lr = float(lr) if isinstance(lr, int | float) and not isinstance(lr, bool) else None
+        record = Fit(model, data, self, _copy_parameters(model) if isinstance(model, nn.Module) else None, lr)
         fits.append(record)
         try:
             record.history = original(self, model, data, *args, **kwargs)

@@ -303,7 +303,11 @@ WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     (checks.check_mlp_forward, _scratch_with(lambda m, X: None), "returns None"),
     (checks.check_mlp_forward, _scratch_with(lambda m, X: _flat(m, X)), "returns shape (4, 16), expected (4, 10)"),
     (checks.check_mlp_forward, _Scratch(784, 10, 4, 0.1), "Pass the class itself"),
-    (checks.check_mlp_forward, type("Bad", (d2lmini.Classifier,), {"forward": _scratch_forward}), "Creating the model raised TypeError"),
+    (
+        checks.check_mlp_forward,
+        type("Bad", (d2lmini.Classifier,), {"forward": _scratch_forward}),
+        "Creating the model raised TypeError",
+    ),
     (
         checks.check_mlp_forward,
         type(
@@ -657,7 +661,8 @@ def test_collapse_names_the_order_of_the_product_only_for_w2_w1() -> None:
 
 
 def test_gelu_gain_check_wants_the_numbers_of_real_runs() -> None:
-    assert "It trains no model with Trainer.fit" in checks.check_gelu_gain(lambda: {"default": 0.2, "gain": 0.8}).message
+    untrained = checks.check_gelu_gain(lambda: {"default": 0.2, "gain": 0.8})
+    assert "It trains no model with Trainer.fit" in untrained.message
     assert "missing: ['gain']" in checks.check_gelu_gain({"default": 0.2}).message
     assert "not plausible here" in checks.check_gelu_gain({"default": 20.0, "gain": 80.0}).message
     result = checks.check_gelu_gain({"default": 0.2, "gain": 0.8})
