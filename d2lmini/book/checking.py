@@ -17,8 +17,8 @@ The decorator owns the rest, so that every checker behaves the same way and neve
   dtype, the CPU as the default device), and says so when the notebook's setting differs;
 - global state the answer changes is named in the verdict, and put back where it can be: PyTorch's default
   dtype or device, gradient mode left off, a data module's tensors replaced or changed in place (any of these
-  makes the verdict "not yet"); reseeding a random generator earns a note. The global random state (torch,
-  Python, NumPy) is the same afterwards as before;
+  makes the verdict "not yet"); reseeding a random generator (or drawing from Python's or NumPy's) earns a note.
+  The global random state (torch, Python, NumPy) is the same afterwards as before;
 - the answer gets the checker's fresh copies as arguments: changing them in place earns a note, and never
   changes the values the answer is compared with;
 - a call may name functions the exercise forbids (:class:`Forbidden`, such as ``torch.relu`` in the exercise that
@@ -109,6 +109,10 @@ class Fail(Exception):
         self.status = status
         self.why = why
         self.error = error
+
+    def hinted(self, hint: str) -> Fail:
+        """The same verdict with ``hint`` added to its reason (a stub stays "not attempted", without the hint)."""
+        return Fail(self.status, self.why + hint, self.error) if self.status == "wrong" and hint else self
 
 
 def wrong(why: str, error: BaseException | None = None) -> Fail:
@@ -360,6 +364,8 @@ def _run_limited(
             while not ended.is_set() and time.monotonic() < deadline:
                 _raise_in_thread(worker, _Stopped)  # again and again, in case a bare `except:` swallows it
                 ended.wait(0.05)
+    if not ended.is_set():
+        _STUCK[:] = [thread for thread in _STUCK if thread.is_alive()] + [worker]
     return outcome, ended.is_set()
 
 
@@ -377,7 +383,7 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
-# Watching what an answer calls: forbidden functions, reseeding
+# Watching what an answer calls (forbidden functions), and whether it reseeded a generator
 
 
 @dataclass(frozen=True)
@@ -410,39 +416,28 @@ class _Watch(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def _seeding_functions() -> dict[Any, str]:
-    """The code objects of the Python functions that reseed a global random generator, with their names."""
-    found = {
-        torch.random.manual_seed.__code__: "torch.manual_seed",
-        torch.random.seed.__code__: "torch.seed",
-        random.Random.seed.__code__: "random.seed",
-    }
-    train = sys.modules.get("d2lmini.train")
-    if train is not None:
-        found[train.seed_everything.__code__] = "d2lmini.seed_everything"
-    return found
+_STUCK: list[threading.Thread] = []  # answers that could not be stopped (blocked in a C call), still running
 
 
-def _watched(
-    fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str], seeded: list[str] | None
-) -> Callable[..., Any]:
-    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``, and every reseeding of
-    a global random generator in ``seeded`` (unless ``seeded`` is None)."""
+def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str]) -> Callable[..., Any]:
+    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``.
+
+    Python functions are seen with a profile hook, in the answer's thread only; not while an earlier answer that
+    could not be stopped still runs, because CPython then starves a profiled thread until that answer's pending
+    exception is delivered.
+    """
     codes = {f.__code__: f.__code__.co_name for f in (forbid.functions if forbid else ()) if hasattr(f, "__code__")}
-    seeders = _seeding_functions() if seeded is not None else {}
+    if any(thread.is_alive() for thread in _STUCK):
+        codes = {}
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if event != "call":
-            return
         code = frame.f_code
-        if code in codes and codes[code] not in seen:
+        if event == "call" and code in codes and codes[code] not in seen:
             seen.append(codes[code])
-        elif code in seeders and seeded is not None and not seeded:
-            seeded.append(seeders[code])
 
     def run(*args: Any, **kwargs: Any) -> Any:
         before = sys.getprofile()
-        if codes or seeders:
+        if codes:
             sys.setprofile(profile)  # this thread only
         try:
             if forbid is None:
@@ -450,18 +445,23 @@ def _watched(
             with _Watch(forbid.torch_names, seen):
                 return fn(*args, **kwargs)
         finally:
-            if codes or seeders:
+            if codes:
                 sys.setprofile(before)
 
     return run
 
 
-def _numpy_random_key() -> Any:
+def _random_states() -> tuple[Any, ...]:
+    """What tells that an answer reseeded a global generator: torch's seed, Python's and NumPy's whole state (a
+    draw from torch's generator, as when a network initialises its weights, is no reseeding)."""
     numpy = sys.modules.get("numpy")
-    if numpy is None:
-        return None
-    state = numpy.random.get_state()
-    return state[1].tobytes(), state[2]
+    state = numpy.random.get_state() if numpy is not None else None
+    return torch.initial_seed(), random.getstate(), None if state is None else (state[1].tobytes(), state[2])
+
+
+def _reseeded(before: tuple[Any, ...], after: tuple[Any, ...]) -> list[str]:
+    names = ("torch.manual_seed", "Python's random module", "NumPy's np.random")
+    return [name for name, old, new in zip(names, before, after, strict=True) if old != new]
 
 
 # ---------------------------------------------------------------------------
@@ -608,10 +608,10 @@ class Trial:
         before = [(n, a, a.detach().clone()) for n, a in zip(names, args, strict=True) if isinstance(a, torch.Tensor)]
         if forbid is not None:
             self.forbidden = forbid
-        run = _watched(fn, forbid, self.forbidden_seen, self.seeded if self.watch_seeds else None)
-        data, numpy_key = _DataSnapshot.of(fn), _numpy_random_key()
+        run = _watched(fn, forbid, self.forbidden_seen)
+        data, random_states = _DataSnapshot.of(fn), _random_states()
         outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
-        self._note_side_effects(outcome, data, numpy_key)
+        self._note_side_effects(outcome, data, random_states)
         if not outcome.finished:
             who = "Your function" if doing == "Calling it" else doing
             verb = "return" if doing == "Calling it" else "finish"
@@ -639,7 +639,7 @@ class Trial:
                 self.mutated.append(name)
         return outcome.value
 
-    def _note_side_effects(self, outcome: _Outcome, data: _DataSnapshot, numpy_key: Any) -> None:
+    def _note_side_effects(self, outcome: _Outcome, data: _DataSnapshot, random_states: tuple[Any, ...]) -> None:
         effects = [*outcome.left_behind, *data.changes()]
         dtype = torch.get_default_dtype()
         if dtype != BOOK_DTYPE:
@@ -648,8 +648,8 @@ class Trial:
                 f"it changes PyTorch's default dtype to {dtype} (torch.set_default_dtype), which every later cell "
                 "would inherit (the check set it back): convert only the tensors you need, with .to(dtype)"
             )
-        if self.watch_seeds and not self.seeded and numpy_key is not None and _numpy_random_key() != numpy_key:
-            self.seeded.append("numpy.random")
+        if self.watch_seeds:
+            self.seeded += [name for name in _reseeded(random_states, _random_states()) if name not in self.seeded]
         self.side_effects += [e for e in effects if e not in self.side_effects]
 
     def note(self, text: str) -> None:
@@ -677,9 +677,9 @@ class Trial:
             )
         if self.seeded:
             notes.append(
-                f"Note: your code reseeds a global random generator ({self.seeded[0]}). The check put the generator "
-                "back, but in your notebook every call would reset the random numbers of the code around it: seed "
-                "once, at the top of the notebook, not inside a function."
+                f"Note: your code reseeds (or draws from) a global random generator: {', '.join(self.seeded)}. The "
+                "check put it back, but in your notebook every call would change the random numbers of the code "
+                "around it: seed once, at the top of the notebook, not inside a function."
             )
         printed = self.output.note()
         if printed:
@@ -738,7 +738,7 @@ def checker(
     ``expects`` is ``"function"``, ``"class"`` or ``"any"`` (the body screens the answer itself);
     ``time_limit`` is the checker's default limit per call in seconds (else :data:`TIME_LIMIT_S`);
     ``seeding_expected`` drops the note on an answer that reseeds a random generator (an experiment that is
-    asked to seed) and the watching that finds it.
+    asked to seed).
     The body returns the detail of a correct verdict or raises :func:`wrong`. The checker keeps its last result
     as ``check.last``, and ``task``, ``example`` and ``expects`` as attributes.
     """
@@ -803,6 +803,12 @@ def name_error_hint(error: NameError, namespace: dict[str, Any]) -> str:
             "`from d2lmini.book.checks import ...`, near the top), then this cell again."
         )
     check = namespace.get(call[1]) if call is not None else None
+    usual = _CHECK_CALL.fullmatch(getattr(check, "example", ""))
+    if call is not None and call[2] == name and usual is not None and usual[2] != name:
+        return (
+            f"Hint: `{name}` is not defined in this kernel; this check is usually called as `{usual[0]}`: check the "
+            f"spelling, or run the cell that defines `{name}` first."
+        )
     if call is not None and call[2] == name and hasattr(check, "task"):
         what = (
             f"the cell with `class {name}` and every cell that adds to it, such as your forward"

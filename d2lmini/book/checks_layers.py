@@ -51,13 +51,14 @@ _NO_COUNT_PARAMETERS = Forbidden(
 )
 
 
-def _count_mistakes(net: nn.Module) -> dict[str, int]:
-    """What each typical mistake counts for ``net``, with what to change."""
+def _count_mistakes(net: nn.Module) -> dict[str, int | tuple[int, ...]]:
+    """What each typical mistake counts for ``net`` (any of several counts, for a tuple), with what to change."""
     learnable = [p for p in net.parameters() if p.requires_grad]
     return {
         " That is the number of parameter tensors; add up their sizes (numel()) instead.": len(list(net.parameters())),
-        " That counts the weights only; the biases are learnable parameters too.": sum(
-            p.numel() for p in learnable if p.dim() > 1
+        " That counts the weights only; the biases are learnable parameters too.": (
+            sum(p.numel() for p in learnable if p.dim() > 1),
+            sum(p.numel() for p in net.parameters() if p.dim() > 1),  # frozen ones too
         ),
         " That includes frozen parameters (requires_grad=False); count only learnable ones.": count_parameters(
             net, trainable_only=False
@@ -75,6 +76,10 @@ def _count_mistakes(net: nn.Module) -> dict[str, int]:
         "parameters that require gradients.": count_parameters(net, trainable_only=False)
         + sum(b.numel() for b in net.buffers()),
     }
+
+
+def _gives(mistake: int | tuple[int, ...], count: int) -> bool:
+    return count in mistake if isinstance(mistake, tuple) else count == mistake
 
 
 @checker("count_params", example="check_count_params(count_params)")
@@ -101,7 +106,7 @@ def check_count_params(count_params: Callable[..., Any], trial: Trial) -> str:
         name, got, want, _, net = off[0]
         why = f"For {name} it returns {got}, expected {want}."
         # A hint names a mistake only if it gives the answer's count in every case.
-        made = [hint for hint in counts[0][3] if all(mistakes[hint] == n for _, n, _, mistakes, _ in counts)]
+        made = [hint for hint in counts[0][3] if all(_gives(mistakes[hint], n) for _, n, _, mistakes, _ in counts)]
         if made:
             why += made[0]
         elif isinstance(net, _OwnParameters):

@@ -373,7 +373,7 @@ def _run_network(net: nn.Module, trial: Trial, batch: torch.Tensor) -> tuple[tor
         finished = len(ran)
         again = trial.call(_recorded(net, seen), batch.clone(), doing=f"Running it on images of shape {shape}")
     except Fail as fail:
-        raise wrong(fail.why + _layer_failed(net, started, len(ran), shape[0])) from None
+        raise fail.hinted(_layer_failed(net, started, len(ran), shape[0])) from None
     finally:
         for hook in hooks:
             hook.remove()
@@ -465,9 +465,9 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
             if isinstance(fail.error, TypeError) and (
                 _LAYER_CLASS.search(line) or "is not a Module subclass" in str(fail.error)
             ):
-                raise wrong(
-                    fail.why + " Create each layer with parentheses, as in nn.ReLU(): nn.Sequential takes layers, "
-                    "not their classes."
+                raise fail.hinted(
+                    " Create each layer with parentheses, as in nn.ReLU(): nn.Sequential takes layers, not their "
+                    "classes."
                 ) from None
             raise
         if net is None:
@@ -560,8 +560,8 @@ def check_count_dead(count_dead: Callable[..., Any], trial: Trial) -> str:
             line = failing_line(fail.error)[0] if fail.error is not None else ""
             untransposed = "weight" in line and not re.search(r"weight\s*\.\s*(T\b|t\(|mT\b|transpose)", line)
             if _product_shapes(fail.error) == (rows, inputs, units, inputs) or (untransposed and inputs != units):
-                raise wrong(
-                    fail.why + f" layer.weight has shape (units, inputs) = ({units}, {inputs}), one row per unit: "
+                raise fail.hinted(
+                    f" layer.weight has shape (units, inputs) = ({units}, {inputs}), one row per unit: "
                     "use X @ layer.weight.T + layer.bias, or simply layer(X)."
                 ) from None
             raise

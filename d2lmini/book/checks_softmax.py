@@ -230,7 +230,7 @@ def _loss_and_grad(loss: Callable[..., Any], trial: Trial, logits: torch.Tensor,
     try:
         got = trial.call(loss, leaf.clone(), y.clone(), forbid=_NO_CROSS_ENTROPY)
     except Fail as fail:
-        raise wrong(fail.why + _keepdim_hint(fail.error)) from None
+        raise fail.hinted(_keepdim_hint(fail.error)) from None
     if isinstance(got, torch.Tensor) and got.shape == y.shape:
         raise wrong(f"It returns one loss per example (shape {tuple(y.shape)}); return their mean, a scalar.")
     if isinstance(got, float | int) and not isinstance(got, bool):
