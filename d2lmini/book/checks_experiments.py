@@ -156,6 +156,11 @@ def _lr_sweep_protocol(results: Mapping[Any, Any], fits: list[Fit]) -> None:
     for key, history in results.items():
         where = f"results[{float(torch.as_tensor(key)):g}]"
         fit = _fit_of(history, fits)
+        if fit is not None and not isinstance(history, History):
+            raise wrong(
+                f"{where} is the last epoch's record of a run; return the History itself (what Trainer.fit returns), "
+                "which keeps every epoch: the cell after the check draws the curves from it."
+            )
         if fit is None:
             raise wrong(
                 f"{where} is not the History of a run your function made: return, for each rate, what "

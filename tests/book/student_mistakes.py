@@ -650,8 +650,8 @@ answer("sweep-no-seeds", "experiment: protocol", "check_lr_sweep", FORWARD,
        .replace("seed=0, ", ""), words=("different initial weights", "seed_everything(0)"))
 answer("sweep-keys-mixed", "experiment: protocol", "check_lr_sweep", FORWARD,
        sweep(returned="dict(zip((0.01, 0.1, 1.0), reversed(list(histories.values()))))"), words=("mixed up",))
-answer("sweep-final-records", "correct variant", "check_lr_sweep", FORWARD,
-       sweep(returned="{lr: h.final for lr, h in histories.items()}"), status="correct")
+answer("sweep-final-records", "API / cell order slips", "check_lr_sweep", FORWARD,
+       sweep(returned="{lr: h.final for lr, h in histories.items()}"), words=("return the History itself",))
 answer("sweep-three-epochs", "experiment: protocol", "check_lr_sweep", FORWARD, sweep(epochs=3), words=("3 epoch",))
 answer("sweep-trainer-reused", "correct variant", "check_lr_sweep", FORWARD,
        "def lr_sweep():\n    trainer = d2lmini.Trainer(max_epochs=2, seed=0, progress='none')\n    histories = {}\n"

@@ -110,7 +110,8 @@ STORED = {
     checks.check_tanh_grad: "✔ tanh_grad: correct. Your formula agrees with autograd at every test point.",
     checks.check_prelu_grad: "✔ prelu_grad: correct. Your derivative agrees with autograd for alpha = 0.25 and 0.1.",
     checks.check_count_params: "✔ count_params: correct. The 6-4-3-1 net has 47 parameters and the lab model 203,530.",
-    checks.check_collapse: "✔ collapse: correct. X @ W + b equals the two stacked layers on random inputs.",
+    checks.check_collapse: "✔ collapse: correct. W is W1 @ W2 and b is b1 @ W2 + b2, so X @ W + b equals the two "
+    "stacked layers.",
     checks.check_build_mlp: "✔ build_mlp: correct. Flatten, 784 -> 32 -> ReLU -> 10 logits: the right shape and "
     "parameter count.",
     checks.check_mlp_forward: "✔ forward: correct. It flattens the images, applies W1, b1, ReLU, W2, b2 and returns "
