@@ -51,10 +51,12 @@ def expect_input_dtype(got: Any, like: torch.Tensor) -> torch.Tensor:
 
 
 def _smooth_near_kink(x: torch.Tensor, got: torch.Tensor, expected: torch.Tensor) -> bool:
-    """True if ``got`` matches ReLU away from 0 but not within :data:`_NEAR_KINK` of it: a smooth approximation."""
+    """True if ``got`` is off near 0 (within :data:`_NEAR_KINK`) far more than away from it: a smooth
+    approximation of a kink (a constant added everywhere, or a scaled result, is off alike on both sides)."""
     near = x.abs() < _NEAR_KINK
-    far_ok = bool(torch.allclose(got[~near], expected[~near], rtol=1e-3, atol=1e-3))
-    return far_ok and not torch.equal(got[near], expected[near])
+    error = (got - expected).abs()
+    near_error, far_error = float(error[near].max()), float(error[~near].max())
+    return far_error <= 1e-3 and near_error > 10 * far_error
 
 
 def _relu_shape_hint(got: Any, x: torch.Tensor) -> None:

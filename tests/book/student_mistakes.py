@@ -145,6 +145,8 @@ answer("relu-boolean-index", "broadcasting / shape", "check_relu",
        "def relu(x):\n    return x[x > 0]", words=("keeps only",))
 answer("relu-clamp-both-ends", "formula slip", "check_relu",
        "def relu(x):\n    return torch.clamp(x, 0, 1)", words=("expected 2, got 1",))
+answer("relu-plus-epsilon", "formula slip", "check_relu",
+       "def relu(x):\n    return x.clamp(min=0) + 1e-8", words=("Off at input -3: expected 0, got 1e-08",))
 answer("relu-abs", "formula slip", "check_relu",
        "def relu(x):\n    return x.abs()", words=("expected 0, got 3",))
 answer("relu-leaky", "formula slip", "check_relu",
@@ -575,6 +577,10 @@ def one_unit(**changes: str | int) -> str:
 
 
 answer("one-unit-right", "correct variant", "check_one_unit", FORWARD, one_unit(), status="correct")
+answer("one-unit-both-rates-inside", "correct variant", "check_one_unit", FORWARD,
+       one_unit().replace("def one_unit_experiment(lr=0.1):", "def one_unit_run(lr):")
+       + "\n\ndef one_unit_experiment():\n    first = one_unit_run(0.1)\n    one_unit_run(0.5)\n    return first\n",
+       status="correct")
 answer("one-unit-val-loss", "experiment: quantity", "check_one_unit", FORWARD,
        one_unit(val_acc='history.final["val_loss"]'), words=("validation loss",))
 answer("one-unit-train-acc", "experiment: quantity", "check_one_unit", FORWARD,
@@ -652,6 +658,9 @@ answer("sweep-keys-mixed", "experiment: protocol", "check_lr_sweep", FORWARD,
        sweep(returned="dict(zip((0.01, 0.1, 1.0), reversed(list(histories.values()))))"), words=("mixed up",))
 answer("sweep-final-records", "API / cell order slips", "check_lr_sweep", FORWARD,
        sweep(returned="{lr: h.final for lr, h in histories.items()}"), words=("return the History itself",))
+answer("sweep-extra-rate", "correct variant", "check_lr_sweep", FORWARD,
+       sweep(rates="(0.01, 0.1, 1.0, 10.0)", returned="{lr: h for lr, h in histories.items() if lr != 10.0}"),
+       status="correct")
 answer("sweep-three-epochs", "experiment: protocol", "check_lr_sweep", FORWARD, sweep(epochs=3), words=("3 epoch",))
 answer("sweep-trainer-reused", "correct variant", "check_lr_sweep", FORWARD,
        "def lr_sweep():\n    trainer = d2lmini.Trainer(max_epochs=2, seed=0, progress='none')\n    histories = {}\n"
