@@ -278,6 +278,10 @@ def test_inside_a_jupyter_kernel(tmp_path: Path) -> None:
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in NOTEBOOK_CELLS]
+    nb.cells += [nbformat.v4.new_code_cell("from d2lmini.book.checks import notebook_hints\n\nnotebook_hints()")]
+    early = nbformat.v4.new_code_cell("check_relu(relu_not_written_yet)")
+    early.metadata["tags"] = ["raises-exception"]  # a check cell run before its answer's cell
+    nb.cells.append(early)
     start = time.perf_counter()
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert time.perf_counter() - start < 50
@@ -294,6 +298,13 @@ def test_inside_a_jupyter_kernel(tmp_path: Path) -> None:
     )
     (last,) = outputs[9]
     assert last["name"] == "stdout" and last["text"] == "stdout still works OutStream\n"
+    assert outputs[10] == [], "notebook_hints() shows nothing"
+    (error,) = outputs[11]
+    assert error["output_type"] == "error" and error["ename"] == "NameError"
+    assert error["traceback"][-1] == (
+        "Hint: `relu_not_written_yet` is not defined in this kernel; this check is usually called as "
+        "`check_relu(relu)`: check the spelling, or run the cell that defines `relu_not_written_yet` first."
+    )
 
 
 def test_help_shows_the_checkers_real_signature() -> None:
