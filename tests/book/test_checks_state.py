@@ -242,6 +242,13 @@ def test_a_replaced_data_tensor_is_put_back_and_named() -> None:
     assert namespace["data"].train_X is original
 
 
+def test_a_data_tensor_replaced_by_something_else_is_described() -> None:
+    namespace = _notebook("def relu(x):\n    data.val_X = data.val_X.tolist()\n    return x.clamp(min=0)")
+    assert "`data.val_X` (a uint8 tensor of shape (2, 1, 28, 28)) with a list, which" in checks.check_relu(
+        namespace["relu"]
+    ).message
+
+
 def test_a_data_tensor_changed_in_place_is_named() -> None:
     namespace = _notebook("def relu(x):\n    data.val_X[0] = 255\n    return torch.where(x > 0, x, 0 * x)")
     message = checks.check_relu(namespace["relu"]).message
