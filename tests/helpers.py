@@ -166,9 +166,22 @@ def load_command(
     return [*prefix, sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)]
 
 
+# The checkout these tests belong to: the one a subprocess must import d2lmini from.
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
-    """A minimal environment: no D2LMINI_DATA or cache setting from outside, one thread."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", **extra}
+    """A minimal environment: no D2LMINI_DATA or cache setting from outside, one thread.
+
+    ``PYTHONPATH`` names this checkout, so the process imports the d2lmini under test, not an installed
+    copy (whatever its working directory); mutmut's ``MUTANT_UNDER_TEST``, when set, passes on, so that the
+    process runs the same mutant as the test that started it (``make mutate``).
+    """
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(CHECKOUT)}  # fmt: skip
+    if "MUTANT_UNDER_TEST" in os.environ:
+        env["MUTANT_UNDER_TEST"] = os.environ["MUTANT_UNDER_TEST"]
+    return {**env, **extra}
 
 
 # Debian's Chromium, driven by Playwright; never a downloaded browser.

@@ -251,7 +251,7 @@ def with_tmpfs(folder: Path, options: str, then: str = "true") -> tuple[str, ...
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
     if shutil.which("unshare") is None or probe.returncode != 0:
         pytest.skip("needs user and mount namespaces (unshare) to mount a read-only or a full file system")
-    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && cd "$0" && {{ {then}; }} && cd / && exec "$@"'
+    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && (cd "$0" && {{ {then}; }}) && exec "$@"'  # cwd unchanged
     return ("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", setup, str(folder))
 
 
