@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import torch
 
 from d2lmini import files as files_mod
 from d2lmini.data import FashionMNIST
@@ -29,6 +33,7 @@ from tests.helpers import (
     load_command,
     subprocess_env,
     write_fake_dataset,
+    write_idx,
 )
 
 
@@ -206,6 +211,47 @@ def test_a_folder_where_a_file_should_be(cache: Path, server: FileServer, monkey
     with pytest.raises(DataError, match=f"{cache / FILES[2]}: a folder where the file should be; remove it"):
         FashionMNIST()
     assert server.requests == []  # found out before downloading anything
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """No file this process writes may grow past ``limit`` bytes: a write beyond it fails (EFBIG), as on a full disk."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error for the writer, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+class Unchecked:
+    """Fashion-MNIST's four files without checksums, from one mirror: a dataset for :func:`files_mod.find_or_download`."""
+
+    name = "fashion-mnist"
+    files: ClassVar[dict[str, FileSpec]] = {k: FileSpec(s.name, s.ndim) for k, s in FashionMNIST.files.items()}
+    system_dirs = ()
+    offline_hint = "ask the course staff for a copy"
+
+    def __init__(self, mirror: str) -> None:
+        self.mirrors = (mirror,)
+
+
+def test_a_write_cut_short_leaves_neither_a_partial_file_nor_a_temporary_one(
+    isolated: Path, fake_data_dir: Path, server: FileServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The download is checked, then its write fails halfway: nothing is left where the next run would look."""
+    noise = torch.randint(0, 256, (64, 28, 28), generator=torch.Generator().manual_seed(0))  # incompressible: 50 kB
+    write_idx(fake_data_dir / FILES[0], noise)
+    size, root = (fake_data_dir / FILES[0]).stat().st_size, isolated / "data"
+    with file_size_limit(size // 2), pytest.raises(DataError) as err:
+        files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5)
+    assert f"fashion-mnist: cannot write {FILES[0]} ({size:,} bytes) into {root}: File too large." in str(err.value)
+    assert leftovers(root) == []  # neither the first half of the file nor a .part file
+    assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
+    assert leftovers(root) == sorted(FILES)  # the next run starts afresh and succeeds
+    assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
 
 
 @pytest.mark.slow  # two fresh Python processes (2-3 s each to import torch)

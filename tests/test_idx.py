@@ -62,6 +62,16 @@ def test_truncated_data_after_header(tmp_path: Path) -> None:
         read_idx(path, SPEC)
 
 
+def test_trailing_data_after_the_images_is_refused(tmp_path: Path) -> None:
+    """A file longer than its header says (two files glued together, a wrong header) is not silently cut."""
+    header = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28))
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(header + bytes(2 * 784 + 1)))
+    with pytest.raises(DataError, match=r"images\.gz: has trailing data \(its header promises shape \(2, 28, 28\), "
+                                        r"i\.e\. 1,584 bytes, but it holds 1,585\)\. Fix: x$"):  # fmt: skip
+        read_idx(path, SPEC, fix="Fix: x")
+
+
 def test_a_huge_shape_in_a_corrupt_header_is_reported_as_it_is() -> None:
     header = bytes([0, 0, 8, 3]) + b"".join((2**21).to_bytes(4, "big") for _ in range(3))  # 2**63 bytes: no int64
     with pytest.raises(DataError, match=r"truncated \(its header promises shape \(2097152, 2097152, 2097152\), "

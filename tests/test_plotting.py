@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.axes
 import matplotlib.pyplot as plt
 import pytest
 import torch
@@ -36,6 +37,38 @@ def test_plot_history_compares_runs_in_one_figure() -> None:
     labels = [line.get_label() for line in axes[1].lines]
     assert labels == ["a train acc", "a val acc", "b train acc", "b val acc"]
     plt.close("all")
+
+
+def curves(ax: matplotlib.axes.Axes) -> dict[str, tuple[list[float], list[float], str]]:
+    """Each line an axes draws, by its legend label: its x and y data and its line style."""
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()), line.get_linestyle())
+            for line in ax.lines}  # fmt: skip
+
+
+def test_plot_history_draws_each_metric_from_its_own_numbers() -> None:
+    """The curves' data, read back from the figure: each split's own metric, per epoch; validation dashed."""
+    columns = {"train_loss": [0.9, 0.5, 0.3], "train_acc": [0.6, 0.8, 0.9], "val_loss": [1.1, 0.7, 0.6],
+               "val_acc": [0.5, 0.7, 0.75]}  # fmt: skip
+    records = [{"epoch": e + 1.0, **{k: v[e] for k, v in columns.items()}, "seconds": 1.0} for e in range(3)]
+    loss, acc = plot_history(History(records=records))
+    epochs = [1.0, 2.0, 3.0]
+    assert curves(loss) == {"train loss": (epochs, [0.9, 0.5, 0.3], "-"), "val loss": (epochs, [1.1, 0.7, 0.6], "--")}
+    assert curves(acc) == {"train acc": (epochs, [0.6, 0.8, 0.9], "-"), "val acc": (epochs, [0.5, 0.7, 0.75], "--")}
+    assert (loss.get_xlabel(), loss.get_ylabel(), acc.get_xlabel(), acc.get_ylabel()) == (
+        "epoch", "loss", "epoch", "accuracy")  # fmt: skip
+    for ax in (loss, acc):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == list(curves(ax))
+        assert all(line.get_marker() == "o" for line in ax.lines)
+    assert loss.figure.get_facecolor()[3] == 1.0  # opaque on a dark page
+
+
+def test_plot_history_without_validation_draws_the_training_curves_alone() -> None:
+    """``fit`` without validation data records no val_ metrics: no empty or borrowed validation curve."""
+    h = History(records=[{"epoch": 1.0, "train_loss": 0.9, "train_acc": 0.6, "seconds": 1.0},
+                         {"epoch": 2.0, "train_loss": 0.4, "train_acc": 0.7, "seconds": 1.0}])  # fmt: skip
+    loss, acc = plot_history(h, label="run")
+    assert curves(loss) == {"run train loss": ([1.0, 2.0], [0.9, 0.4], "-")}
+    assert curves(acc) == {"run train acc": ([1.0, 2.0], [0.6, 0.7], "-")}
 
 
 def test_show_images_takes_the_loaders_channel_and_explains_other_shapes() -> None:
