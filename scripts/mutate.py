@@ -17,6 +17,7 @@ other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to s
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -81,12 +82,13 @@ def run_quietly(command: list[str]) -> int:
     """Run mutmut, passing on its messages and its progress (in place on a terminal, once a minute into a log),
     but not its spinners or its closing list of every mutant (the report says it better)."""
     live, shown, spinning = sys.stdout.isatty(), 0.0, False
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, newline="") as run:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as run:
         assert run.stdout is not None
-        for segment in run.stdout:  # lines, and the spinner's updates that end in "\r"
+        output = io.TextIOWrapper(run.stdout, encoding="utf-8", errors="replace", newline="")
+        for segment in output:  # lines, and the spinner's updates that end in "\r"
             text = segment.strip("\r\n")
             if text.startswith("Mutant results"):
-                run.stdout.read()
+                output.read()
                 break
             if text[:1] in SPINNER:
                 if live:

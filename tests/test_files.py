@@ -227,7 +227,7 @@ def file_size_limit(limit: int) -> Iterator[None]:
 
 
 class Unchecked:
-    """Fashion-MNIST's four files without checksums, from one mirror: a dataset for :func:`files_mod.find_or_download`."""
+    """Fashion-MNIST's four files without checksums, from one mirror: a dataset as find_or_download sees one."""
 
     name = "fashion-mnist"
     files: ClassVar[dict[str, FileSpec]] = {k: FileSpec(s.name, s.ndim) for k, s in FashionMNIST.files.items()}
