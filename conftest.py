@@ -12,12 +12,19 @@ No hang passes or goes unexplained: pytest-timeout fails a test that runs longer
 than its limit, by name (``timeout`` in ``pyproject.toml`` for the unit tests,
 :data:`SLOW_TIMEOUT` for the slow ones; a test's own ``@pytest.mark.timeout`` wins).
 A notebook cell still has nbval's own limit (``--nbval-cell-timeout``), which is shorter.
+
+Ctrl-C works in every run: Python installs its SIGINT handler (KeyboardInterrupt) only in a
+process that did not start with SIGINT ignored, and a job a script starts in the background
+(``make test &`` in a script, ``nohup``) or mutmut's fork server (``make mutate``) starts with it
+ignored. The session puts Python's handler in place, so that the tests of Ctrl-C test Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +43,20 @@ def _import_from_this_checkout() -> None:
 
 
 _import_from_this_checkout()
+
+_sigint_before: Any = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _sigint_before
+    _sigint_before = signal.getsignal(signal.SIGINT)
+    if _sigint_before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _sigint_before is signal.SIG_IGN:  # as the process had it (mutmut's fork server must go on ignoring Ctrl-C)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,28 @@ def test_a_hanging_test_fails_with_its_name_and_the_suite_goes_on(tmp_path: Path
 def test_unit_tests_have_a_time_limit(request: pytest.FixtureRequest) -> None:
     assert request.config.pluginmanager.hasplugin("timeout")
     assert float(request.config.getini("timeout")) == 120
+
+
+CTRL_C = '''
+import signal
+import threading
+import time
+
+import pytest
+
+
+def test_ctrl_c():
+    threading.Timer(0.1, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        time.sleep(5)
+'''
+
+
+def test_ctrl_c_reaches_the_tests_of_a_run_started_with_it_ignored(tmp_path: Path) -> None:
+    """A run started in the background by a script (or by mutmut's fork server) begins with SIGINT ignored."""
+    (tmp_path / "test_ctrl_c.py").write_text(CTRL_C)
+    config = ["-c", str(CHECKOUT / "pyproject.toml"), "--rootdir", str(tmp_path), "-p", "conftest"]
+    command = [sys.executable, "-m", "pytest", *config, "-p", "no:cacheprovider", "test_ctrl_c.py"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
