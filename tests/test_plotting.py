@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from d2lmini.history import History
-from d2lmini.plotting import plot_history, show_images
+from d2lmini.plotting import figure, plot_history, set_axes, show_images
 
 
 def test_importing_changes_no_global_settings() -> None:
@@ -20,6 +20,29 @@ def test_importing_changes_no_global_settings() -> None:
     before = dict(matplotlib.rcParams)
     importlib.reload(d2lmini.plotting)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_figure_is_opaque_white_whatever_the_style() -> None:
+    """A notebook's dark or transparent style must not make the book's figures unreadable on a dark page."""
+    with matplotlib.rc_context({"figure.facecolor": (0, 0, 0, 0), "figure.figsize": (9, 9)}):
+        fig, axes = figure(1, 2, sharey=True)
+    assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    assert tuple(fig.get_size_inches()) == (3.5, 2.5)  # the book's size, not the style's
+    assert axes.shape == (2,) and axes[0].get_shared_y_axes().joined(axes[0], axes[1])  # extra arguments pass on
+
+
+def test_set_axes_applies_every_setting() -> None:
+    _, ax = figure()
+    ax.plot([1, 2, 3], [0.5, 0.2, 0.1])
+    assert set_axes(ax, xlabel="epoch", ylabel="loss", xlim=(1, 3), ylim=(0.05, 1), yscale="log", legend=["a"]) is ax
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(), ax.get_yscale()) == ("epoch", "loss", "linear", "log")
+    assert (ax.get_xlim(), ax.get_ylim()) == ((1.0, 3.0), (0.05, 1.0))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a"]
+    grid = ax.xaxis.get_gridlines()[0]
+    assert grid.get_visible() and grid.get_alpha() == 0.3  # a light grid
+    _, bare = figure()
+    set_axes(bare, xscale="log")
+    assert (bare.get_xlabel(), bare.get_xscale(), bare.get_yscale(), bare.get_legend()) == ("", "log", "linear", None)
 
 
 def test_show_images_grid_with_titles() -> None:
@@ -69,6 +92,23 @@ def test_plot_history_without_validation_draws_the_training_curves_alone() -> No
     loss, acc = plot_history(h, label="run")
     assert curves(loss) == {"run train loss": ([1.0, 2.0], [0.9, 0.4], "-")}
     assert curves(acc) == {"run train acc": ([1.0, 2.0], [0.6, 0.7], "-")}
+
+
+def test_show_images_draws_each_image_in_its_cell_without_axes() -> None:
+    images = torch.rand(7, 8, 8, requires_grad=True)  # a model's output: drawn without .detach() by the caller
+    axes = show_images(images, 2, 3, titles=["first", "second"], scale=2.0)
+    assert tuple(axes[0, 0].figure.get_size_inches()) == pytest.approx((6.0, 4.6))  # columns x rows, times scale
+    drawn = [ax.get_images() for ax in axes.ravel()]
+    assert [len(d) for d in drawn] == [1] * 6  # the grid's six cells; the seventh image is left out
+    for i, d in enumerate(drawn):
+        assert (d[0].get_array() == images[i].detach().numpy()).all() and d[0].get_cmap().name == "gray_r"
+    assert not any(ax.axison for ax in axes.ravel())
+    assert [a.get_title() for a in axes.ravel()] == ["first", "second", "", "", "", ""]
+    assert axes[0, 0].title.get_fontsize() == 8
+    assert axes[0, 0].figure.get_facecolor()[3] == 1.0
+    few = show_images(torch.rand(2, 8, 8).numpy(), 1, 3, cmap="viridis")  # arrays too; a cell left empty
+    assert [len(ax.get_images()) for ax in few.ravel()] == [1, 1, 0] and not few[0, 2].axison
+    assert few[0, 0].get_images()[0].get_cmap().name == "viridis"
 
 
 def test_show_images_takes_the_loaders_channel_and_explains_other_shapes() -> None:
