@@ -106,9 +106,12 @@ def test_show_images_draws_each_image_in_its_cell_without_axes() -> None:
     assert [a.get_title() for a in axes.ravel()] == ["first", "second", "", "", "", ""]
     assert axes[0, 0].title.get_fontsize() == 8
     assert axes[0, 0].figure.get_facecolor()[3] == 1.0
-    few = show_images(torch.rand(2, 8, 8).numpy(), 1, 3, cmap="viridis")  # arrays too; a cell left empty
-    assert [len(ax.get_images()) for ax in few.ravel()] == [1, 1, 0] and not few[0, 2].axison
+    few = show_images(torch.rand(1, 8, 8).numpy(), 1, 3, cmap="viridis")  # arrays too; two cells left empty
+    assert [len(ax.get_images()) for ax in few.ravel()] == [1, 0, 0] and not any(ax.axison for ax in few.ravel())
     assert few[0, 0].get_images()[0].get_cmap().name == "viridis"
+    assert tuple(few[0, 0].figure.get_size_inches()) == pytest.approx((4.5, 1.725))  # the default scale, 1.5
+    listed = show_images([torch.zeros(8, 8), torch.ones(8, 8)], 1, 2)  # a list of images, such as [X[0], X[5]]
+    assert [ax.get_images()[0].get_array().mean() for ax in listed.ravel()] == [0.0, 1.0]
 
 
 def test_show_images_takes_the_loaders_channel_and_explains_other_shapes() -> None:
@@ -124,10 +127,39 @@ def test_show_images_takes_the_loaders_channel_and_explains_other_shapes() -> No
     plt.close("all")
 
 
+def test_plot_history_puts_loss_left_and_accuracy_right_and_fits_its_figure() -> None:
+    h = History(records=[{"epoch": float(e), "train_loss": 1 / e, "train_acc": 1 - 1 / e, "seconds": 1.0}
+                         for e in range(1, 30)])  # fmt: skip
+    loss, acc = plot_history(h)
+    fig = loss.figure
+    left, right = loss.get_position(), acc.get_position()
+    assert left.x1 < right.x0 and (left.y0, left.y1) == (right.y0, right.y1)  # side by side, one row
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    for ax in (loss, acc):  # tick labels, axis labels and legend inside the figure (none cut off)
+        box = ax.get_tightbbox(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, box
+    assert loss.get_tightbbox(renderer).x1 <= acc.get_tightbbox(renderer).x0  # and the two do not overlap
+
+
 def test_plot_history_wants_a_history_with_epochs() -> None:
-    with pytest.raises(ValueError, match="a History without epochs: no epoch finished, so there is nothing to plot"):
+    with pytest.raises(ValueError, match=r"^plot_history got a History without epochs: no epoch finished, so there "
+                                         r"is nothing to plot\.$"):  # fmt: skip
         plot_history(History())
     with pytest.raises(TypeError, match=r"takes the History that Trainer\.fit returns \(or trainer\.history\), not "
                                         r"a dict"):  # fmt: skip
         plot_history({"epoch": 1.0, "val_acc": 0.5})  # history.final, one record
     assert plt.get_fignums() == []
+
+
+def test_plot_history_on_axes_that_are_not_a_pair_says_what_to_pass() -> None:
+    h = History(records=[{"epoch": 1.0, "train_loss": 0.9, "train_acc": 0.6, "seconds": 1.0}])
+    _, one = figure()
+    _, three = figure(1, 3)
+    for wrong in (one, three):
+        with pytest.raises(TypeError, match=r"^plot_history draws loss and accuracy side by side, on two axes: pass "
+                                            r"axes= the pair an earlier call returned, or nothing for a new figure; "
+                                            r"got (Axes|ndarray) "):  # fmt: skip
+            plot_history(h, axes=wrong)
+    assert not any(ax.lines for ax in (one, *three))
+    assert len(plot_history(h, axes=list(three[:2]))) == 2  # a list of two axes is a pair
