@@ -83,7 +83,8 @@ def test_a_file_cut_inside_its_header_says_where(raw: bytes, what: str) -> None:
 
 def test_a_file_of_no_images_is_read_as_such() -> None:
     """A header and nothing else is a valid, empty file: shape (0, 28, 28), not "truncated"."""
-    assert decode_idx(gzip.compress(idx_header(0, 28, 28)), SPEC, "images.gz").shape == (0, 28, 28)
+    empty = decode_idx(gzip.compress(idx_header(0, 28, 28)), SPEC, "images.gz")
+    assert empty.shape == (0, 28, 28) and empty.dtype == torch.uint8
 
 
 @pytest.mark.parametrize(
