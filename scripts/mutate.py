@@ -27,9 +27,11 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "mutants"
+TEST_LOG = WORK / "tests.log"  # what the test runs before the mutants printed (see as_mutmut)
 
 # mutmut's exit codes of a mutant's test run, as its own `results` command names them.
 KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
@@ -150,16 +152,56 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         fresh_copies()
         start = time.monotonic()
-        mutmut = Path(sys.executable).with_name("mutmut")
-        command = [str(mutmut), "run", "--max-children", str(args.jobs), *map(mutant_glob, modules)]
-        print(" ".join(command), flush=True)
-        code = run_quietly(command)
+        mutmut_args = ["run", "--max-children", str(args.jobs), *map(mutant_glob, modules)]
+        print("mutmut", " ".join(mutmut_args), flush=True)
+        code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args])
         print(f"\nmutmut ran for {(time.monotonic() - start) / 60:.1f} min (exit code {code})")
         if code != 0:
+            explain_failure()
             return code
     report(modules)
     return 0
 
 
+def explain_failure() -> None:
+    """When the unmutated code fails its tests inside mutmut, say which tests (mutmut itself shows nothing)."""
+    log = TEST_LOG.read_text(errors="replace") if TEST_LOG.exists() else ""
+    failed = sorted(set(re.findall(r"^(?:FAILED|ERROR) \S+.*$", log, re.MULTILINE)))
+    if failed:
+        print("\nThe tests failed on the unmutated code, as mutmut ran them (the whole output: mutants/tests.log):")
+        print("\n".join(failed))
+
+
+def as_mutmut(mutmut_args: list[str]) -> None:
+    """Run mutmut's command line, keeping the output of the test runs it makes before testing mutants.
+
+    mutmut shows that output only in its debug mode, and loses it when a test fails in its clean run (the
+    run happens in a child process): this copies it into mutants/tests.log as it is written.
+    """
+    import mutmut.__main__ as mutmut_main
+
+    WORK.mkdir(exist_ok=True)
+    TEST_LOG.unlink(missing_ok=True)
+    catch_init = mutmut_main.CatchOutput.__init__
+
+    def init(catcher: Any, *args: Any, **kwargs: Any) -> None:
+        catch_init(catcher, *args, **kwargs)
+        write = catcher.redirect.write
+
+        def write_and_log(text: str) -> int:
+            with TEST_LOG.open("a") as log:
+                log.write(text)
+            return write(text)
+
+        catcher.redirect.write = write_and_log
+
+    mutmut_main.CatchOutput.__init__ = init
+    sys.argv = ["mutmut", *mutmut_args]
+    mutmut_main.cli()
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--as-mutmut"]:
+        os.chdir(ROOT)
+        as_mutmut(sys.argv[2:])
     sys.exit(main())
