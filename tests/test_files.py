@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import json
 import os
@@ -68,6 +69,64 @@ def test_the_data_module_still_offers_the_names_it_had() -> None:
 
     assert data.ENV_VAR is files_mod.ENV_VAR == "D2LMINI_DATA"
     assert data.cache_dir is files_mod.cache_dir and data.DOWNLOAD_TIMEOUT == files_mod.DOWNLOAD_TIMEOUT
+
+
+def test_each_place_is_searched_with_its_dataset_subfolder(
+    no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D2LMINI_DATA and the cache may hold the files themselves or a folder named after the dataset."""
+    monkeypatch.setenv("HOME", str(isolated / "home"))
+    in_env = write_fake_dataset(isolated / "home" / "data" / "fashion-mnist")
+    monkeypatch.setenv(files_mod.ENV_VAR, "~/data")  # a ~ is the home folder, as in a shell
+    assert FashionMNIST(download=False).root == in_env
+    monkeypatch.delenv(files_mod.ENV_VAR)
+    in_cache = write_fake_dataset(isolated / "cache" / "d2lmini")
+    assert FashionMNIST(download=False).root == in_cache
+    assert FashionMNIST(root=isolated / "home" / "data", download=False).root == in_env
+
+
+def test_a_folder_that_cannot_be_looked_into_is_named_and_passed_over(
+    no_checksums: None, isolated: Path, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose listing fails (here: a name too long for the file system) does not hide a good copy."""
+    unreadable = isolated / ("x" * 300)
+    monkeypatch.setenv(files_mod.ENV_VAR, str(unreadable))
+    system = shutil.copytree(fake_data_dir, isolated / "system")  # the fixture's system folder
+    assert FashionMNIST(download=False).root == system
+    shutil.rmtree(system)
+    with pytest.raises(DataError) as err:
+        FashionMNIST(download=False)
+    listing = str(err.value).split("\n")[1:5]
+    assert listing == [f"  {unreadable}  (cannot be read: File name too long)",
+                       f"  {unreadable / 'fashion-mnist'}  (cannot be read: File name too long)",
+                       f"  {isolated / 'cache' / 'd2lmini'}", f"  {isolated / 'cache' / 'd2lmini' / 'fashion-mnist'}"]
+    with pytest.raises(DataError) as err:  # the variable names where downloads go: say why they cannot
+        FashionMNIST(download=True)
+    assert str(err.value) == (
+        f"fashion-mnist: cannot look into {unreadable}: File name too long. Fix: set D2LMINI_DATA to a folder you "
+        f"can write to (or pass root=); or install Debian's package: sudo apt-get install dataset-fashion-mnist."
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "fix"),
+    [(errno.ENOSPC, "the disk is full", "free some space there; or set D2LMINI_DATA"),
+     (errno.EDQUOT, "the disk is full", "free some space there; or set D2LMINI_DATA"),
+     (errno.EROFS, "it is on a read-only file system", "set D2LMINI_DATA"),
+     (errno.EACCES, "permission denied", "set D2LMINI_DATA"),
+     (errno.EPERM, "permission denied", "set D2LMINI_DATA"),
+     (errno.EIO, "Input/output error", "set D2LMINI_DATA")],
+)  # fmt: skip
+def test_each_reason_a_folder_cannot_take_the_files_is_put_in_words(
+    code: int, reason: str, fix: str, tmp_path: Path
+) -> None:
+    """The slow tests meet these for real (another user, a read-only or full file system); here, each one's words."""
+    error = files_mod._folder_error(Toy(), tmp_path, "cache", OSError(code, os.strerror(code)), "create the folder")
+    assert str(error) == (f"toy: cannot create the folder {tmp_path}: {reason}. Fix: {fix} to a folder you can "
+                          f"write to (or pass root=); or ask the course staff for a copy.")  # fmt: skip
+    (tmp_path / "a").write_text("a file where a folder should be")
+    blocked = files_mod._folder_error(Toy(), tmp_path / "a" / "b", "root", OSError(errno.ENOTDIR, "x"), "look into")
+    assert str(blocked).startswith(f"toy: cannot look into {tmp_path / 'a' / 'b'}: {tmp_path / 'a'} is a file, not a")
 
 
 class Toy:
