@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import types
+import warnings
+from typing import Any
+
 import matplotlib
 import matplotlib.axes
 import matplotlib.pyplot as plt
@@ -41,7 +45,10 @@ def test_set_axes_applies_every_setting() -> None:
     grid = ax.xaxis.get_gridlines()[0]
     assert grid.get_visible() and grid.get_alpha() == 0.3  # a light grid
     _, bare = figure()
-    set_axes(bare, xscale="log")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for a student to wonder about
+        set_axes(bare, xscale="log")
+    assert bare.get_ylabel() == ""
     assert (bare.get_xlabel(), bare.get_xscale(), bare.get_yscale(), bare.get_legend()) == ("", "log", "linear", None)
 
 
@@ -163,3 +170,26 @@ def test_plot_history_on_axes_that_are_not_a_pair_says_what_to_pass() -> None:
             plot_history(h, axes=wrong)
     assert not any(ax.lines for ax in (one, *three))
     assert len(plot_history(h, axes=list(three[:2]))) == 2  # a list of two axes is a pair
+
+
+def test_plot_history_looks_like_the_live_figure_the_reader_saw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After training, the history's figure repeats the live one: size, curves, markers, legends."""
+    import IPython.display
+
+    from d2lmini.progress import NotebookProgress
+
+    monkeypatch.setattr(IPython.display, "display", lambda image, display_id: types.SimpleNamespace(update=print))
+    h = History(records=[{"epoch": float(e), "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 1 - 1 / e,
+                          "val_acc": 0.9 - 1 / e, "seconds": 0.1} for e in range(1, 4)])  # fmt: skip
+    live = NotebookProgress(budget=float("inf"))
+    live.start(max_epochs=3, batches_per_epoch=1)
+    live.epoch(h)
+    static = plot_history(h)
+
+    def look(axes: Any) -> list[Any]:
+        return [(ax.get_ylabel(), ax.get_legend().get_texts()[0].get_fontsize(),
+                 [(line.get_label(), line.get_linestyle(), line.get_marker(), line.get_markersize(),
+                   list(line.get_ydata())) for line in ax.lines]) for ax in axes]  # fmt: skip
+
+    assert look(static) == look(live.axes)
+    assert tuple(static[0].figure.get_size_inches()) == tuple(live.fig.get_size_inches())
