@@ -70,7 +70,8 @@ class FileServer:
     - ``cut-chunked``: chunked transfer encoding, half the file, then the connection closes;
     - ``cut-length``: Content-Length of the whole file, half of it sent, then the connection closes;
     - ``404``, ``500``: those status codes; ``html``: a login page with status 200;
-    - ``wrong``: another, valid, file (the checksum tells them apart); ``slow``: nothing for ``slow_s``.
+    - ``wrong``: another, valid, file (the checksum tells them apart); ``slow``: nothing for ``slow_s``;
+    - ``garbage``: not HTTP at all (another service on that port), then the connection closes.
     """
 
     def __init__(self, folder: Path, slow_s: float = 3.0, delay_s: float = 0.3) -> None:
@@ -87,6 +88,10 @@ class FileServer:
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 mode, _, name = self.path.strip("/").partition("/")
+                if mode == "garbage":
+                    self.close_connection = True
+                    self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+                    return
                 path = server.folder / name
                 if mode in ("404", "500") or not path.is_file():
                     self.send_error(500 if mode == "500" else 404)
@@ -142,6 +147,10 @@ FashionMNIST.mirrors = tuple(args["mirrors"])
 FashionMNIST.files = {k: FileSpec(*v) for k, v in args["files"].items()}
 FashionMNIST.system_dirs = tuple(Path(p) for p in args["system_dirs"])
 FashionMNIST.val_size_default = args["val_size"]
+if args["killed_past"]:  # the kernel kills the process at its first write past this many bytes: no cleanup runs
+    import resource, signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it, turning the kill into an error
+    resource.setrlimit(resource.RLIMIT_FSIZE, (args["killed_past"], resource.RLIM_INFINITY))
 code = 0
 try:
     print(FashionMNIST(root=args["root"], download=args["download"]).root)
@@ -156,13 +165,13 @@ sys.exit(code)
 
 def load_command(
     files: dict[str, FileSpec], mirrors: list[str], system_dirs: list[Path], root: Path | None = None,
-    download: bool = True, inspect: Path | None = None, prefix: tuple[str, ...] = (),
+    download: bool = True, inspect: Path | None = None, prefix: tuple[str, ...] = (), killed_past: int = 0,
 ) -> list[str]:
     """The command line that runs :data:`LOAD_SCRIPT` after ``prefix`` (``setpriv ...``, ``unshare ...``)."""
     args = {"mirrors": mirrors, "files": {k: [s.name, s.ndim, s.md5_gz] for k, s in files.items()},
             "system_dirs": [str(p) for p in system_dirs], "val_size": FAKE_VAL,
             "root": str(root) if root else None, "download": download,
-            "inspect": str(inspect) if inspect else None}  # fmt: skip
+            "inspect": str(inspect) if inspect else None, "killed_past": killed_past}  # fmt: skip
     return [*prefix, sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)]
 
 

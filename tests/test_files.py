@@ -186,6 +186,7 @@ def test_mirrors_are_tried_in_order(cache: Path, server: FileServer, monkeypatch
         ("html", r"a web page \(HTML\), not the gzip file", "the mirrors may be down or moved"),
         ("wrong", "checksum mismatch", "the mirrors may be down or moved"),
         ("slow", r"the server sent nothing for 0.2 s \(timed out\)", "run again"),
+        ("garbage", r"the connection failed \(BadStatusLine\('SSH-2\.0-OpenSSH_9\.2\\r\\n'\)\)", "run again"),
     ],
 )
 def test_a_failed_download_says_what_and_leaves_nothing(
@@ -201,6 +202,34 @@ def test_a_failed_download_says_what_and_leaves_nothing(
     assert f"Fix: {fix}" in message and "or set D2LMINI_DATA to a folder that holds the four files" in message
     assert "no internet" not in message and ".part" not in message
     assert leftovers(cache) == []  # nothing partial, nothing corrupt
+
+
+def test_when_every_mirror_fails_each_failure_and_each_fix_is_said_once(
+    cache: Path, server: FileServer, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as closed:  # a port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    mirrors = (server.mirror("404"), server.mirror("cut-length"), refused, server.mirror("cut-chunked"))
+    monkeypatch.setattr(FashionMNIST, "mirrors", mirrors)
+    with pytest.raises(DataError) as err:
+        FashionMNIST(timeout=5)
+    name = FILES[0]
+    size = (fake_data_dir / name).stat().st_size
+    assert str(err.value) == (
+        f"fashion-mnist: could not download {name}; every mirror failed:\n"
+        f"  {mirrors[0]}{name}: the server answered 404 Not Found\n"
+        f"  {mirrors[1]}{name}: the download was cut short (the connection closed after {size // 2:,} of {size:,} "
+        f"bytes)\n"
+        f"  {refused}{name}: could not reach the server ([Errno 111] Connection refused)\n"
+        f"  {mirrors[3]}{name}: the download was cut short (the connection closed after {size // 2:,} bytes)\n"
+        f"Fix: with no internet, install Debian's package: sudo apt-get install dataset-fashion-mnist, or copy the "
+        f"four files into {cache}; or run again (nothing partial was kept; the download starts afresh); or the "
+        f"mirrors may be down or moved: try later, or install Debian's package: sudo apt-get install "
+        f"dataset-fashion-mnist; or set D2LMINI_DATA to a folder that holds the four files (or pass root=)."
+    )
+    assert capsys.readouterr().out == "".join(f"Downloading {m}{name} to {cache} ...\n" for m in mirrors)
 
 
 @pytest.mark.parametrize("mode", ["404", "500"])
@@ -311,6 +340,29 @@ def test_a_write_cut_short_leaves_neither_a_partial_file_nor_a_temporary_one(
     assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
     assert leftovers(root) == sorted(FILES)  # the next run starts afresh and succeeds
     assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
+
+
+@pytest.mark.slow  # a fresh Python process (2-3 s to import torch)
+def test_a_download_killed_while_writing_leaves_only_a_hidden_part_file_the_next_run_ignores(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process is killed halfway through writing the file (by the kernel, at a file size limit): no cleanup runs."""
+    noise = torch.randint(0, 256, (96, 28, 28), generator=torch.Generator().manual_seed(0))  # incompressible: 75 kB
+    write_idx(fake_data_dir / FILES[0], noise)
+    size, specs = (fake_data_dir / FILES[0]).stat().st_size, fake_specs(fake_data_dir)
+    cache = isolated / "cache" / "d2lmini" / "fashion-mnist"
+    command = load_command(specs, [server.mirror("ok")], [], killed_past=size // 2)
+    env = subprocess_env({"XDG_CACHE_HOME": str(isolated / "cache"), "PYTHONDONTWRITEBYTECODE": "1"})
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGXFSZ, done.stdout + done.stderr
+    [part] = leftovers(cache)
+    assert re.fullmatch(rf"\.{re.escape(FILES[0])}\.\w+\.part", part)  # hidden, and named as what it is
+    assert (cache / part).stat().st_size == size // 2
+    monkeypatch.setattr(FashionMNIST, "files", specs)
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
+    monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+    assert FashionMNIST().root == cache  # the next run takes no notice of the half file
+    assert (cache / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
 
 
 @pytest.mark.slow  # two fresh Python processes (2-3 s each to import torch)
