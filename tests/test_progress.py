@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import sys
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import IPython
 import IPython.display
+import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -58,12 +60,19 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         def update(self, image: Any) -> None:
             images.append(image)
 
-    def display(image: Any, display_id: bool) -> Handle:
+    def display(image: Any, display_id: bool | None = None) -> Handle | None:
         images.append(image)
-        return Handle()
+        return Handle() if display_id is True else None  # as IPython: a handle to update only when asked for one
 
     monkeypatch.setattr(IPython.display, "display", display)
     return images
+
+
+def test_a_script_that_never_imported_ipython_is_not_a_notebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m == "IPython" or m.startswith("IPython.")]:
+        monkeypatch.delitem(sys.modules, name)
+    assert in_notebook() is False
+    assert "IPython" not in sys.modules  # and it is not imported just to find out
 
 
 def test_choice_of_display(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,10 +114,13 @@ def test_terminal_bar_line_is_finished_when_training_stops_mid_epoch() -> None:
     out = io.StringIO()
     bar = TerminalProgress(stream=out, width=10)
     bar.start(max_epochs=2, batches_per_epoch=4)
+    bar.close(history(0))  # stopped before the first batch: nothing to finish
+    assert out.getvalue() == ""
     bar.batch(1, 1)  # the first batch of an epoch is always drawn
     assert out.getvalue() == "\repoch 1/2 [##........] 1/4"
     bar.close(history(0))
-    assert out.getvalue().endswith("1/4\n")
+    bar.close(history(0))
+    assert out.getvalue() == "\repoch 1/2 [##........] 1/4\n"  # the line finished, once
 
 
 def test_terminal_bar_redraws_at_most_five_times_a_second_but_always_the_first_and_last_batch(clock: Clock) -> None:
@@ -192,11 +204,13 @@ def test_notebook_figure_spends_about_two_percent_of_the_time_rendering(shown: l
     clock.now = 107.5
     live.close(history(3))
     assert len(shown) == 4  # the last epoch, shown at the end since the picture is stale
+    assert shown[-1].data.startswith(b"\x89PNG") and shown[-1].data != shown[-2].data
 
 
 def test_notebook_figure_keeps_each_curve_in_its_panel_and_fits(shown: list[Any]) -> None:
     live = NotebookProgress(budget=float("inf"))
-    live.start(max_epochs=30, batches_per_epoch=5)
+    with matplotlib.rc_context({"figure.facecolor": (0, 0, 0, 0)}):  # a dark or transparent style changes nothing
+        live.start(max_epochs=30, batches_per_epoch=5)
     # the validation loss rises (overfitting) into the upper right, where its legend stays: a fixed corner, so
     # the legend neither jumps between epochs nor costs matplotlib's search for the "best" place
     records = [{"epoch": float(e), "train_loss": 1 / e, "val_loss": 0.2 + e / 30, "train_acc": 1 - 1 / e,
@@ -218,4 +232,10 @@ def test_notebook_figure_keeps_each_curve_in_its_panel_and_fits(shown: list[Any]
         tight = ax.get_tightbbox(renderer)  # labels and ticks inside the figure
         assert tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= live.fig.bbox.x1 and tight.y1 <= live.fig.bbox.y1
     assert loss.get_tightbbox(renderer).x1 <= acc.get_tightbbox(renderer).x0
+    left, right = loss.get_position(), acc.get_position()
+    assert left.x1 < right.x0 and (left.y0, left.y1) == (right.y0, right.y1)  # side by side
+    assert left.x0 < 0.1 and right.x1 > 0.9 and left.y1 > 0.9  # little margin: the panels use the figure
+    assert left.width + right.width > 0.7
     assert live.fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    png = shown[-1].data
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (700, 260)  # 7 x 2.6 in, 100 dpi
