@@ -147,10 +147,6 @@ FashionMNIST.mirrors = tuple(args["mirrors"])
 FashionMNIST.files = {k: FileSpec(*v) for k, v in args["files"].items()}
 FashionMNIST.system_dirs = tuple(Path(p) for p in args["system_dirs"])
 FashionMNIST.val_size_default = args["val_size"]
-if args["killed_past"]:  # the kernel kills the process at its first write past this many bytes: no cleanup runs
-    import resource, signal
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it, turning the kill into an error
-    resource.setrlimit(resource.RLIMIT_FSIZE, (args["killed_past"], resource.RLIM_INFINITY))
 code = 0
 try:
     print(FashionMNIST(root=args["root"], download=args["download"]).root)
@@ -165,13 +161,13 @@ sys.exit(code)
 
 def load_command(
     files: dict[str, FileSpec], mirrors: list[str], system_dirs: list[Path], root: Path | None = None,
-    download: bool = True, inspect: Path | None = None, prefix: tuple[str, ...] = (), killed_past: int = 0,
+    download: bool = True, inspect: Path | None = None, prefix: tuple[str, ...] = (),
 ) -> list[str]:
     """The command line that runs :data:`LOAD_SCRIPT` after ``prefix`` (``setpriv ...``, ``unshare ...``)."""
     args = {"mirrors": mirrors, "files": {k: [s.name, s.ndim, s.md5_gz] for k, s in files.items()},
             "system_dirs": [str(p) for p in system_dirs], "val_size": FAKE_VAL,
             "root": str(root) if root else None, "download": download,
-            "inspect": str(inspect) if inspect else None, "killed_past": killed_past}  # fmt: skip
+            "inspect": str(inspect) if inspect else None}  # fmt: skip
     return [*prefix, sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)]
 
 
