@@ -748,7 +748,8 @@ def _final_models(histories: Mapping[Any, History]) -> None:
 
 
 @checker(
-    "choose_weight_decay", example="check_choose_weight_decay(choose_weight_decay)", expects="any", time_limit=600.0
+    "choose_weight_decay", example="check_choose_weight_decay(choose_weight_decay)", expects="any", time_limit=600.0,
+    seeding_expected=True,  # an experiment seeds each fresh model
 )
 def check_choose_weight_decay(answer: Any, trial: Trial) -> str:
     """The experiment's results: plausible histories, fresh models, the decay applied, the choice made on validation.
