@@ -9,7 +9,8 @@ The decorator owns the rest, so that every checker behaves the same way and neve
 - every call runs in a worker thread with a time limit (:data:`TIME_LIMIT_S`, or ``time_limit=`` on the
   checker); an answer that does not return in time is stopped by an exception raised in its thread, and the
   verdict says so, without a kernel restart;
-- what the answer prints (or warns) is captured; the verdict comes first, followed by at most a few lines;
+- what the answer prints, and the warnings it raises, are captured; the verdict comes first, followed by at most a
+  few lines of printed output and the warnings, each named as what it is;
 - ``raise NotImplementedError`` in the reader's own code means "not attempted yet"; any other exception
   becomes one line naming it and the reader's line of code (with a hint for a name no cell has defined yet and
   for raw ``uint8`` pixels), never a library traceback;
@@ -45,6 +46,7 @@ import sysconfig
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -247,14 +249,20 @@ class _Stopped(BaseException):
     reader's ``except Exception`` does not swallow it)."""
 
 
+SHOWN_WARNINGS = 3
+"""At most this many different warnings are shown after the verdict."""
+
+
 class _Output(io.TextIOBase):
-    """Stands in for stdout and stderr during a check: counts everything, keeps the first characters."""
+    """Stands in for stdout and stderr during a check: counts everything, keeps the first characters; records the
+    warnings raised meanwhile apart from the printed output (a warning is not something the answer printed)."""
 
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.kept_chars = 0
         self.total_chars = 0
         self.total_lines = 0
+        self.warned: list[warnings.WarningMessage] = []
 
     def writable(self) -> bool:
         return True
@@ -271,12 +279,45 @@ class _Output(io.TextIOBase):
 
     @contextmanager
     def capturing(self) -> Iterator[None]:
+        """Capture what is printed, and record the warnings raised, under the notebook's warning filters."""
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = self  # type: ignore[assignment]
         try:
-            yield
+            with warnings.catch_warnings(record=True) as caught:
+                try:
+                    yield
+                finally:
+                    self.warned += caught
         finally:
             sys.stdout, sys.stderr = saved
+
+    def warnings_note(self) -> str | None:
+        """The different warnings raised while the answer ran (the first :data:`SHOWN_WARNINGS`), each with its
+        category, message and the reader's line that raised it, or ``None`` if there were none."""
+        shown: list[str] = []
+        for warned in self.warned:
+            text = str(warned.message).strip().splitlines()
+            message = text[0] if text else ""
+            message = message if len(message) <= 160 else message[:157] + "..."
+            where = ""
+            if _is_readers(warned.filename):
+                source = linecache.getline(warned.filename, warned.lineno).strip()
+                place = "its cell" if "ipykernel_" in warned.filename else Path(warned.filename).name
+                where = f" (line {warned.lineno} of {place}: `{source}`)" if source else f" (line {warned.lineno})"
+            line = f"{warned.category.__name__}: {message}{where}"
+            if line not in shown:
+                shown.append(line)
+        if not shown:
+            return None
+        text = (
+            f"Note: your code raised {'a warning' if len(shown) == 1 else f'{len(shown)} different warnings'} while "
+            "being checked; the check judges only what your code returns, but a warning often points at something "
+            "to fix:"
+        )
+        text += "".join(f"\n  | {line}" for line in shown[:SHOWN_WARNINGS])
+        if len(shown) > SHOWN_WARNINGS:
+            text += f"\n  | ... ({len(shown) - SHOWN_WARNINGS:,} more not shown)"
+        return text
 
     def note(self) -> str | None:
         """What the answer printed, cut to :data:`SHOWN_LINES` lines, or ``None`` if it printed nothing."""
@@ -793,9 +834,8 @@ class Trial:
                 "check put it back, but in your notebook every call would change the random numbers of the code "
                 "around it: seed once, at the top of the notebook, not inside a function."
             )
-        printed = self.output.note()
-        if printed:
-            notes.append(printed)
+        printed, warned = self.output.note(), self.output.warnings_note()
+        notes += [note for note in (printed, warned) if note]
         return notes
 
 
