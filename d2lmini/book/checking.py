@@ -9,7 +9,8 @@ The decorator owns the rest, so that every checker behaves the same way and neve
 - every call runs in a worker thread with a time limit (:data:`TIME_LIMIT_S`, or ``time_limit=`` on the
   checker); an answer that does not return in time is stopped by an exception raised in its thread, and the
   verdict says so, without a kernel restart;
-- what the answer prints (or warns) is captured; the verdict comes first, followed by at most a few lines;
+- what the answer prints, and the warnings it raises, are captured; the verdict comes first, followed by at most a
+  few lines of printed output and the warnings, each named as what it is;
 - ``raise NotImplementedError`` in the reader's own code means "not attempted yet"; any other exception
   becomes one line naming it and the reader's line of code (with a hint for a name no cell has defined yet and
   for raw ``uint8`` pixels), never a library traceback;
@@ -45,6 +46,7 @@ import sysconfig
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -101,23 +103,27 @@ class CheckResult:
 class Fail(Exception):
     """Raised inside a checker to stop at the first problem found.
 
-    ``error`` is the exception the answer raised, when that is the problem, so a checker can add a hint.
+    ``error`` is the exception the answer raised, when that is the problem, and ``calls`` what the answer asked
+    of PyTorch in that call (:class:`Calls`), so a checker can add a hint decided from the tensors involved.
     """
 
-    def __init__(self, status: str, why: str, error: BaseException | None = None) -> None:
+    def __init__(
+        self, status: str, why: str, error: BaseException | None = None, calls: Calls | None = None
+    ) -> None:
         super().__init__(why)
         self.status = status
         self.why = why
         self.error = error
+        self.calls = calls if calls is not None else Calls()
 
     def hinted(self, hint: str) -> Fail:
         """The same verdict with ``hint`` added to its reason (a stub stays "not attempted", without the hint)."""
-        return Fail(self.status, self.why + hint, self.error) if self.status == "wrong" and hint else self
+        return Fail(self.status, self.why + hint, self.error, self.calls) if self.status == "wrong" and hint else self
 
 
-def wrong(why: str, error: BaseException | None = None) -> Fail:
+def wrong(why: str, error: BaseException | None = None, calls: Calls | None = None) -> Fail:
     """The verdict "not yet", with the reason ``why`` (one or two sentences that say what to change)."""
-    return Fail("wrong", why, error)
+    return Fail("wrong", why, error, calls)
 
 
 def _verdict(task: str, status: str, text: str) -> str:
@@ -243,14 +249,20 @@ class _Stopped(BaseException):
     reader's ``except Exception`` does not swallow it)."""
 
 
+SHOWN_WARNINGS = 3
+"""At most this many different warnings are shown after the verdict."""
+
+
 class _Output(io.TextIOBase):
-    """Stands in for stdout and stderr during a check: counts everything, keeps the first characters."""
+    """Stands in for stdout and stderr during a check: counts everything, keeps the first characters; records the
+    warnings raised meanwhile apart from the printed output (a warning is not something the answer printed)."""
 
     def __init__(self) -> None:
         self.kept: list[str] = []
         self.kept_chars = 0
         self.total_chars = 0
         self.total_lines = 0
+        self.warned: list[warnings.WarningMessage] = []
 
     def writable(self) -> bool:
         return True
@@ -267,12 +279,45 @@ class _Output(io.TextIOBase):
 
     @contextmanager
     def capturing(self) -> Iterator[None]:
+        """Capture what is printed, and record the warnings raised, under the notebook's warning filters."""
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = self  # type: ignore[assignment]
         try:
-            yield
+            with warnings.catch_warnings(record=True) as caught:
+                try:
+                    yield
+                finally:
+                    self.warned += caught
         finally:
             sys.stdout, sys.stderr = saved
+
+    def warnings_note(self) -> str | None:
+        """The different warnings raised while the answer ran (the first :data:`SHOWN_WARNINGS`), each with its
+        category, message and the reader's line that raised it, or ``None`` if there were none."""
+        shown: list[str] = []
+        for warned in self.warned:
+            text = str(warned.message).strip().splitlines()
+            message = text[0] if text else ""
+            message = message if len(message) <= 160 else message[:157] + "..."
+            where = ""
+            if _is_readers(warned.filename):
+                source = linecache.getline(warned.filename, warned.lineno).strip()
+                place = "its cell" if "ipykernel_" in warned.filename else Path(warned.filename).name
+                where = f" (line {warned.lineno} of {place}: `{source}`)" if source else f" (line {warned.lineno})"
+            line = f"{warned.category.__name__}: {message}{where}"
+            if line not in shown:
+                shown.append(line)
+        if not shown:
+            return None
+        text = (
+            f"Note: your code raised {'a warning' if len(shown) == 1 else f'{len(shown)} different warnings'} while "
+            "being checked; the check judges only what your code returns, but a warning often points at something "
+            "to fix:"
+        )
+        text += "".join(f"\n  | {line}" for line in shown[:SHOWN_WARNINGS])
+        if len(shown) > SHOWN_WARNINGS:
+            text += f"\n  | ... ({len(shown) - SHOWN_WARNINGS:,} more not shown)"
+        return text
 
     def note(self) -> str | None:
         """What the answer printed, cut to :data:`SHOWN_LINES` lines, or ``None`` if it printed nothing."""
@@ -383,6 +428,111 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# Recording what an answer asks of PyTorch: the call that failed, and tensors asked for on the GPU
+
+_MATMULS = frozenset({"matmul", "mm", "__matmul__", "__rmatmul__", "addmm", "linear"})
+
+
+def _names_cuda(value: Any) -> bool:
+    """Whether ``value`` names a CUDA device: ``"cuda"``, ``"cuda:0"`` or ``torch.device("cuda")``."""
+    if isinstance(value, torch.device):
+        return value.type == "cuda"
+    return isinstance(value, str) and value.split(":")[0].strip().lower() == "cuda"
+
+
+def _asks_for_cuda(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """How a torch call asks for a tensor on the GPU, as the reader wrote it (``.cuda()``, ``device='cuda'``)."""
+    if name == "cuda":
+        return ".cuda()"
+    device = kwargs.get("device")
+    if _names_cuda(device):
+        return f"device={device!r}" if isinstance(device, str) else "device=torch.device('cuda')"
+    if name == "to" and any(_names_cuda(a) for a in args[1:]):
+        return ".to('cuda')"
+    return None
+
+
+@dataclass
+class Calls:
+    """What an answer asked of PyTorch during one call, recorded so a checker can explain a failure from values.
+
+    ``failed`` is the first torch function that raised, as the answer called it (its name, arguments and keyword
+    arguments: the tensors themselves, with their shapes, dtypes and devices); ``cuda`` is how the answer first
+    asked for a tensor on the GPU (``".cuda()"``, ``".to('cuda')"``, ``"device='cuda'"``), whether or not that
+    worked (on a computer without a GPU the request itself fails). Neither is read from PyTorch's message.
+    """
+
+    failed: tuple[str, tuple[Any, ...], dict[str, Any]] | None = None
+    cuda: str | None = None
+
+    def failed_tensors(self) -> list[torch.Tensor]:
+        """The tensors the failed call got, in order (those inside a list or tuple argument too)."""
+        if self.failed is None:
+            return []
+        _, args, kwargs = self.failed
+        found: list[torch.Tensor] = []
+        for value in (*args, *kwargs.values()):
+            items = value if isinstance(value, list | tuple) else (value,)
+            found += [t for t in items if isinstance(t, torch.Tensor)]
+        return found
+
+    def failed_numbers(self) -> set[int]:
+        """Every size the failed call got: its tensors' dimensions and its whole-number arguments (shapes too)."""
+        if self.failed is None:
+            return set()
+        _, args, kwargs = self.failed
+        numbers = {n for t in self.failed_tensors() for n in t.shape}
+        for value in (*args, *kwargs.values()):
+            items = value if isinstance(value, list | tuple | torch.Size) else (value,)
+            numbers |= {n for n in items if isinstance(n, int) and not isinstance(n, bool)}
+        return numbers
+
+    def product_shapes(self) -> tuple[int, int, int, int] | None:
+        """``(a, b, c, d)`` if the failed call was a matrix product of an (a x b) and a (c x d) matrix, as multiplied.
+
+        ``F.linear(X, W)`` multiplies X by W.T; the rows of a batch of matrices are counted together.
+        """
+        if self.failed is None or self.failed[0] not in _MATMULS:
+            return None
+        name, tensors = self.failed[0], self.failed_tensors()
+        if len(tensors) < 2:
+            return None
+        if name == "linear":
+            left, right = tensors[0], tensors[1].T if tensors[1].dim() == 2 else tensors[1]
+        elif name == "__rmatmul__":
+            left, right = tensors[1], tensors[0]
+        else:
+            left, right = tensors[-2], tensors[-1]
+        if left.dim() < 2 or right.dim() != 2:
+            return None
+        rows = 1
+        for n in left.shape[:-1]:
+            rows *= n
+        return rows, left.shape[-1], right.shape[0], right.shape[1]
+
+
+class _Recorder(TorchFunctionMode):
+    """Records, in one thread, the first torch call that raises (with its arguments) and the first request for a
+    tensor on the GPU, into ``calls``."""
+
+    def __init__(self, calls: Calls) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if self.calls.cuda is None:
+            self.calls.cuda = _asks_for_cuda(name, args, kwargs)
+        try:
+            return func(*args, **kwargs)
+        except Exception:
+            if self.calls.failed is None:  # the outermost call: the one the answer made
+                self.calls.failed = (name, args, kwargs)
+            raise
+
+
+# ---------------------------------------------------------------------------
 # Watching what an answer calls (forbidden functions), and whether it reseeded a generator
 
 
@@ -419,8 +569,9 @@ class _Watch(TorchFunctionMode):
 _STUCK: list[threading.Thread] = []  # answers that could not be stopped (blocked in a C call), still running
 
 
-def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str]) -> Callable[..., Any]:
-    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``.
+def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str], calls: Calls) -> Callable[..., Any]:
+    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``, and what it asks of
+    PyTorch is recorded in ``calls``.
 
     Python functions are seen with a profile hook, in the answer's thread only; not while an earlier answer that
     could not be stopped still runs, because CPython then starves a profiled thread until that answer's pending
@@ -440,10 +591,11 @@ def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str]) 
         if codes:
             sys.setprofile(profile)  # this thread only
         try:
-            if forbid is None:
-                return fn(*args, **kwargs)
-            with _Watch(forbid.torch_names, seen):
-                return fn(*args, **kwargs)
+            with _Recorder(calls):
+                if forbid is None:
+                    return fn(*args, **kwargs)
+                with _Watch(forbid.torch_names, seen):
+                    return fn(*args, **kwargs)
         finally:
             if codes:
                 sys.setprofile(before)
@@ -608,7 +760,8 @@ class Trial:
         before = [(n, a, a.detach().clone()) for n, a in zip(names, args, strict=True) if isinstance(a, torch.Tensor)]
         if forbid is not None:
             self.forbidden = forbid
-        run = _watched(fn, forbid, self.forbidden_seen)
+        calls = Calls()
+        run = _watched(fn, forbid, self.forbidden_seen, calls)
         data, random_states = _DataSnapshot.of(fn), _random_states()
         outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
         self._note_side_effects(outcome, data, random_states)
@@ -629,11 +782,11 @@ class Trial:
         err = outcome.error
         if err is not None:
             if isinstance(err, NotImplementedError) and _raised_by_reader(err):
-                raise Fail("not attempted", "", err)
+                raise Fail("not attempted", "", err, calls)
             message = _first_line(err)
             text = f"{doing} raised {type(err).__name__}{': ' + message if message else ''}{_where(err)}"
             text = text if text.endswith((".", "!", "?")) else text + "."
-            raise wrong(text + _hint_for(err), err)
+            raise wrong(text + _hint_for(err), err, calls)
         for name, arg, copy in before:
             if name not in self.mutated and not (arg.shape == copy.shape and torch.equal(arg.detach(), copy)):
                 self.mutated.append(name)
@@ -681,9 +834,8 @@ class Trial:
                 "check put it back, but in your notebook every call would change the random numbers of the code "
                 "around it: seed once, at the top of the notebook, not inside a function."
             )
-        printed = self.output.note()
-        if printed:
-            notes.append(printed)
+        printed, warned = self.output.note(), self.output.warnings_note()
+        notes += [note for note in (printed, warned) if note]
         return notes
 
 

@@ -21,7 +21,6 @@ whichever is larger.
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -488,8 +487,6 @@ def _explain(name: str, got: torch.Tensor, want: torch.Tensor, case: Case, rtol:
     ).lstrip()
 
 
-_PRODUCT = re.compile(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
-_SIZES = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
 _LAB_SIZES = (784, 256, 10)
 
 # What to write instead of a product whose factors do not fit, by the names of its factors (see _shape_names).
@@ -507,46 +504,57 @@ _PRODUCT_FIXES = {
 }
 
 
-def _error_hint(error: BaseException | None, case: Case) -> str:
-    """What an error raised by the answer on ``case`` says about its code (empty if nothing specific is known)."""
-    text = str(error) if error is not None else ""
-    sizes = case.sizes
+def _error_hint(fail: Fail, case: Case) -> str:
+    """What the answer's failed call on ``case`` says about its code (empty if nothing specific is known).
+
+    Decided from what the failed torch call got (its tensors' shapes, dtypes and devices, its sizes) and from
+    whether the answer asked for a tensor on the GPU, never from the wording of PyTorch's message.
+    """
+    calls, sizes = fail.calls, case.sizes
     n, d, h, q = sizes["n"], sizes["d"], sizes["h"], sizes["q"]
-    numbers = {int(s) for s in re.findall(r"\d+", text)}
-    lab = sorted(set(_LAB_SIZES) & numbers - set(sizes.values()), reverse=True)
+    tensors = calls.failed_tensors()
+    lab = sorted(set(_LAB_SIZES) & calls.failed_numbers() - set(sizes.values()), reverse=True)
     if lab:
         return (
-            f" The check also tries other sizes than the lab's: here n, d, h, q = {n}, {d}, {h}, {q}, and the error "
-            f"mentions {' and '.join(map(str, lab))}. Take every size from the inputs (len(X), X.shape[1], "
+            f" The check also tries other sizes than the lab's: here n, d, h, q = {n}, {d}, {h}, {q}, but the "
+            f"operation that failed was given {'the sizes' if len(lab) > 1 else 'the size'} "
+            f"{' and '.join(map(str, lab))}. Take every size from the inputs (len(X), X.shape[1], "
             "W1.shape[1], W2.shape[1]) rather than writing 784, 256 or 10."
         )
-    found = _PRODUCT.search(text)
-    if found:
-        a, b, c, e = map(int, found.groups())
+    shapes = calls.product_shapes()
+    if shapes is not None and shapes[1] != shapes[2]:
+        a, b, c, e = shapes
         names = _shape_names(sizes)
         left, right = names.get((a, b)), names.get((c, e))
         factors = f" It multiplies a {a}×{b} matrix ({left or 'unknown'}) by a {c}×{e} one ({right or 'unknown'})."
         fix = _PRODUCT_FIXES.get((left, right), "") if left and right else ""
         return (
-            (factors if left or right else "")
+            f"{factors} The columns of the first ({b}) must match the rows of the second ({c})."
             + (f" {fix}" if fix else
                f" Write down each factor's shape: with n examples, d inputs, h hidden units and q classes (here {n}, "
                f"{d}, {h}, {q}), X is (n, d), W1 (d, h), Z, H and dZ (n, h), W2 (h, q) and delta (n, q); each "
                "gradient has its parameter's shape, and going back through a product X @ W multiplies by W.T.")
         )  # fmt: skip
-    if "device" in text or "CUDA" in text:
+    where = case.X.device
+    if calls.failed is not None and calls.failed[0] in ("numpy", "__array__") and where.type != "cpu":
         return (
-            " Make every new tensor on the inputs' device: torch.zeros_like(Z), F.one_hot(y, num_classes), or "
+            f" NumPy computes on the CPU only, and these inputs are on {where.type}: compute with torch operations, "
+            "which run on the inputs' device (torch.softmax, torch.exp)."
+        )
+    if len({t.device for t in tensors}) > 1 or (calls.cuda is not None and where.type != "cuda"):
+        asked = f" It asks for a tensor on the GPU ({calls.cuda}) whatever the inputs' device." if calls.cuda else ""
+        return (
+            f"{asked} Make every new tensor on the inputs' device: torch.zeros_like(Z), F.one_hot(y, num_classes), or "
             "torch.eye(q, device=X.device), not torch.eye(q) or .cuda()."
         )
-    if "dtype" in text or "scalar type" in text:
+    if len({t.dtype for t in tensors if t.is_floating_point()}) > 1:
         return (
             " A tensor of another dtype than the inputs' (.double(), torch.float64, a NumPy array) meets one of them: "
             "make new tensors from the inputs, or convert with .to(X.dtype)."
         )
-    found = _SIZES.search(text)
     columns = max(case.y.tolist()) + 1
-    if found and {q, columns} == {int(found[1]), int(found[2])} and columns < q:
+    widths = {t.shape[-1] for t in tensors if t.dim() == 2}
+    if columns < q and {q, columns} <= widths:
         return (
             f" A one-hot matrix with max(y) + 1 = {columns} columns (what F.one_hot(y) makes without num_classes) has "
             f"fewer than the {q} classes when the batch lacks the last class: pass the number of classes, "
@@ -599,7 +607,7 @@ def _judge(backward: Callable[..., Any], trial: Trial, case: Case, where: str, e
     except Fail as fail:
         if fail.status != "wrong":
             raise
-        raise wrong(f"On {case.what}{where}: {fail.why}{_error_hint(fail.error, case)}", fail.error) from None
+        raise wrong(f"On {case.what}{where}: {fail.why}{_error_hint(fail, case)}", fail.error, fail.calls) from None
     again = _earlier_results(got, case, want, rtol, earlier)
     if again is not None:
         raise wrong(

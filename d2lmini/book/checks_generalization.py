@@ -79,11 +79,11 @@ def _call(dropout: Callable[..., Any], trial: Trial, X: torch.Tensor, p: float, 
     try:
         got = trial.call(dropout, X.clone(), p, training, forbid=_NO_DROPOUT)
     except Fail as fail:
-        if fail.error is not None and "cuda" in str(fail.error).lower():
+        if fail.error is not None and fail.calls.cuda is not None and X.device.type != "cuda":
             raise wrong(
-                f"{fail.why} It puts a tensor on the GPU ('cuda') whatever X's device, so it fails when X is on the "
-                "CPU, as here (or on a computer without a GPU). Make the mask where X is: torch.rand_like(X), or "
-                "torch.rand(X.shape, device=X.device)."
+                f"{fail.why} It puts a tensor on the GPU ({fail.calls.cuda}) whatever X's device, so it fails when X "
+                "is on the CPU, as here (or on a computer without a GPU). Make the mask where X is: "
+                "torch.rand_like(X), or torch.rand(X.shape, device=X.device)."
             ) from None
         raise
     if trial.take_mutated():

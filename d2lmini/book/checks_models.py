@@ -34,10 +34,18 @@ from d2lmini.module import count_parameters, mlp_parameter_count
 __all__ = ["check_build_mlp", "check_count_dead", "check_mlp_forward"]
 
 
-def _product_shapes(error: BaseException | None) -> tuple[int, int, int, int] | None:
-    """The shapes ``(a, b, c, d)`` in "mat1 and mat2 shapes cannot be multiplied (axb and cxd)", if that is it."""
-    found = re.search(r"cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", str(error)) if error else None
-    return tuple(int(n) for n in found.groups()) if found else None  # type: ignore[return-value]
+def _layer_class_given(error: BaseException | None) -> bool:
+    """Whether a layer's class (nn.ReLU, without parentheses) reached PyTorch where a layer was due, seen in the
+    traceback's frames inside torch.nn (nn.Sequential's arguments), not in the wording of its message."""
+    tb = error.__traceback__ if error is not None else None
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_globals.get("__name__", "").startswith("torch.nn"):
+            values = [v for value in frame.f_locals.values() for v in (value if isinstance(value, tuple) else (value,))]
+            if any(isinstance(v, type) and issubclass(v, nn.Module) for v in values):
+                return True
+        tb = tb.tb_next
+    return False
 
 
 def _device_of(module: nn.Module) -> torch.device:
@@ -184,7 +192,7 @@ def _forward_failed(fail: Fail, model: Any, X: torch.Tensor, W1: torch.Tensor, W
         trial.call(model, X.reshape(len(X), -1))
     except Fail as again:
         line = failing_line(again.error)[0] if again.error is not None else ""
-        shapes = _product_shapes(again.error)
+        shapes = again.calls.product_shapes()
         if shapes is None and not re.search(r"@|\bmatmul\b|\bmm\b|F\.linear", line):
             return fail
         factors = (
@@ -463,7 +471,7 @@ def check_build_mlp(build_mlp: Callable[..., Any], trial: Trial) -> str:
         except Fail as fail:
             line = failing_line(fail.error)[0] if fail.error is not None else ""
             if isinstance(fail.error, TypeError) and (
-                _LAYER_CLASS.search(line) or "is not a Module subclass" in str(fail.error)
+                _LAYER_CLASS.search(line) or _layer_class_given(fail.error)
             ):
                 raise fail.hinted(
                     " Create each layer with parentheses, as in nn.ReLU(): nn.Sequential takes layers, not their "
@@ -559,7 +567,7 @@ def check_count_dead(count_dead: Callable[..., Any], trial: Trial) -> str:
         except Fail as fail:
             line = failing_line(fail.error)[0] if fail.error is not None else ""
             untransposed = "weight" in line and not re.search(r"weight\s*\.\s*(T\b|t\(|mT\b|transpose)", line)
-            if _product_shapes(fail.error) == (rows, inputs, units, inputs) or (untransposed and inputs != units):
+            if fail.calls.product_shapes() == (rows, inputs, units, inputs) or (untransposed and inputs != units):
                 raise fail.hinted(
                     f" layer.weight has shape (units, inputs) = ({units}, {inputs}), one row per unit: "
                     "use X @ layer.weight.T + layer.bias, or simply layer(X)."

@@ -625,7 +625,9 @@ def test_library_error_names_the_readers_line_that_called_it() -> None:
 
     line = inspect.getsourcelines(relu)[1] + 1
     message = checks.check_relu(relu).message
-    assert "raised RuntimeError: mat1 and mat2 shapes cannot be multiplied (3x4 and 3x4)" in message
+    with pytest.raises(RuntimeError) as raised:  # PyTorch's own first line, whatever its wording in this version
+        relu(torch.zeros(3, 4))
+    assert f"raised RuntimeError: {str(raised.value).splitlines()[0]}" in message
     assert message.endswith(f"(line {line} of test_checks.py: `return torch.mm(x, x)`).")
     assert "torch/" not in message and "Traceback" not in message
 
@@ -723,6 +725,16 @@ def _grid_point_by_point(p: Callable[..., torch.Tensor], r: int, e: float) -> to
     return torch.stack([torch.cat([p(torch.stack([x1, x2])[None]) for x1 in ticks]) for x2 in ticks])
 
 
+def _count_dead_untransposed_by_another_name(layer: nn.Linear, X: torch.Tensor) -> int:
+    W, b = layer.weight, layer.bias
+    return int((X @ W + b <= 0).all(0).sum())
+
+
+def _build_mlp_with_a_layer_class_by_another_name(h: int) -> nn.Module:
+    activation = nn.ReLU
+    return nn.Sequential(nn.Flatten(), nn.LazyLinear(h), activation, nn.LazyLinear(10))
+
+
 REVIEWED_WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
     (checks.check_softmax, _softmax_for_three_rows, "shape '[3, 1]' is invalid"),
     (checks.check_softmax, _softmax_max_without_keepdim, "Keep the dimension: X.max(dim=1, keepdim=True).values."),
@@ -807,6 +819,16 @@ REVIEWED_WRONG: list[tuple[Callable[..., CheckResult], Any, str]] = [
         checks.check_count_dead,
         lambda layer, X: int((X @ layer.weight + layer.bias <= 0).all(0).sum()),
         "use X @ layer.weight.T + layer.bias, or simply layer(X)",
+    ),
+    (  # the same, with the weight under another name: told from the product's shapes, not from its line
+        checks.check_count_dead,
+        _count_dead_untransposed_by_another_name,
+        "use X @ layer.weight.T + layer.bias, or simply layer(X)",
+    ),
+    (  # a layer's class passed without parentheses, under another name: told from what reached nn.Sequential
+        checks.check_build_mlp,
+        _build_mlp_with_a_layer_class_by_another_name,
+        "Create each layer with parentheses, as in nn.ReLU()",
     ),
     (checks.check_decision_grid, _grid_point_by_point, "returns the right grid, but calls predict 25 times"),
     (

@@ -742,6 +742,12 @@ def _mask_put_on_cuda(X: torch.Tensor, p: float, training: bool) -> torch.Tensor
     return X * (torch.rand(X.shape).cuda() >= p) / (1 - p)
 
 
+def _mask_made_with_device_cuda(X: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    if not training:
+        return X
+    return X * (torch.rand(X.shape, device="cuda") >= p) / (1 - p)
+
+
 def _coin_flip_mask(X: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     if not training:
         return X
@@ -797,7 +803,9 @@ MORE_DROPOUT_MISTAKES = [
     (_multiplies_in_place, "It changes X in place (with p = 0.5, training=True)"),
     (_bernoulli_in_place_on_x, "It changes X in place (with p = 0.5, training=True)"),
     (_numpy_mask_from_numpy, "It makes its mask with NumPy, whose arrays live on the CPU"),
-    (_mask_put_on_cuda, "It puts a tensor on the GPU ('cuda') whatever X's device, so it fails when X is on the CPU"),
+    (_mask_put_on_cuda, "It puts a tensor on the GPU (.cuda()) whatever X's device, so it fails when X is on the CPU"),
+    (_mask_made_with_device_cuda, "It puts a tensor on the GPU (device='cuda') whatever X's device, so it fails when "
+     "X is on the CPU"),
     (_coin_flip_mask, "it drops 0.499 of the elements; expected about 0.2 of them. That is half of them, whatever p: "
      "does the mask ignore p (torch.randint(0, 2, ...) is a coin flip"),
     (_survivors_only, "With p = 0.5 and training=True it returns shape (7,), expected (3, 5)."),

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,49 @@ def test_many_printed_lines_show_only_the_first_few(capsys: pytest.CaptureFixtur
     assert lines[2:7] == [f"  | step {i}" for i in range(5)]
     assert lines[7].startswith("  | ... (") and len(lines) == 8
     assert capsys.readouterr() == ("", "")
+
+
+def _warning_relu(x: torch.Tensor) -> torch.Tensor:
+    for _ in range(3):
+        warnings.warn("relu: negative inputs are clamped", UserWarning, stacklevel=1)
+    torch.tensor(x)  # PyTorch's own warning: copying a tensor with torch.tensor
+    print("done")
+    return x.clamp(min=0)
+
+
+def test_warnings_are_reported_as_warnings_and_printed_output_as_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    result = checks.check_relu(_warning_relu)
+    lines = result.message.split("\n")
+    assert result.passed and lines[0] == STORED[checks.check_relu]
+    printed = [i for i, line in enumerate(lines) if line.startswith("Note: your code printed")]
+    warned = [i for i, line in enumerate(lines) if line.startswith("Note: your code raised 2 different warnings")]
+    assert len(printed) == 1 and len(warned) == 1, result.message
+    assert set(lines[printed[0] + 1 : warned[0]]) == {"  | done"}, "the printed note holds what was printed only"
+    line = inspect.getsourcelines(_warning_relu)[1] + 2
+    assert lines[warned[0] + 1] == (
+        "  | UserWarning: relu: negative inputs are clamped "
+        f"(line {line} of test_checks_machinery.py: "
+        '`warnings.warn("relu: negative inputs are clamped", UserWarning, stacklevel=1)`)'
+    ), "each different warning once, with its category and the reader's line"
+    with pytest.warns(UserWarning) as torchs:  # PyTorch's own, whatever its wording in this version
+        torch.tensor(torch.zeros(1))
+    first_line = str(torchs[0].message).strip().splitlines()[0]
+    assert lines[warned[0] + 2 :] == [f"  | UserWarning: {first_line[:157]}{'...' * (len(first_line) > 160)}"]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_warning_alone_is_not_called_printed_output() -> None:
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        warnings.warn("deprecated", DeprecationWarning, stacklevel=1)
+        return x.clamp(min=0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        message = checks.check_relu(relu).message
+    assert "printed" not in message and "\n  | DeprecationWarning: deprecated (line " in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the notebook's own filters still apply
+        assert checks.check_relu(relu).message == STORED[checks.check_relu]
 
 
 def test_printing_answer_that_hangs_shows_both() -> None:
