@@ -1,22 +1,18 @@
 """Load on each page only the JavaScript it uses.
 
 Out of the box every page of the book loads plotly.js (4.7 MB, render-blocking
-in ``<head>``) and MathJax, and a page built from a notebook executed with
-widgets carries the ipywidgets state as a JSON blob.  Only the pages with a
-demo (the activation chapter, the playground) have plotly figures, several
-pages have no math, and the book never shows a widget view.  This extension
-decides per page, from the page's HTML body, in an ``html-page-context``
-handler that runs after Sphinx's MathJax and myst-nb's handlers have added
-their scripts:
+in ``<head>``), and a page built from a notebook executed with widgets carries
+the ipywidgets state as a JSON blob.  The book's demos load plotly.js
+themselves when the reader comes near them (lazy_demos.py), math is typeset
+when the book is built (katex_math.py), and the book never shows a widget
+view.  This extension decides per page, from the page's HTML body, in an
+``html-page-context`` handler that runs after myst-nb's and lazy_demos.py's
+handlers:
 
-- plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added
-  only when the body holds a plotly figure, ``async``: it blocks neither the
-  first paint nor MathJax (a deferred script would hold back
-  DOMContentLoaded, and so MathJax's typesetting, until it arrived); the
+- plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added,
+  ``async``, only to a page with a plotly figure that does not load it
+  itself: a plain plotly output, or a demo lazy_demos.py left as it was; the
   book serves plotly.js's 1.5 MB cartesian bundle (see the Makefile's assets);
-  the demos draw their plots once it has run (see d2lmini.book.widgets);
-- MathJax and its configuration are removed when the body holds no math
-  (Sphinx keeps them on a page whose toctree includes a page with math);
 - the ipywidgets state (``application/vnd.jupyter.widget-state+json``) and
   the widget scripts are removed when the body shows no widget view;
 - the theme's and extensions' script files are deferred (they act once the
@@ -31,14 +27,14 @@ their scripts:
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import Any
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-PLOTLY_MARKERS = ('class="d2lmini-demo-plot', 'class="plotly-graph-div')
-MATH_MARKER = 'class="math'
+PLOTLY_MARKER = 'class="plotly-graph-div'
+#: Set on the page context by lazy_demos.py when a demo on the page did not become lazy.
+DEMOS_NEED_PLOTLY = "demos_need_plotly"
 KEEP_BLOCKING = ("documentation_options.js",)
 
 
@@ -54,20 +50,9 @@ def add_template_filter(app: Any) -> None:
         templates.environment.filters["without_script"] = without_script
 
 
-def has_plotly(body: str) -> bool:
-    return any(marker in body for marker in PLOTLY_MARKERS)
-
-
-def is_mathjax(script: Any, mathjax_path: str) -> bool:
-    """True for the MathJax loader and for the inline ``window.MathJax = ...`` configuration.
-
-    Sphinx stores a local script's name under ``_static/`` (``_static/../mathjax/tex-chtml.js``).
-    """
-    body = script.attributes.get("body", "") or ""
-    if body.lstrip().startswith(("window.MathJax", "MathJax.Hub.Config")):
-        return True
-    name = str(script.filename or "")
-    return name == mathjax_path or posixpath.normpath(name) == posixpath.normpath(f"_static/{mathjax_path}")
+def needs_plotly(body: str, context: dict) -> bool:
+    """True when the page has a plotly figure that does not load plotly.js itself."""
+    return PLOTLY_MARKER in body or bool(context.get(DEMOS_NEED_PLOTLY))
 
 
 def is_widget_script(script: Any, widget_js: set[str]) -> bool:
@@ -90,14 +75,12 @@ def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, do
     if not isinstance(scripts, list):
         return
     keep = list(scripts)
-    if MATH_MARKER not in body:
-        keep = [s for s in keep if not is_mathjax(s, app.config.mathjax_path)]
     if WIDGET_VIEW not in body:
         widget_js = set(getattr(app.config, "nb_ipywidgets_js", {}) or {})
         keep = [s for s in keep if not is_widget_script(s, widget_js)]
     # The search page loads Sphinx's search tools in its body, blocking, and they need doctools.js first.
     scripts[:] = keep if pagename == "search" else [deferred(s) for s in keep]
-    if has_plotly(body):
+    if needs_plotly(body, context):
         app.add_js_file(app.config.page_assets_plotly_js, loading_method="async")
 
 

@@ -1,11 +1,11 @@
 /* Boxes of code, tables or display math that scroll sideways become focusable regions, so that a keyboard
-   can scroll them too (WCAG 2.1.1; axe: scrollable-region-focusable).  Checked on load, once MathJax
-   has typeset the page, whenever the window changes size and whenever hidden content is shown (a
+   can scroll them too (WCAG 2.1.1; axe: scrollable-region-focusable).  Checked on load (once the math's
+   fonts are in: they set its width), whenever the window changes size and whenever hidden content is shown (a
    framework tab chosen, a dropdown opened: hidden boxes have no width to measure); when done, the window's width is
    written to <html data-scroll-boxes="..."> (the browser test waits for it). */
 (function () {
   "use strict";
-  var BOXES = "div.highlight pre, .cell_output pre, .output pre, mjx-container[display='true'], " +
+  var BOXES = "div.highlight pre, .cell_output pre, .output pre, div.math .katex-display, " +
     ".pst-scrollable-table-container";
   var mark = function () {
     document.querySelectorAll(BOXES).forEach(function (box) {
@@ -32,8 +32,8 @@
   });
   document.addEventListener("toggle", function () { mark(); }, true);  // <details> opened or closed
   window.addEventListener("load", function () {
-    if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
-      window.MathJax.startup.promise.then(mark);
+    if (document.fonts && document.fonts.ready) {
+      document.fonts.ready.then(mark);
     } else {
       mark();
     }
