@@ -24,9 +24,11 @@ is written (``build-finished``), this extension
   ``precompressed``, ``scripts/static_host.py``); hosts that compress by
   themselves, such as GitHub Pages, ignore them.
 
-Purging is checked in the browser test (every page, light and dark, desktop
-and phone, against axe and by screenshots); ``site_assets_purge: false``
-builds the book with the full CSS, to compare.
+Which stylesheets each bundle holds is written to ``site-assets.json`` beside
+the site's folder (``_build/site-assets.json``), not into the site: the
+browser test serves a page with the same stylesheets unpurged and checks
+that every element looks the same.  ``site_assets_purge: false`` builds
+bundles without purging.
 """
 
 from __future__ import annotations
@@ -176,6 +178,11 @@ def scripts_loaded(site: Path, pages: list[Path]) -> set[Path]:
     return found
 
 
+def manifest_path(site: Path) -> Path:
+    """Where the stylesheets of each bundle are listed: ``{"_static/styles-<hash>.css": [sheet, ...]}``."""
+    return site.parent / "site-assets.json"
+
+
 def bundle_stylesheets(app: Any, site: Path) -> None:
     pages = pages_of(site)
     content = pages + sorted(scripts_loaded(site, pages))
@@ -199,6 +206,10 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
         link = f'<link rel="stylesheet" href="{posixpath.relpath(bundles[sheets], posixpath.dirname(rel) or ".")}" />\n'
         text = text[: links[0].start()] + link + STYLESHEET.sub("", text[links[0].start() :])
         page.write_text(text, encoding="utf-8")
+    manifest = manifest_path(site)
+    listed = json.loads(manifest.read_text()) if manifest.exists() else {}
+    listed.update({name: list(sheets) for sheets, name in bundles.items()})
+    manifest.write_text(json.dumps(listed, indent=1, sort_keys=True))
 
 
 def compress_site(site: Path) -> int:

@@ -6,8 +6,8 @@
 
 The site is served from 127.0.0.1 the way a static host such as GitHub Pages
 serves it: a text file is sent compressed when the browser accepts it (the
-``.br`` or ``.gz`` file written next to it by ``_ext/compress_site.py``, as
-nginx's ``gzip_static`` does; without one, uncompressed).  Each page is
+``.gz`` copy ``_ext/site_assets.py`` writes next to it, as nginx's
+``gzip_static`` does: scripts/static_host.py).  Each page is
 loaded by Lighthouse (``lighthouse`` from the npm registry, fetched by
 ``make lighthouse`` into ``_vendor/``) in Debian's Chromium with its mobile
 preset: a Moto G Power's screen, simulated slow 4G and a 4x slower CPU.
@@ -26,18 +26,17 @@ run to ``--json``.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from scripts.static_host import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 LIGHTHOUSE = ROOT / "_vendor" / "lighthouse" / "node_modules" / "lighthouse" / "cli" / "index.js"
@@ -127,46 +126,6 @@ def lighthouse(url: str) -> dict[str, Any]:
     if result.returncode != 0:
         raise RuntimeError(f"Lighthouse failed on {url}:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout)
-
-
-# ---------------------------------------------------------------------------------------------
-# Serving the site as a static host does
-# ---------------------------------------------------------------------------------------------
-
-#: Pre-compressed siblings the server may send, in order of preference, with their Content-Encoding.
-ENCODINGS = ((".br", "br"), (".gz", "gzip"))
-
-
-class StaticHost(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder; a file with a ``.br`` or ``.gz`` sibling is sent compressed when the browser accepts it."""
-
-    def send_head(self):  # type: ignore[no-untyped-def]
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            path = path / "index.html"
-        accepted = {e.split(";")[0].strip() for e in self.headers.get("Accept-Encoding", "").split(",")}
-        for suffix, encoding in ENCODINGS:
-            packed = path.with_name(path.name + suffix)
-            if encoding in accepted and path.is_file() and packed.is_file():
-                body = packed.open("rb")
-                self.send_response(200)
-                self.send_header("Content-Type", self.guess_type(str(path)))
-                self.send_header("Content-Encoding", encoding)
-                self.send_header("Vary", "Accept-Encoding")
-                self.send_header("Content-Length", str(packed.stat().st_size))
-                self.end_headers()
-                return body
-        return super().send_head()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(StaticHost, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/"
 
 
 def toc_pages() -> list[str]:

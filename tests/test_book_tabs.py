@@ -10,20 +10,18 @@ errors here; test_book.py builds the whole book with warnings as errors.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from scripts.static_host import serve
 from tests import test_book
-from tests.test_book import CHROMIUM, ROOT, QuietHandler, outside_requests
+from tests.test_book import CHROMIUM, ROOT, outside_requests
 
 browser, page = test_book.browser, test_book.page  # fixtures: one Chromium per module, a fresh page per test
 
@@ -58,10 +56,8 @@ def build_labs() -> None:
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     build_labs()
-    handler = functools.partial(QuietHandler, directory=str(OUT / "_build" / "html"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
+    server, url = serve(OUT / "_build" / "html")
+    yield url
     server.shutdown()
 
 
