@@ -15,9 +15,20 @@ handlers:
   book serves plotly.js's 1.5 MB cartesian bundle (see the Makefile's assets);
 - the ipywidgets state (``application/vnd.jupyter.widget-state+json``) and
   the widget scripts are removed when the body shows no widget view;
+- the figures (images of ``_images/``) after the first get ``loading="lazy"``,
+  so that a phone fetches them as the reader scrolls to them, and all of
+  them their width and height, so that the text does not jump when they
+  arrive (``_static/book.css`` keeps them scaling with the column);
 - the theme's and extensions' script files are deferred (they act once the
   page is parsed), except ``documentation_options.js``, which inline scripts
   in ``<head>`` use at once, and except on the search page;
+- the theme's script (``pydata-sphinx-theme.js``) no longer measures every
+  code box and output of the page once it has loaded (to make the ones that
+  scroll tab stops): with sections far from the window not laid out
+  (``content-visibility`` in ``_static/book.css``), that pass laid out the
+  whole page, a second of a slow phone's time.  ``book_a11y.js`` does the
+  same job a section at a time (a build warning says when a new theme
+  version writes that pass differently);
 - the theme's ``fontawesome.js`` (1.5 MB on every page, there to turn icon
   ``<i>`` elements into SVGs) is left out: the theme's CSS already draws the
   same icons from Font Awesome's web fonts.  The theme writes that script
@@ -28,7 +39,13 @@ handlers:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -36,6 +53,7 @@ PLOTLY_MARKER = 'class="plotly-graph-div'
 #: Set on the page context by lazy_demos.py when a demo on the page did not become lazy.
 DEMOS_NEED_PLOTLY = "demos_need_plotly"
 KEEP_BLOCKING = ("documentation_options.js",)
+FIGURE = re.compile(r'<img (?P<attrs>[^>]*?\bsrc="(?:\.\./)*_images/(?P<name>[^"]+)"[^>]*?)\s*/?>')
 
 
 def without_script(html: str, name: str) -> str:
@@ -67,10 +85,74 @@ def deferred(script: Any) -> Any:
     return type(script)(script.filename, priority=script.priority, **{**script.attributes, "defer": "defer"})
 
 
+def lazy_figures(body: str, size: Callable[[str], tuple[int, int] | None]) -> str:
+    """Every figure with its ``width`` and ``height`` (``size(name)`` of the file in ``_images/``), and
+    ``loading="lazy"`` from the second on (the first may be on the first screen); attributes already
+    there are kept."""
+    seen = 0
+
+    def rewrite(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        attrs = match["attrs"]
+        extra = []
+        if " width=" not in f" {attrs}" and (found := size(match["name"])):
+            extra.append(f'width="{found[0]}" height="{found[1]}"')
+        if seen > 1 and "loading=" not in attrs:
+            extra.append('loading="lazy"')
+        if "decoding=" not in attrs:
+            extra.append('decoding="async"')
+        return f"<img {' '.join([attrs, *extra])} />"
+
+    return FIGURE.sub(rewrite, body)
+
+
+def image_sizes(app: Any) -> Callable[[str], tuple[int, int] | None]:
+    """The pixel size of an image Sphinx copies to ``_images/`` under ``name``, read from its source."""
+    sources = {dest: src for src, dest in getattr(app.builder, "images", {}).items()}
+
+    def size(name: str) -> tuple[int, int] | None:
+        from PIL import Image
+
+        source = Path(app.srcdir) / sources.get(name, "")
+        if name not in sources or not source.is_file():
+            return None
+        with Image.open(source) as image:
+            return image.size
+
+    return size
+
+
+#: How the theme's built script starts its pass over scrollable boxes (addTabStopsToScrollableElements).
+THEME_SCRIPT = "_static/scripts/pydata-sphinx-theme.js"
+THEME_TAB_STOP_PASS = re.compile(r'"complete"===document\.readyState\?(\w+)\(\):window\.addEventListener\("load",\1\)')
+PASS_OFF = "void 0/* the book's book_a11y.js makes scrolling boxes tab stops (_ext/page_assets.py) */"
+
+
+def without_theme_tab_stop_pass(script: str) -> str | None:
+    """The theme's script without the call of its pass over scrollable boxes; None if it is not found."""
+    if PASS_OFF in script:
+        return script
+    switched_off, found = THEME_TAB_STOP_PASS.subn(PASS_OFF, script)
+    return switched_off if found == 1 else None
+
+
+def switch_off_theme_tab_stop_pass(app: Any, exception: Exception | None) -> None:
+    path = Path(app.outdir) / THEME_SCRIPT
+    if exception is not None or app.builder.format != "html" or not path.exists():
+        return
+    script = without_theme_tab_stop_pass(path.read_text(encoding="utf-8"))
+    if script is None:
+        logger.warning(f"{THEME_SCRIPT}: the theme's pass over scrollable boxes was not found (a new theme version?): "
+                       "see _ext/page_assets.py and keep book_a11y.js the only one", type="page_assets")  # fmt: skip
+    else:
+        path.write_text(script, encoding="utf-8")
+
+
 def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
     if app.builder.format != "html":
         return
-    body = context.get("body", "")
+    body = context["body"] = lazy_figures(context.get("body", ""), image_sizes(app))
     scripts = context.get("script_files")
     if not isinstance(scripts, list):
         return
@@ -86,6 +168,8 @@ def choose_scripts(app: Any, pagename: str, templatename: str, context: dict, do
 
 def setup(app: Any) -> dict:
     app.add_config_value("page_assets_plotly_js", "../plotly-cartesian.min.js", "html")
-    app.connect("html-page-context", choose_scripts, priority=800)
+    # after accessibility.py (800), which links each figure to itself by matching its plain <img> tag
+    app.connect("html-page-context", choose_scripts, priority=850)
     app.connect("builder-inited", add_template_filter)
+    app.connect("build-finished", switch_off_theme_tab_stop_pass)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

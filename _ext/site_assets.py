@@ -15,9 +15,10 @@ is written (``build-finished``), this extension
   in a script a page loads (scripts add classes as they run), or matches
   ``site_assets_keep`` (classes scripts build from pieces, such as Bootstrap's
   tooltips); fonts and animations no kept rule uses go too;
-- **subsets the icon fonts** (``site_assets_icon_fonts``, Font Awesome's) to
-  the icons the kept rules draw, with fontTools (a dependency of matplotlib),
-  as WOFF files next to the originals;
+- **subsets the fonts**, with fontTools and brotli, into WOFF2 files next to
+  the originals: the icon fonts (``site_assets_icon_fonts``, Font Awesome's)
+  to the icons the kept rules draw, the text fonts (``site_assets_text_fonts``,
+  KaTeX's: families named ``KaTeX_...``) to the characters the pages hold;
 - **compresses** every text file of the site (HTML, CSS, JavaScript, SVG,
   JSON, notebooks) into a ``.gz`` copy beside it, for static hosts that serve
   such copies to browsers that accept gzip (nginx's ``gzip_static``, Caddy's
@@ -33,13 +34,15 @@ bundles without purging.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import html
 import json
 import posixpath
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,8 @@ FONT_FAMILY = re.compile(r"""font-family:\s*["']?([^;"'}]+?)["']?\s*[;}]""")
 #: An icon is one character, named in a ``content`` declaration or a custom property (``--fa:"\f09b"``).
 ICON = re.compile(r"""(?:content|--[\w-]+)\s*:\s*["']((?:\\[0-9a-fA-F]{1,6}\s?|[^"'\\])+)["']""")
 BUNDLE = re.compile(r"styles-[0-9a-f]{12}\.css$")
+TAG = re.compile(r"<[^>]+>")
+FONT_FILES = (".woff2", ".woff", ".ttf")
 #: Text files a static host should send compressed.
 COMPRESS = {".html", ".css", ".js", ".json", ".svg", ".txt", ".xml", ".ipynb", ".md"}
 MIN_COMPRESS_BYTES = 1024
@@ -118,45 +123,51 @@ def icons_drawn(css: str) -> set[int]:
 
 
 def subset_font(source: Path, codepoints: set[int]) -> bytes:
-    """The font at ``source`` cut to ``codepoints`` (those it has), as WOFF."""
+    """The font at ``source`` cut to ``codepoints`` (those it has), as WOFF2 (fontTools, with brotli)."""
     import io
 
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(source, recalcTimestamp=False)  # the same icons give the same bytes
+    font = TTFont(source, recalcTimestamp=False)  # the same glyphs give the same bytes
     options = subset.Options()
-    options.flavor = "woff"
+    options.flavor = "woff2"
     options.layout_features = ["*"]
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(codepoints & set(font.getBestCmap())))
     subsetter.subset(font)
     out = io.BytesIO()
-    font.flavor = "woff"
+    font.flavor = "woff2"
     font.save(out)
     return out.getvalue()
 
 
-def subset_icon_fonts(css: str, site: Path, families: list[str]) -> str:
-    """Each ``@font-face`` of an icon font in ``families`` pointed at a WOFF file holding only the icons drawn."""
-    codepoints = icons_drawn(css)
+def text_codepoints(pages: Iterable[Path]) -> set[int]:
+    """Every character of the pages' text (tags, scripts and styles left out; entities decoded)."""
+    found: set[int] = set()
+    for page in pages:
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
+        found |= {ord(c) for c in html.unescape(TAG.sub(" ", text))}
+    return found
+
+
+def subset_fonts(css: str, site: Path, wanted: Callable[[str], set[int] | None]) -> str:
+    """Each ``@font-face`` whose family ``wanted`` gives code points for, pointed at a WOFF2 file next to the
+    original holding only those glyphs (the others are left as they are)."""
 
     def cut(match: re.Match[str]) -> str:
         rule = match[0]
         family = FONT_FAMILY.search(rule)
-        name = family[1].replace("\\", "").strip() if family else ""
-        if name not in families:
+        codepoints = wanted(family[1].replace("\\", "").strip()) if family else None
+        sources = [ref.split("?")[0] for _, ref in URL.findall(rule) if ref.split("?")[0].endswith(FONT_FILES)]
+        if codepoints is None or not sources:
             return rule
-        # fontTools reads WOFF2 only with the brotli package: the TrueType or WOFF copy is read instead.
-        sources = sorted((ref for _, ref in URL.findall(rule) if ref.endswith((".ttf", ".woff"))), key=len)
-        if not sources:
-            return rule
-        source = site / "_static" / sources[0].split("?")[0]
+        source = site / "_static" / sources[0]
         data = subset_font(source, codepoints)
-        target = source.with_name(f"{source.stem}-{hashlib.sha256(data).hexdigest()[:12]}.woff")
+        target = source.with_name(f"{source.stem.split('.')[0]}-{hashlib.sha256(data).hexdigest()[:12]}.woff2")
         if not target.exists():
             target.write_bytes(data)
-        src = f'src:url("{posixpath.relpath(target.relative_to(site).as_posix(), "_static")}") format("woff")'
+        src = f'src:url("{posixpath.relpath(target.relative_to(site).as_posix(), "_static")}") format("woff2")'
         return re.sub(r"src:[^;}]*", src, rule, count=1)
 
     return FONT_FACE.sub(cut, css)
@@ -188,6 +199,17 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
     content = pages + sorted(scripts_loaded(site, pages))
     purgecss = (Path(app.srcdir) / app.config.site_assets_purgecss).resolve()
     bundles: dict[tuple[str, ...], str] = {}
+    icon_fonts, text_fonts = set(app.config.site_assets_icon_fonts), tuple(app.config.site_assets_text_fonts)
+
+    @functools.cache
+    def characters() -> frozenset[int]:  # of every page, read when a text font is first cut
+        return frozenset(text_codepoints(pages))
+
+    def glyphs(family: str, icons: set[int]) -> set[int] | None:
+        if family in icon_fonts:
+            return icons
+        return icons | characters() if family.startswith(text_fonts) else None
+
     for page in pages:
         rel = page.relative_to(site).as_posix()
         text = page.read_text(encoding="utf-8")
@@ -199,7 +221,7 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
             css = "\n".join(css_with_imports(site, sheet) for sheet in sheets)
             if app.config.site_assets_purge:
                 css = purge(css, content, list(app.config.site_assets_keep), purgecss)
-                css = subset_icon_fonts(css, site, list(app.config.site_assets_icon_fonts))
+                css = subset_fonts(css, site, functools.partial(glyphs, icons=icons_drawn(css)))
             name = f"_static/styles-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
             (site / name).write_text(css, encoding="utf-8")
             bundles[sheets] = name
@@ -240,6 +262,7 @@ def setup(app: Any) -> dict:
     app.add_config_value("site_assets_compress", True, "html")
     app.add_config_value("site_assets_purgecss", "_vendor/node-build/node_modules/purgecss", "html")
     app.add_config_value("site_assets_icon_fonts", ["Font Awesome 6 Free", "Font Awesome 6 Brands"], "html")
+    app.add_config_value("site_assets_text_fonts", ["KaTeX_"], "html")
     # Classes that scripts build from pieces, so that they appear in no file whole: Bootstrap's tooltips
     # and dropdowns ("bs-tooltip-" + placement, data-popper-placement) and its show/hide states.
     keep = [r"^bs-", r"tooltip", r"popper", r"^show$", r"^fade$", r"^collaps"]

@@ -141,17 +141,39 @@ def outside_requests(page, site: str) -> list[str]:  # type: ignore[no-untyped-d
     return [url for url in page.requests if not url.startswith(local)]
 
 
+def scroll_to(locator) -> None:  # type: ignore[no-untyped-def]
+    """Scroll ``locator`` to the middle of the window as a reader's browser does (a link to it, find in page),
+    so that the section around it is laid out (book.css: ``content-visibility: auto``); Playwright's own
+    scrolling can leave that section unrendered."""
+    locator.evaluate("el => el.scrollIntoView({block: 'center'})")
+
+
 def wait_until_rendered(page) -> None:  # type: ignore[no-untyped-def]
-    """Until the page's fonts are in and every plotly figure is drawn (a demo loads when scrolled near)."""
+    """Until the page's fonts and figures are in (lazy ones fetched at once) and every plotly figure is drawn
+    (a demo loads when the reader comes near it)."""
     from playwright.sync_api import expect
 
-    page.evaluate("document.fonts.ready.then(() => true)")
+    page.evaluate(LOAD_EVERY_IMAGE)
     plots = page.locator(".d2lmini-demo-plot, .plotly-graph-div")
-    for plot in plots.all():  # a demo draws its plot when it comes near the screen
-        plot.scroll_into_view_if_needed()
+    for plot in plots.all():
+        scroll_to(plot)
         expect(plot.locator("svg.main-svg").first).to_be_attached(timeout=30000)
     if plots.count():
         page.evaluate("window.scrollTo(0, 0)")
+
+
+#: Fetch the figures that load lazily (page_assets.py) at once, then wait for every image and font.
+LOAD_EVERY_IMAGE = """async () => {
+  document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; });
+  await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+  await document.fonts.ready;
+  return true;
+}"""
+
+#: The figures (_images/) without their width and height, and those after the first that do not load lazily.
+FIGURES_UNSIZED = """() => [...document.querySelectorAll('article img[src*="_images/"]')].map((img, i) =>
+  (!img.getAttribute('width') || !img.getAttribute('height') || (i > 0) !== (img.getAttribute('loading') === 'lazy'))
+    ? img.getAttribute('src') : null).filter(Boolean)"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,6 +313,8 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     response = page.goto(site + path, wait_until="networkidle")
     assert response is not None and response.ok, f"{path} did not load"
     first_load = list(page.loaded)
+    unsized = page.evaluate(FIGURES_UNSIZED)
+    assert unsized == [], f"{path}: figures without width and height, or loaded at once after the first: {unsized}"
     demos_near = any(top < 2 for top in page.evaluate(DEMO_TOPS))
     wait_until_rendered(page)
     text = page.inner_text("main")
@@ -363,6 +387,7 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     # No WCAG 2.0/2.1 A or AA violation, in light and dark mode, on a screen and on a phone.
     page.add_script_tag(content=axe_source())
     page.add_style_tag(content=NO_MOTION)
+    page.keyboard.press("Tab")  # as a keyboard user does: every box that scrolls is measured (book_a11y.js)
     settle(page, DESKTOP["width"])
     violations = axe_violations(page, "light, 1280 px")
     screenshot(page, path)
@@ -557,7 +582,7 @@ def test_demo_buttons_work_with_a_mouse_and_at_390_px(page, site: str) -> None: 
     page.goto(site + "chapters/activations.html", wait_until="networkidle")
     wait_until_rendered(page)
     figure = page.locator("#d2lmini-activation-explorer")
-    figure.scroll_into_view_if_needed()
+    scroll_to(figure)
     before = figure.evaluate(DEMO_STATE)
     box = figure.bounding_box()
     for label in figure.locator("fieldset label").all():  # every button inside the figure, none cut off
@@ -603,7 +628,7 @@ def test_a_demo_waits_for_the_reader_and_starts_when_the_keyboard_reaches_it(pag
     expect(figure).to_have_attribute("data-demo", "ready", timeout=30000)
     plot = figure.locator(".d2lmini-demo-plot")
     expect(plot.locator("svg.main-svg").first).to_be_attached(timeout=30000)
-    plot.scroll_into_view_if_needed()
+    scroll_to(plot)
     assert plot.evaluate(ON_TOP) == "plot", "the picture of the first frame hides the plot"
     before = figure.evaluate(DEMO_STATE)
     page.keyboard.press("ArrowLeft" if focus["atMax"] else "ArrowRight")
@@ -619,7 +644,7 @@ def test_a_demo_keeps_its_first_frame_and_says_so_when_plotly_cannot_load(page, 
     page.route("**/plotly-cartesian.min.js", lambda route: route.abort())
     page.goto(site + "chapters/activations.html", wait_until="networkidle")
     figure = page.locator("figure.d2lmini-demo").first
-    figure.scroll_into_view_if_needed()
+    scroll_to(figure)
     expect(figure).to_have_attribute("data-demo", "failed", timeout=30000)
     expect(figure.locator(".d2lmini-demo-error")).to_contain_text("could not load")
     plot = figure.locator(".d2lmini-demo-plot")

@@ -424,7 +424,9 @@ def test_stylesheets_are_inlined_into_one_with_urls_relative_to_static(tmp_path:
 
 def test_each_page_links_one_bundle_of_its_stylesheets_listed_beside_the_site(tmp_path: Path) -> None:
     site = small_site(tmp_path)
-    app = SimpleNamespace(srcdir=str(ROOT), config=SimpleNamespace(site_assets_purge=False, site_assets_purgecss=""))
+    config = SimpleNamespace(site_assets_purge=False, site_assets_purgecss="", site_assets_icon_fonts=[],
+                             site_assets_text_fonts=[])  # fmt: skip
+    app = SimpleNamespace(srcdir=str(ROOT), config=config)
     site_assets.bundle_stylesheets(app, site)
     index, chapter = (site / "index.html").read_text(), (site / "chapters" / "one.html").read_text()
     (first,) = re.findall(r'<link rel="stylesheet" href="(_static/styles-[0-9a-f]{12}\.css)" />', index)
@@ -460,31 +462,38 @@ def test_icons_drawn_are_the_one_character_strings_of_the_css() -> None:
     assert site_assets.icons_drawn(css) == {0xF002, 0xF09B, 0xF105, 0xF0C9}
 
 
-def test_an_icon_font_is_cut_to_the_icons_drawn(tmp_path: Path) -> None:
+def test_a_font_is_cut_to_the_glyphs_wanted_and_its_rule_points_at_the_cut(tmp_path: Path) -> None:
     from fontTools.ttLib import TTFont
 
     searched = {0xF002, 0xF0C9, 0x10FFFF}  # magnifying glass, bars, and a code point the font lacks
-    woff = site_assets.subset_font(SOLID_TTF, searched)
-    assert woff == site_assets.subset_font(SOLID_TTF, searched), "the same icons give the same bytes"
-    (tmp_path / "icons.woff").write_bytes(woff)
-    font = TTFont(tmp_path / "icons.woff")
-    assert font.flavor == "woff" and set(font.getBestCmap()) == {0xF002, 0xF0C9}
-    assert len(woff) < 5000 < SOLID_TTF.stat().st_size // 50
+    woff2 = site_assets.subset_font(SOLID_TTF, searched)
+    assert woff2 == site_assets.subset_font(SOLID_TTF, searched), "the same glyphs give the same bytes"
+    (tmp_path / "icons.woff2").write_bytes(woff2)
+    font = TTFont(tmp_path / "icons.woff2")
+    assert font.flavor == "woff2" and set(font.getBestCmap()) == {0xF002, 0xF0C9}
+    assert len(woff2) < 3000 < SOLID_TTF.stat().st_size // 100
     site = tmp_path / "site"
     webfonts = site / "_static" / "vendor" / "fontawesome" / "webfonts"
     webfonts.mkdir(parents=True)
-    shutil.copy(SOLID_TTF, webfonts)
-    css = ('@font-face{font-family:"Font Awesome 6 Free";font-weight:900;src:url("vendor/fontawesome/webfonts/'
-           'fa-solid-900.woff2") format("woff2"),'
-           'url("vendor/fontawesome/webfonts/fa-solid-900.ttf") format("truetype")}'
-           '@font-face{font-family:KaTeX_Main;src:url("katex/fonts/KaTeX_Main.woff2") format("woff2")}'
-           '.fa-bars{--fa:"\\f0c9"}')  # fmt: skip
-    cut = site_assets.subset_icon_fonts(css, site, ["Font Awesome 6 Free"])
-    (src,) = re.findall(
-        r'src:url\("(vendor/fontawesome/webfonts/fa-solid-900-[0-9a-f]{12}\.woff)"\) format\("woff"\)', cut
+    shutil.copy(SOLID_TTF, webfonts / "fa-solid-900.woff2")  # TrueType under the WOFF2 name: fontTools reads both
+    css = (
+        '@font-face{font-family:"Font Awesome 6 Free";font-weight:900;src:url("vendor/fontawesome/webfonts/'
+        'fa-solid-900.woff2") format("woff2"),url("vendor/fontawesome/webfonts/fa-solid-900.ttf") format("truetype")}'
+        '@font-face{font-family:KaTeX_Main;src:url("katex/fonts/KaTeX_Main.woff2") format("woff2")}'
+        '.fa-bars{--fa:"\\f0c9"}'
     )
+    wanted = {"Font Awesome 6 Free": site_assets.icons_drawn(css)}
+    cut = site_assets.subset_fonts(css, site, wanted.get)
+    rule = r'src:url\("(vendor/fontawesome/webfonts/fa-solid-900-[0-9a-f]{12}\.woff2)"\) format\("woff2"\)'
+    (src,) = re.findall(rule, cut)
     assert set(TTFont(site / "_static" / src).getBestCmap()) == {0xF0C9}
-    assert 'src:url("katex/fonts/KaTeX_Main.woff2")' in cut, "fonts of other families are left as they are"
+    assert 'src:url("katex/fonts/KaTeX_Main.woff2")' in cut, "a font no glyphs are asked of is left as it is"
+
+
+def test_the_text_fonts_keep_every_character_of_the_pages(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text('<p title="ignored">x &lt; &#955;</p><script>var hidden = "Ω";</script><style>b{}</style>σ')
+    assert site_assets.text_codepoints([page]) == {ord(c) for c in "x < λσ"}
 
 
 def test_every_text_file_gets_an_up_to_date_gzip_copy(tmp_path: Path) -> None:
