@@ -317,12 +317,12 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     assert unsized == [], f"{path}: figures without width and height, or loaded at once after the first: {unsized}"
     demos_near = any(top < 2 for top in page.evaluate(DEMO_TOPS))
     wait_until_rendered(page)
-    text = page.inner_text("main")
+    text = page.text_content("main") or ""  # not inner_text: it reads nothing in sections not laid out
 
     # No Python error output shown to the reader.
     assert "Traceback (most recent call last)" not in text, f"{path} shows a traceback"
     assert page.locator(".output.error, .output.traceback").count() == 0
-    for stderr in page.locator(".output.stderr").all_inner_texts():
+    for stderr in page.locator(".output.stderr").all_text_contents():
         assert not re.search(r"Error|Exception", stderr), f"{path} shows an error on stderr: {stderr[:300]}"
 
     # Every formula was typeset when the book was built (KaTeX), with its MathML for screen readers;

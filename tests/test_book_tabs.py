@@ -61,11 +61,13 @@ def site() -> Iterator[str]:
     server.shutdown()
 
 
+#: The text of the tab shown in every set (textContent: sections far from the window are not laid out,
+#: see _static/book.css, and innerText reads nothing there).
 SHOWN = """sets => sets.map(set => {
     const panel = [...set.querySelectorAll(':scope > .sd-tab-content')].find(p => p.offsetParent !== null);
     const label = panel && panel.previousElementSibling;
-    const text = sel => panel ? [...panel.querySelectorAll(sel)].map(e => e.innerText.trim()).join('\\n') : '';
-    return {tab: label ? label.innerText.trim() : null, code: text('.cell_input'), output: text('.cell_output')};
+    const text = sel => panel ? [...panel.querySelectorAll(sel)].map(e => e.textContent.trim()).join('\\n') : '';
+    return {tab: label ? label.textContent.trim() : null, code: text('.cell_input'), output: text('.cell_output')};
 })"""
 
 
