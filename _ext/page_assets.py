@@ -33,7 +33,11 @@ handlers:
   ``<i>`` elements into SVGs) is left out: the theme's CSS already draws the
   same icons from Font Awesome's web fonts.  The theme writes that script
   in its template, so ``_templates/layout.html`` removes it with the
-  ``without_script`` filter this extension adds.
+  ``without_script`` filter this extension adds;
+- the theme's ``<link rel="preload">`` of its two deferred scripts goes
+  (``without_script_preloads``): on a slow connection they shared the
+  bandwidth with the stylesheet that the first paint waits for, and a
+  deferred script runs only once the page is parsed anyway.
 """
 
 from __future__ import annotations
@@ -62,10 +66,16 @@ def without_script(html: str, name: str) -> str:
     return re.sub(pattern, "", html)
 
 
+def without_script_preloads(html: str) -> str:
+    """``html`` without ``<link rel="preload" as="script">`` elements (a Jinja filter for templates)."""
+    return re.sub(r'\s*<link\b(?=[^>]*\brel="preload")(?=[^>]*\bas="script")[^>]*>', "", html)
+
+
 def add_template_filter(app: Any) -> None:
     templates = getattr(app.builder, "templates", None)
     if templates is not None and hasattr(templates, "environment"):
         templates.environment.filters["without_script"] = without_script
+        templates.environment.filters["without_script_preloads"] = without_script_preloads
 
 
 def needs_plotly(body: str, context: dict) -> bool:

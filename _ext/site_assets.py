@@ -132,7 +132,9 @@ def subset_font(source: Path, codepoints: set[int]) -> bytes:
     font = TTFont(source, recalcTimestamp=False)  # the same glyphs give the same bytes
     options = subset.Options()
     options.flavor = "woff2"
-    options.layout_features = ["*"]
+    options.layout_features = ["*"]  # and the kerning, hinting and substitutions of the glyphs kept
+    options.legacy_kern = True
+    options.notdef_outline = True
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(codepoints & set(font.getBestCmap())))
     subsetter.subset(font)
@@ -178,7 +180,7 @@ def pages_of(site: Path) -> list[Path]:
 
 
 def scripts_loaded(site: Path, pages: list[Path]) -> set[Path]:
-    """Every local script file a page loads (``<script src>``), and the book's lazily loaded scripts."""
+    """Every local script file a page loads (``<script src>``)."""
     found = set()
     for page in pages:
         rel = page.relative_to(site).as_posix()

@@ -153,20 +153,33 @@ def table(results: dict[str, Run]) -> str:
 
 
 def audit(
-    site: str, pages: list[str], runs_if_missed: int, min_runs: int = 1
-) -> tuple[dict[str, Run], dict[str, list[Run]]]:
-    """Each page's judged run, and every run made: ``min_runs`` loads of each page, up to ``runs_if_missed``
-    while the median misses a target."""
+    site: str, pages: list[str], runs_if_missed: int, min_runs: int = 1, baseline: str | None = None
+) -> tuple[dict[str, Run], dict[str, list[Run]], dict[str, list[Run]]]:
+    """Each page's judged run and every run made: ``min_runs`` loads of each page, up to ``runs_if_missed``
+    while the median misses a target; and, with a ``baseline`` site, a load of the same page there before
+    each one (the same conditions for both: a busy machine slows both alike)."""
     judged: dict[str, Run] = {}
     every: dict[str, list[Run]] = {}
+    before: dict[str, list[Run]] = {}
     for page in pages:
-        runs = [parse_report(lighthouse(site + page)) for _ in range(max(min_runs, 1))]
-        while misses(median_run(runs)) and len(runs) < runs_if_missed:
+        runs: list[Run] = []
+        base: list[Run] = []
+
+        def load(page: str = page, runs: list[Run] = runs, base: list[Run] = base) -> None:
+            if baseline:
+                base.append(parse_report(lighthouse(baseline + page)))
             runs.append(parse_report(lighthouse(site + page)))
+
+        for _ in range(max(min_runs, 1)):
+            load()
+        while misses(median_run(runs)) and len(runs) < runs_if_missed:
+            load()
         every[page], judged[page] = runs, median_run(runs)
+        if baseline:
+            before[page] = base
         status = "; ".join(misses(judged[page])) or "ok"
         print(f"{page}: {len(runs)} run(s), performance {[r.performance for r in runs]}: {status}", file=sys.stderr)
-    return judged, every
+    return judged, every, before
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,17 +189,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="loads of a page that misses a target (default: 3)")
     parser.add_argument("--min-runs", type=int, default=1, help="loads of every page (default: 1)")
     parser.add_argument("--json", type=Path, help="write every run here")
+    parser.add_argument("--baseline", type=Path, help="another build of the book (say, before a change), loaded "
+                        "before each load of a page and tabled first, not judged")  # fmt: skip
     args = parser.parse_args(argv)
     if not (args.site / "index.html").is_file():
         raise SystemExit(f"no built book in {args.site}: run `make book` first")
     server, site = serve(args.site)
+    base_server, baseline = serve(args.baseline) if args.baseline else (None, None)
     try:
-        judged, every = audit(site, args.pages or toc_pages(), args.runs, args.min_runs)
+        judged, every, before = audit(site, args.pages or toc_pages(), args.runs, args.min_runs, baseline)
     finally:
         server.shutdown()
+        if base_server:
+            base_server.shutdown()
+    if before:
+        print(f"Before ({args.baseline}), median of {args.min_runs} or more loads:\n")
+        print(table({page: median_run(runs) for page, runs in before.items()}))
+        print(f"\nAfter ({args.site}):\n")
     print(table(judged))
     if args.json:
-        args.json.write_text(json.dumps({p: [asdict(r) for r in runs] for p, runs in every.items()}, indent=1))
+        record = {"site": {p: [asdict(r) for r in runs] for p, runs in every.items()}}
+        record |= {"baseline": {p: [asdict(r) for r in runs] for p, runs in before.items()}} if before else {}
+        args.json.write_text(json.dumps(record, indent=1))
     failing = {page: misses(run) for page, run in judged.items() if misses(run)}
     for page, found in failing.items():
         print(f"FAIL {page}: {'; '.join(found)}", file=sys.stderr)

@@ -145,6 +145,18 @@ def test_without_script_drops_only_the_named_script_file() -> None:
     assert page_assets.without_script(head, "bootstrap.js") == head  # a preload link is not a script
 
 
+def test_script_preloads_are_dropped_and_nothing_else() -> None:
+    head = (
+        '<link rel="stylesheet" href="_static/styles-0123456789ab.css" />\n'
+        '  <link rel="preload" as="script" href="_static/scripts/bootstrap.js?digest=1" />\n'
+        '<link rel="preload" href="_static/x.woff2" as="font" crossorigin />\n'
+        '<link as="script" rel="preload" href="_static/scripts/pydata-sphinx-theme.js" />'
+    )
+    kept = page_assets.without_script_preloads(head).split("\n")
+    assert kept == ['<link rel="stylesheet" href="_static/styles-0123456789ab.css" />',
+                    '<link rel="preload" href="_static/x.woff2" as="font" crossorigin />']  # fmt: skip
+
+
 def test_sidebar_toggles_get_their_chapter_as_name() -> None:
     tree = (
         '<li><a class="reference internal" href="a.html">1. First</a></li>'
