@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -122,10 +123,20 @@ def lighthouse(url: str) -> dict[str, Any]:
     cmd = ["node", str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet",
            "--only-categories=performance,accessibility", "--disable-full-page-screenshot",
            f"--chrome-flags={CHROME_FLAGS}"]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "CHROME_PATH": CHROME}, timeout=300)
-    if result.returncode != 0:
-        raise RuntimeError(f"Lighthouse failed on {url}:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout)
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "CHROME_PATH": CHROME})  # fmt: skip
+    try:
+        out, err = process.communicate(timeout=300)
+    except BaseException:  # a timeout, Ctrl+C or SIGTERM: Lighthouse closes its Chrome on SIGINT
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(f"Lighthouse failed on {url}:\n{err[-3000:]}")
+    return json.loads(out)
 
 
 def toc_pages() -> list[str]:
@@ -192,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="another build of the book (say, before a change), loaded "
                         "before each load of a page and tabled first, not judged")  # fmt: skip
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stopped: close the browser as on Ctrl+C
     if not (args.site / "index.html").is_file():
         raise SystemExit(f"no built book in {args.site}: run `make book` first")
     server, site = serve(args.site)

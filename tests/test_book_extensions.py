@@ -43,6 +43,7 @@ site_assets = load("site_assets")
 ROOT = EXT.parent
 KATEX_JS = ROOT / "_vendor" / "node-build" / "node_modules" / "katex" / "dist" / "katex.min.js"
 PURGECSS = ROOT / "_vendor" / "node-build" / "node_modules" / "purgecss"
+#: Tests that start Node (KaTeX, PurgeCSS) or build a small book: slow, and skipped without the tools.
 needs_node_tools = pytest.mark.skipif(
     shutil.which("node") is None or not KATEX_JS.exists() or not PURGECSS.exists(),
     reason="needs Node.js and the book's build tools (make setup puts them in _vendor/node-build/)",
@@ -240,6 +241,7 @@ def test_display_math_is_wrapped_as_sphinx_hands_it_to_mathjax() -> None:
     assert katex_math.display_tex(block(amsmath, nowrap=True)) == amsmath
 
 
+@pytest.mark.slow
 @needs_node_tools
 def test_katex_gives_html_for_the_eye_and_mathml_for_screen_readers_or_the_error() -> None:
     katex = katex_math.Katex(KATEX_JS)
@@ -256,6 +258,7 @@ def test_katex_gives_html_for_the_eye_and_mathml_for_screen_readers_or_the_error
     katex.process.kill()
 
 
+@pytest.mark.slow
 @needs_node_tools
 def test_a_book_built_with_katex_has_typeset_math_and_a_warning_that_names_a_bad_formula(tmp_path: Path) -> None:
     """A small Sphinx project with the extension: math in prose and display, numbered; a broken formula warns."""
@@ -337,6 +340,7 @@ def test_a_demo_made_by_widgets_becomes_lazy_with_its_states_and_first_frame_in_
         assert part in figure
 
 
+@pytest.mark.slow
 @needs_node_tools
 def test_the_rewritten_demo_script_is_valid_javascript(tmp_path: Path) -> None:
     import subprocess
@@ -452,6 +456,7 @@ def test_each_page_links_one_bundle_of_its_stylesheets_listed_beside_the_site(tm
     assert (site / "index.html").read_text() == index
 
 
+@pytest.mark.slow
 @needs_node_tools
 def test_purging_keeps_the_rules_pages_and_their_scripts_use(tmp_path: Path) -> None:
     site = small_site(tmp_path)
