@@ -158,6 +158,35 @@ def test_script_preloads_are_dropped_and_nothing_else() -> None:
                     '<link rel="preload" href="_static/x.woff2" as="font" crossorigin />']  # fmt: skip
 
 
+def test_figures_get_their_size_and_all_but_the_first_load_lazily() -> None:
+    body = (
+        '<a class="figure-full-size" href="../_images/a.png"><img alt="first figure" src="../_images/a.png" /></a>'
+        '<img alt="Binder logo" src="../_static/images/logo_binder.svg">'
+        '<img alt="second figure" src="../_images/b.png" />'
+        '<img alt="third, sized by hand" src="_images/c.png" width="10" height="5" loading="eager" />'
+    )
+    sizes = {"a.png": (700, 260), "b.png": (954, 296), "c.png": (1, 1)}
+    out = page_assets.lazy_figures(body, sizes.get)
+    assert '<img alt="first figure" src="../_images/a.png" width="700" height="260" decoding="async" />' in out
+    second = '<img alt="second figure" src="../_images/b.png" width="954" height="296" loading="lazy" decoding="async"'
+    third = '<img alt="third, sized by hand" src="_images/c.png" width="10" height="5" loading="eager" decoding'
+    assert second in out and third in out
+    assert '<img alt="Binder logo" src="../_static/images/logo_binder.svg">' in out, "only figures of _images/"
+    unknown = page_assets.lazy_figures('<img alt="x" src="_images/new.png" />', {}.get)
+    assert unknown == '<img alt="x" src="_images/new.png" decoding="async" />', "no size known: none written"
+
+
+def test_the_theme_scan_of_scroll_boxes_is_switched_off_in_its_real_script() -> None:
+    theme = Path(importlib.util.find_spec("pydata_sphinx_theme").submodule_search_locations[0])
+    script = (theme / "theme" / "pydata_sphinx_theme" / "static" / "scripts" / "pydata-sphinx-theme.js").read_text()
+    off = page_assets.without_theme_tab_stop_pass(script)
+    assert off is not None, "the installed theme starts its scan differently: update THEME_TAB_STOP_PASS"
+    assert page_assets.THEME_TAB_STOP_PASS.search(off) is None and page_assets.PASS_OFF in off
+    assert len(off) < len(script) + len(page_assets.PASS_OFF)
+    assert page_assets.without_theme_tab_stop_pass(off) == off, "switching it off twice changes nothing"
+    assert page_assets.without_theme_tab_stop_pass("console.log('another theme')") is None
+
+
 def test_sidebar_toggles_get_their_chapter_as_name() -> None:
     tree = (
         '<li><a class="reference internal" href="a.html">1. First</a></li>'
