@@ -499,6 +499,13 @@ def test_purging_keeps_the_rules_pages_and_their_scripts_use(tmp_path: Path) -> 
     assert ".never-shown" not in purged
     without_math = site_assets.purge(css, content[:1] + content[2:], [], PURGECSS)
     assert "@font-face" not in without_math and ".bs-tooltip-auto" not in without_math
+    config = SimpleNamespace(site_assets_purge=True, site_assets_purgecss=str(PURGECSS), site_assets_keep=[],
+                             site_assets_icon_fonts=[], site_assets_text_fonts=[])  # fmt: skip
+    site_assets.bundle_stylesheets(SimpleNamespace(srcdir=str(ROOT), config=config), site)
+    (bundle,) = re.findall(r'href="(_static/styles-\w+\.css)"', (site / "index.html").read_text())
+    css = (site / bundle).read_text()
+    assert ".added-by-script" in css, "a class only a script the page loads adds is kept"
+    assert ".unused" not in css and ".used" in css
 
 
 def test_icons_drawn_are_the_one_character_strings_of_the_css() -> None:
