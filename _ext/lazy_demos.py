@@ -137,6 +137,18 @@ def defer_demos(app: Any, pagename: str, templatename: str, context: dict, doctr
         app.add_js_file(LOADER, loading_method="defer")
 
 
+def prune(app: Any, exception: Exception | None) -> None:
+    """Remove the states and pictures of demos (from earlier builds) that no page uses any more."""
+    folder = Path(app.outdir) / FOLDER
+    if exception is not None or app.builder.format != "html" or not folder.is_dir():
+        return
+    pages = [p for p in Path(app.outdir).rglob("*.html") if not p.is_relative_to(Path(app.outdir) / "_static")]
+    used = {name for page in pages for name in re.findall(r"_static/demos/([\w.-]+)", page.read_text(encoding="utf-8"))}
+    for path in folder.iterdir():
+        if path.name.removesuffix(".gz") not in used:
+            path.unlink()
+
+
 def add_static(app: Any) -> None:
     if str(STATIC) not in app.config.html_static_path:
         app.config.html_static_path.append(str(STATIC))
@@ -145,4 +157,5 @@ def add_static(app: Any) -> None:
 def setup(app: Any) -> dict:
     app.connect("builder-inited", add_static)
     app.connect("html-page-context", defer_demos, priority=700)
+    app.connect("build-finished", prune)  # before site_assets.py compresses the site
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -19,6 +19,7 @@ is written (``build-finished``), this extension
   the originals: the icon fonts (``site_assets_icon_fonts``, Font Awesome's)
   to the icons the kept rules draw, the text fonts (``site_assets_text_fonts``,
   KaTeX's: families named ``KaTeX_...``) to the characters the pages hold;
+- **prunes** the bundles and cut fonts of earlier builds that no page uses;
 - **compresses** every text file of the site (HTML, CSS, JavaScript, SVG,
   JSON, notebooks) into a ``.gz`` copy beside it, for static hosts that serve
   such copies to browsers that accept gzip (nginx's ``gzip_static``, Caddy's
@@ -236,6 +237,26 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
     manifest.write_text(json.dumps(listed, indent=1, sort_keys=True))
 
 
+SUBSET_FONT = re.compile(r"-[0-9a-f]{12}\.woff2$")
+
+
+def prune(site: Path) -> list[str]:
+    """Remove the bundles and cut fonts of earlier builds that no page uses any more (and their .gz copies);
+    returns what was removed, site-relative."""
+    linked = {m for page in pages_of(site) for m in re.findall(r"_static/styles-[0-9a-f]{12}\.css", page.read_text())}
+    bundles = {p.relative_to(site).as_posix() for p in (site / "_static").glob("styles-*.css")}
+    used_fonts = {
+        posixpath.normpath(f"_static/{ref}") for bundle in linked & bundles
+        for _, ref in URL.findall((site / bundle).read_text(encoding="utf-8"))
+    }  # fmt: skip
+    fonts = {p.relative_to(site).as_posix() for p in (site / "_static").rglob("*.woff2") if SUBSET_FONT.search(p.name)}
+    removed = sorted((bundles - linked) | (fonts - used_fonts))
+    for name in removed:
+        for path in (site / name, site / f"{name}.gz"):
+            path.unlink(missing_ok=True)
+    return removed
+
+
 def compress_site(site: Path) -> int:
     """Write ``<file>.gz`` next to every text file of the site that lacks an up-to-date one; returns how many."""
     written = 0
@@ -255,6 +276,7 @@ def finish_site(app: Any, exception: Exception | None) -> None:
         return
     site = Path(app.outdir)
     bundle_stylesheets(app, site)
+    prune(site)
     if app.config.site_assets_compress:
         compress_site(site)
 

@@ -559,3 +559,29 @@ def test_every_text_file_gets_an_up_to_date_gzip_copy(tmp_path: Path) -> None:
     assert gzip.decompress((tmp_path / "page.html.gz").read_bytes()) == page.read_bytes()
     assert not (tmp_path / "_static" / "tiny.css.gz").exists() and not (tmp_path / "figure.png.gz").exists()
     assert site_assets.compress_site(tmp_path) == 0, "an up-to-date copy is not written again"
+
+
+def test_bundles_fonts_and_demo_files_no_page_uses_are_pruned(tmp_path: Path) -> None:
+    site = tmp_path / "html"
+    fonts = site / "_static" / "katex" / "fonts"
+    demos = site / "_static" / "demos"
+    for folder in (fonts, demos, site / "chapters"):
+        folder.mkdir(parents=True, exist_ok=True)
+    live, stale = "styles-0123456789ab.css", "styles-ba9876543210.css"
+    (site / "_static" / live).write_text('@font-face{src:url("katex/fonts/KaTeX_Main-Regular-aaaaaaaaaaaa.woff2")}')
+    (site / "_static" / stale).write_text('@font-face{src:url("katex/fonts/KaTeX_Main-Regular-bbbbbbbbbbbb.woff2")}')
+    for name in ("Main-Regular-aaaaaaaaaaaa", "Main-Regular-bbbbbbbbbbbb", "AMS-Regular"):
+        (fonts / f"KaTeX_{name}.woff2").write_bytes(b"font")
+    (site / "_static" / f"{stale}.gz").write_bytes(b"gz")
+    for name in ("d2lmini-a-111111111111.js", "d2lmini-a-111111111111.svg", "d2lmini-a-000000000000.js"):
+        (demos / name).write_text("x")
+    (site / "chapters" / "one.html").write_text(
+        f'<link rel="stylesheet" href="../_static/{live}" /><img src="../_static/demos/d2lmini-a-111111111111.svg">'
+        '<script>push({"data": "../_static/demos/d2lmini-a-111111111111.js"})</script>'
+    )
+    removed = site_assets.prune(site)
+    assert removed == ["_static/katex/fonts/KaTeX_Main-Regular-bbbbbbbbbbbb.woff2", f"_static/{stale}"]
+    assert not (site / "_static" / f"{stale}.gz").exists() and (fonts / "KaTeX_AMS-Regular.woff2").exists()
+    app = SimpleNamespace(outdir=str(site), builder=SimpleNamespace(format="html"))
+    lazy_demos.prune(app, None)
+    assert sorted(p.name for p in demos.iterdir()) == ["d2lmini-a-111111111111.js", "d2lmini-a-111111111111.svg"]
