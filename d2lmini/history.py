@@ -11,12 +11,17 @@ class History:
 
     ``history["val_acc"]`` gives one metric as a list over epochs,
     ``history.final`` the last record.  ``interrupted`` tells whether
-    training was stopped early with Ctrl-C.
+    training was stopped with Ctrl-C.  With ``Trainer(keep_best=...)``,
+    ``best_epoch`` is the 1-based number of the epoch whose weights the model
+    kept (None otherwise), and ``stopped_early`` tells whether ``patience``
+    ended training before ``max_epochs``.
     """
 
     records: list[dict[str, float]] = field(default_factory=list)
     device: str = "cpu"
     interrupted: bool = False
+    best_epoch: int | None = None
+    stopped_early: bool = False
 
     def __getitem__(self, key: str) -> list[float]:
         if isinstance(key, int):
@@ -47,5 +52,7 @@ class History:
 
     def __repr__(self) -> str:
         status = ", interrupted" if self.interrupted else ""
+        status += ", stopped early" if self.stopped_early else ""
+        status += f", best epoch {self.best_epoch}" if self.best_epoch is not None else ""
         last = f"; last: {self.describe(-1)}" if self.records else ""
         return f"History({len(self)} epochs on {self.device}{status}{last})"

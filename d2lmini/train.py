@@ -11,6 +11,7 @@ breaks that, are in :mod:`d2lmini.contract`.
 
 from __future__ import annotations
 
+import math
 import numbers
 import random
 import time
@@ -125,6 +126,14 @@ class Trainer:
             of the minibatches then depends on the seed only, not on what the
             model draws.  (Seed before building a model to repeat its initial
             weights too.)
+        keep_best: a metric of the History, such as ``"val_loss"`` or
+            ``"val_acc"``: ``fit`` tracks the epoch where it was best (smallest
+            for names ending in ``"loss"``, largest otherwise) and ends with the
+            model holding that epoch's weights; ``history.best_epoch`` is its
+            number (1-based).  This is early stopping chosen on the validation
+            set; report the test set once, afterwards.
+        patience: with ``keep_best``, stop after this many epochs in a row
+            without a new best (``history.stopped_early`` is then True).
 
     After ``fit``, ``trainer.history`` holds the finished epochs, also when
     training stopped with an exception.
@@ -137,6 +146,8 @@ class Trainer:
         gradient_clip_val: float | None = None,
         progress: ProgressMode = "auto",
         seed: int | None = None,
+        keep_best: str | None = None,
+        patience: int | None = None,
     ) -> None:
         self.max_epochs = positive_int("max_epochs", max_epochs, 10)
         clip = gradient_clip_val
@@ -146,11 +157,22 @@ class Trainer:
             raise ValueError(f"gradient_clip_val must be a positive number such as 1.0, or None; not {clip!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"seed must be a whole number such as 0, or None; not {seed!r}.")
+        if keep_best is not None and not isinstance(keep_best, str):
+            raise TypeError(f"keep_best must be the name of a metric such as 'val_loss' or 'val_acc', or None; "
+                            f"not {keep_best!r}.")  # fmt: skip
+        if keep_best in ("epoch", "seconds"):
+            raise ValueError(f"keep_best={keep_best!r} is not a metric; use one such as 'val_loss' or 'val_acc'.")
+        if patience is not None:
+            patience = positive_int("patience", patience, 3)
+            if keep_best is None:
+                raise ValueError(f"patience={patience} needs keep_best, the metric to watch: "
+                                 f"Trainer(..., keep_best='val_loss', patience={patience}).")  # fmt: skip
         make_progress(progress)  # fail now, not after the set-up, on a misspelt mode
         self.device = resolve_device(device)
         self.gradient_clip_val = gradient_clip_val
         self.progress = progress
         self.seed = seed
+        self.keep_best, self.patience = keep_best, patience
         self.history = History(device=str(self.device))
 
     def _to_device(self, batch: Batch) -> list[torch.Tensor]:
@@ -201,6 +223,7 @@ class Trainer:
         progress = make_progress(self.progress)
         progress.start(self.max_epochs, batches)
         last_good = _copy_state(model)
+        best = _BestEpoch(self.keep_best, self.patience) if self.keep_best else None
         try:
             for epoch in range(1, self.max_epochs + 1):
                 start = time.perf_counter()
@@ -214,26 +237,42 @@ class Trainer:
                 record["seconds"] = time.perf_counter() - start
                 history.records.append(record)
                 last_good = _copy_state(model)
+                out_of_patience = best is not None and best.update(history, last_good)
                 progress.epoch(history)
+                if out_of_patience and epoch < self.max_epochs:
+                    history.stopped_early = True
+                    break
         except BaseException as err:
             model.eval()
             progress.close(history)  # finishes the progress line before any message or traceback
-            self._stopped(err, model, last_good)
+            self._stopped(err, model, last_good, best)
             raise
         model.eval()
+        if best is not None:
+            model.load_state_dict(best.state)
         progress.close(history)
         return history
 
-    def _stopped(self, err: BaseException, model: nn.Module, last_good: dict[str, torch.Tensor]) -> None:
-        """Keep the finished epochs reachable from ``err``; reset the weights after a NaN; say what happened."""
+    def _stopped(
+        self, err: BaseException, model: nn.Module, last_good: dict[str, torch.Tensor], best: _BestEpoch | None
+    ) -> None:
+        """Keep the finished epochs reachable from ``err``; reset the weights after a NaN; say what happened.
+
+        With ``keep_best``, the model ends with the best finished epoch's weights however training stopped.
+        """
         history = err.history = self.history  # type: ignore[attr-defined]
         where = f"during epoch {len(history) + 1}"
         done = f"trainer.history holds the {len(history)} finished epoch(s)."
+        kept = best is not None and best.state is not None
+        if kept:
+            model.load_state_dict(best.state)  # type: ignore[union-attr, arg-type]
         if isinstance(err, NonFiniteLossError):
-            model.load_state_dict(last_good)
+            if not kept:
+                model.load_state_dict(last_good)
         elif isinstance(err, KeyboardInterrupt):
             history.interrupted = True
-            print(f"Training interrupted {where}: the model keeps its current weights; {done}", flush=True)
+            weights = f"those of its best epoch, {history.best_epoch}" if kept else "its current weights"
+            print(f"Training interrupted {where}: the model keeps {weights}; {done}", flush=True)
         elif history.records:
             print(f"Training stopped by the error below {where}; {done}", flush=True)
 
@@ -329,6 +368,27 @@ class Trainer:
                 preds.append(call_explained(lambda b: model(*b[:-1]), batch, "forward").argmax(dim=1).cpu())
                 labels.append(batch[-1].cpu())
         return torch.cat(preds), torch.cat(labels)
+
+
+class _BestEpoch:
+    """For ``keep_best``: the best value of one metric so far, that epoch's weights, and the patience left."""
+
+    def __init__(self, key: str, patience: int | None) -> None:
+        self.key, self.patience = key, patience
+        self.smaller_is_better = key.endswith("loss")
+        self.value = math.nan
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def update(self, history: History, state: dict[str, torch.Tensor]) -> bool:
+        """Take note of the epoch just finished (its weights are ``state``); True once patience has run out."""
+        if self.key not in history.final:
+            metrics = [k for k in history.final if k not in ("epoch", "seconds")]
+            raise ValueError(f"keep_best={self.key!r} is not a metric of this run; its history has {metrics}.")
+        value = history.final[self.key]
+        better = value < self.value if self.smaller_is_better else value > self.value
+        if better or math.isnan(self.value):
+            self.value, self.state, history.best_epoch = value, state, len(history)
+        return self.patience is not None and len(history) - history.best_epoch >= self.patience  # type: ignore[operator]
 
 
 def _copy_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -7,7 +7,9 @@ compares their outputs; these tests check what nbval cannot.)
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
+import pkgutil
 import re
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ import nbformat
 import pytest
 import yaml
 
-from d2lmini.book import checks
+import d2lmini.book
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"
@@ -27,6 +29,16 @@ NAMES = [p.stem for p in NOTEBOOKS]
 EXERCISE = re.compile(r"^```\{exercise\}[^\n]*\n:label: (\S+)", re.MULTILINE)
 SOLUTION = re.compile(r"^```\{solution(?:-start)?\} (\S+)", re.MULTILINE)
 CHECK_CALL = re.compile(r"^(check_\w+)\((\w+)\)$")
+
+
+def _checker_names() -> set[str]:
+    """The ``check_*`` names of every checker module of the book: ``checks.py`` and ``checks_<chapter>.py``."""
+    names = [m.name for m in pkgutil.iter_modules(d2lmini.book.__path__)]
+    modules = [importlib.import_module(f"d2lmini.book.{n}") for n in names if n == "checks" or n.startswith("checks_")]
+    return {name for module in modules for name in module.__all__ if name.startswith("check_")}
+
+
+CHECKERS = _checker_names()
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -115,7 +127,7 @@ def test_stubs_and_solutions_in_step(notebook: tuple[Path, nbformat.NotebookNode
         match = CHECK_CALL.match(task["check"].source.strip())  # type: ignore[union-attr]
         assert match, "a check cell is a single call check_x(name)"
         checker, argument = match.groups()
-        assert checker in checks.__all__ and argument in stub_names | _defined_classes(nb)
+        assert checker in CHECKERS and argument in stub_names | _defined_classes(nb)
 
 
 def _defined_classes(nb: nbformat.NotebookNode) -> set[str]:
@@ -167,7 +179,7 @@ def test_every_checker_is_used() -> None:
         for c in nbformat.read(p, as_version=4).cells
         if "check" in _tags(c)
     }
-    assert used == {n for n in checks.__all__ if n.startswith("check_")}
+    assert used == CHECKERS
 
 
 def test_student_edition_has_no_solutions(tmp_path: Path) -> None:

@@ -44,3 +44,10 @@ def test_an_epoch_number_as_key_points_to_the_records() -> None:
     with pytest.raises(KeyError, match=r"indexed by metric, such as history\['val_acc'\]; one epoch's record is "
                                        r"history\.records\[-1\] \(the last: history\.final\)"):  # fmt: skip
         two_epochs()[-1]  # type: ignore[index]
+
+
+def test_early_stopping_shows_in_the_description() -> None:
+    history = two_epochs()
+    assert history.best_epoch is None and not history.stopped_early
+    history.best_epoch, history.stopped_early = 1, True
+    assert repr(history).startswith("History(2 epochs on cuda, stopped early, best epoch 1; last: epoch 2")

@@ -562,3 +562,90 @@ def test_a_scheduler_from_configure_optimizers_is_stepped_each_epoch(data: FakeD
 
     with pytest.raises(TypeError, match="must return an optimizer or a pair"):
         fit(Wrong(), data)
+
+
+# Early stopping: keep_best and patience -----------------------------------------------------------------------------
+class Scripted(Linear):
+    """A model whose validation loss (and accuracy, its negative) follow a script, one value per epoch.
+
+    The epoch is read from the trainer's history; the weights train as usual, so each epoch's end is a different model.
+    """
+
+    def __init__(self, trainer: Trainer, script: list[float]) -> None:
+        super().__init__(lr=0.1)
+        self.trainer, self.script = trainer, script
+
+    def validation_step(self, batch):  # type: ignore[no-untyped-def]
+        value = torch.tensor(self.script[len(self.trainer.history)])
+        return {"loss": value, "acc": -value}
+
+
+def trained_for(epochs: int, start: dict[str, torch.Tensor], data: FakeData) -> torch.Tensor:
+    """The weights after ``epochs`` plain epochs from ``start`` with seed 0: what keep_best must restore."""
+    model = Linear(lr=0.1)
+    model.load_state_dict(start)
+    fit(model, data, epochs=epochs, seed=0)
+    return weights(model)
+
+
+SCRIPT = [0.5, 0.3, 0.4, 0.35, 0.6, 0.2]
+
+
+@pytest.mark.parametrize("key", ["val_loss", "val_acc"])
+def test_keep_best_ends_with_the_best_epochs_weights(data: FakeData, key: str) -> None:
+    start = Linear(lr=0.1).state_dict()
+    trainer = Trainer(max_epochs=5, device="cpu", progress="none", seed=0, keep_best=key)
+    model = Scripted(trainer, SCRIPT)
+    model.load_state_dict(start)
+    history = trainer.fit(model, data)
+    assert len(history) == 5 and history.best_epoch == 2 and not history.stopped_early  # 0.3 is the best of five
+    assert torch.equal(weights(model), trained_for(2, start, data))
+    assert "best epoch 2" in repr(history)
+
+
+def test_without_keep_best_the_model_keeps_its_last_weights(data: FakeData) -> None:
+    start = Linear(lr=0.1).state_dict()
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none", seed=0)
+    model = Scripted(trainer, SCRIPT)
+    model.load_state_dict(start)
+    history = trainer.fit(model, data)
+    assert history.best_epoch is None and not history.stopped_early
+    assert torch.equal(weights(model), trained_for(3, start, data))
+
+
+@pytest.mark.parametrize(("patience", "epochs", "best"), [(1, 3, 2), (2, 4, 2), (3, 5, 2), (4, 6, 6)])
+def test_patience_stops_after_that_many_epochs_without_a_new_best(
+    data: FakeData, patience: int, epochs: int, best: int
+) -> None:
+    start = Linear(lr=0.1).state_dict()
+    trainer = Trainer(max_epochs=6, device="cpu", progress="none", seed=0, keep_best="val_loss", patience=patience)
+    model = Scripted(trainer, SCRIPT)
+    model.load_state_dict(start)
+    history = trainer.fit(model, data)
+    assert (len(history), history.best_epoch) == (epochs, best)
+    assert history.stopped_early == (epochs < 6)
+    assert torch.equal(weights(model), trained_for(best, start, data))
+
+
+def test_keep_best_on_real_training_picks_the_smallest_validation_loss(data: FakeData) -> None:
+    seed_everything(0)
+    model = Linear(lr=3.0)  # a large step: the validation loss does not fall every epoch
+    history = Trainer(max_epochs=6, device="cpu", progress="none", seed=0, keep_best="val_loss").fit(model, data)
+    losses = history["val_loss"]
+    assert history.best_epoch == losses.index(min(losses)) + 1
+    assert Trainer(1, device="cpu", progress="none").evaluate(model, data)["loss"] == pytest.approx(min(losses))
+
+
+def test_keep_best_and_patience_are_checked(data: FakeData) -> None:
+    with pytest.raises(ValueError, match=r"patience=3 needs keep_best, the metric to watch: Trainer\(\.\.\., "
+                                         r"keep_best='val_loss', patience=3\)"):  # fmt: skip
+        Trainer(5, patience=3)
+    with pytest.raises(ValueError, match=r"patience must be a positive whole number such as 3, not 0"):
+        Trainer(5, keep_best="val_loss", patience=0)
+    with pytest.raises(TypeError, match=r"keep_best must be the name of a metric such as 'val_loss'"):
+        Trainer(5, keep_best=True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"keep_best='seconds' is not a metric"):
+        Trainer(5, keep_best="seconds")
+    with pytest.raises(ValueError, match=r"keep_best='val_accuracy' is not a metric of this run; its history has "
+                                         r"\['train_loss', 'train_acc', 'val_loss', 'val_acc'\]"):  # fmt: skip
+        fit(Linear(), data, keep_best="val_accuracy")

@@ -3,7 +3,8 @@
 Everything here is pure and seeded, so the same call gives the same numbers:
 
 - :func:`make_data` draws one of the small two-class data sets in the plane
-  (``"xor"``, ``"circles"``, ``"moons"``, ``"spiral"``);
+  (``"xor"``, ``"circles"``, ``"moons"``, ``"spiral"``), and
+  :func:`held_out_data` more points of the same distribution, never trained on;
 - :func:`fit` trains a tiny MLP (hidden ``width`` x ``depth``, activation
   ``"linear"``, ``"relu"`` or ``"tanh"``; width 0 is logistic regression) on
   one data set, full-batch with Adam; :func:`fit_many` trains many of them at
@@ -11,17 +12,32 @@ Everything here is pure and seeded, so the same call gives the same numbers:
   state of the playground in a few seconds;
 - :func:`playground_demo` turns the trained states into the book's demo
   (:class:`~d2lmini.book.widgets.Demo`): controls for the data set, the
-  activation, the depth and the width over a map of the plane;
+  activation, the depth and the width over a map of the plane, and a
+  sentence per state that says what the map shows, measured by
+  :func:`decision_boundary` (how many parts and straight pieces the
+  boundary has, whether it curves, bands and islands);
 - :func:`logits`, :func:`decision_grid` and :func:`accuracy` evaluate a
   trained :class:`TinyMLP`; :func:`unit_lines` gives the lines on which the
-  first hidden layer's units switch on and off (a ReLU unit folds the plane
-  there); :func:`best_line_accuracy` is the exact accuracy of the best
+  first hidden layer's units switch on and off (a ReLU unit's output has a
+  crease there); :func:`best_line_accuracy` is the exact accuracy of the best
   straight boundary, the ceiling of every linear model.
 
-Batched training is exactly independent training: each model's loss depends
-on its own weights only, and Adam updates every weight from that weight's own
+Batched training is independent training: each model's loss depends on its
+own weights only, and Adam updates every weight from that weight's own
 gradient history, so stacking models changes how fast the arithmetic runs,
-not its result (up to the order of floating-point sums).
+not what it computes.  It is not bit for bit the same: stacked and padded
+matrix products add their terms in another order, and training can amplify
+those rounding differences (Adam divides by the running size of each
+gradient).  The chapter measures them: a few millionths where a network fits
+its data, up to about 1e-2 in a weight where it is still far from fitting.
+
+Weights follow the book's convention: examples are rows and a layer computes
+``H @ W + b`` with ``W`` of shape ``(fan_in, fan_out)``, as in the scratch lab
+(``nn.Linear`` stores the transpose).  Everything lives on the CPU
+(:data:`DEVICE`), on purpose and whatever the default device: the networks
+have a few hundred weights and 100 points each, far too little work for a
+GPU to pay for its launches, so a notebook runs the same on a laptop and on
+a CUDA machine.
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import torch
 
 from d2lmini.book.widgets import Control, Demo, Frame, heatmap, trace
@@ -41,6 +58,9 @@ NOISE = {"xor": 0.1, "circles": 0.1, "moons": 0.1, "spiral": 0.05}  # the spiral
 ACTIVATIONS = ("linear", "relu", "tanh")
 EXTENT = 1.5  # the plane shown: [-EXTENT, EXTENT] in both coordinates; every data set lies inside it
 CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0 blue, class 1 red, as at the ends of the probability shading
+DEVICE = torch.device("cpu")  # the networks are tiny: a GPU would only add launch overhead (see the module's doc)
+HELD_OUT_POINTS = 200  # held-out points per data set: twice the training set, so held-out accuracy is less noisy
+HELD_OUT_SEED = 10_000  # a seed no training sample of the book uses (they use 0 to 9)
 
 
 def make_data(name: str, n: int = 100, noise: float | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,39 +82,51 @@ def make_data(name: str, n: int = 100, noise: float | None = None, seed: int = 0
     noise = NOISE[name] if noise is None else noise
     if not noise >= 0:
         raise ValueError(f"noise must be a standard deviation, 0 or more, not {noise!r}.")
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=DEVICE).manual_seed(seed)
+    cpu64 = {"dtype": torch.float64, "device": DEVICE}
     half = n // 2
-    y = torch.cat([torch.zeros(half, dtype=torch.long), torch.ones(half, dtype=torch.long)])
-    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    y = (torch.arange(n, device=DEVICE) >= half).long()  # the first half class 0, the second class 1
+    u = torch.rand(n, generator=gen, **cpu64)
     if name == "xor":
-        corner = torch.rand(n, 2, generator=gen, dtype=torch.float64) * 0.8 + 0.1  # in (0.1, 0.9): away from the axes
-        sign = torch.where(torch.rand(n, generator=gen) < 0.5, 1.0, -1.0).double()
+        corner = torch.rand(n, 2, generator=gen, **cpu64) * 0.8 + 0.1  # in (0.1, 0.9): away from the axes
+        sign = torch.where(torch.rand(n, generator=gen, device=DEVICE) < 0.5, 1.0, -1.0).double()
         # class 1: both coordinates of the same sign; class 0: opposite signs
         X = corner * torch.stack([sign, torch.where(y == 1, sign, -sign)], dim=1)
     elif name == "circles":
         radius = torch.where(y == 1, 0.5 * u.sqrt(), 1.0)
-        angle = 2 * math.pi * torch.rand(n, generator=gen, dtype=torch.float64)
+        angle = 2 * math.pi * torch.rand(n, generator=gen, **cpu64)
         X = radius[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
     elif name == "moons":
         angle = math.pi * u
         upper = torch.stack([angle.cos(), angle.sin()], dim=1)
         lower = torch.stack([1 - angle.cos(), 0.5 - angle.sin()], dim=1)
-        X = (torch.where((y == 0)[:, None], upper, lower) - torch.tensor([0.5, 0.25], dtype=torch.float64)) / 1.2
+        X = (torch.where((y == 0)[:, None], upper, lower) - torch.tensor([0.5, 0.25], **cpu64)) / 1.2
     else:  # spiral
         turn = 0.15 + 0.85 * u  # distance along the arm, from near the centre outwards
         angle = 3 * math.pi * turn + math.pi * y.double()
         X = turn[:, None] * torch.stack([angle.cos(), angle.sin()], dim=1)
-    X = X + noise * torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    X = X + noise * torch.randn(n, 2, generator=gen, **cpu64)
     return X.float(), y
+
+
+def held_out_data(name: str, n: int = HELD_OUT_POINTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` held-out points of data set ``name``: the same distribution as :func:`make_data`, another seed.
+
+    No network of the playground trains on them, so the accuracy on them
+    estimates how well a network does on new points from the same source.
+    """
+    return make_data(name, n=n, seed=HELD_OUT_SEED)
 
 
 @dataclass(frozen=True)
 class TinyMLP:
     """A trained 2-D classifier: its architecture, its weights and how well it fits its training data.
 
-    ``weights[i]`` has shape ``(fan_in, fan_out)`` (inputs times weights, as in
-    the scratch lab), ``biases[i]`` shape ``(fan_out,)``; the last layer has
-    one output, the logit of class 1.
+    ``weights[i]`` is the book's ``W`` of layer ``i + 1``, shape ``(fan_in,
+    fan_out)``: a layer computes ``H @ W + b`` on examples in rows, as in the
+    scratch lab (``nn.Linear.weight`` would be its transpose); ``biases[i]``
+    has shape ``(fan_out,)``.  The last layer has one output, the logit of
+    class 1.  All tensors are on :data:`DEVICE`, the CPU.
     """
 
     width: int
@@ -118,9 +150,19 @@ def _activate(name: str, Z: torch.Tensor) -> torch.Tensor:
     return Z
 
 
+def _on_cpu(X: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """``X`` itself if it is on the CPU, where the playground's networks are; otherwise a clear error."""
+    if X.device != DEVICE:
+        raise ValueError(
+            f"{name} is on {X.device}, but the playground's networks live on the CPU (they are too small for a GPU "
+            f"to help): pass {name}.cpu()."
+        )
+    return X
+
+
 def logits(model: TinyMLP, X: torch.Tensor) -> torch.Tensor:
-    """The logit of class 1 for each row of ``X`` (shape ``(n, 2)``); class 1 is predicted where it is > 0."""
-    H = X
+    """The logit of class 1 for each row of ``X`` (``(n, 2)``, on the CPU); class 1 is predicted where it is > 0."""
+    H = _on_cpu(X)
     for W, b in zip(model.weights[:-1], model.biases[:-1], strict=True):
         H = _activate(model.activation, H @ W + b)
     return (H @ model.weights[-1] + model.biases[-1]).squeeze(-1)
@@ -140,7 +182,7 @@ def grid_points(resolution: int = 61, extent: float = EXTENT) -> tuple[torch.Ten
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be a whole number of grid points per side, 2 or more, not {resolution!r}.")
-    ticks = torch.linspace(-extent, extent, resolution)
+    ticks = torch.linspace(-extent, extent, resolution, device=DEVICE)
     x2, x1 = torch.meshgrid(ticks, ticks, indexing="ij")
     return ticks, torch.stack([x1.flatten(), x2.flatten()], dim=1)
 
@@ -155,10 +197,12 @@ def decision_grid(model: TinyMLP, resolution: int = 61, extent: float = EXTENT) 
 def unit_lines(model: TinyMLP, extent: float = EXTENT) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """For each unit of the first hidden layer, the segment of its line ``x w_j + b_j = 0`` inside the square.
 
-    On one side of the line the unit's pre-activation is positive, on the
-    other negative: a ReLU unit is off on one side and grows linearly on the
-    other, so the network's output can bend ("fold") only along these lines
-    (in a deeper network, also along bent lines of the later units).  Units
+    ``x`` is a point as a row ``(x1, x2)`` and ``w_j`` the ``j``-th column of
+    the first layer's ``W`` (shape ``(2, width)``).  On one side of the line
+    the unit's pre-activation is positive, on the other negative: a ReLU unit
+    is off on one side and grows linearly on the other, so its output has a
+    crease along the line, and a one-layer network's output can bend only
+    there (in a deeper network, also along bent lines of the later units).  Units
     whose line misses the square [-extent, extent]^2 give no segment; a
     network without hidden layers has none.
     """
@@ -198,8 +242,10 @@ def best_line_accuracy(X: torch.Tensor, y: torch.Tensor) -> float:
         order = (X64 @ chunk.T).T.argsort(dim=1)  # (directions, n): points sorted along each direction
         ones = y[order]
         # threshold after the k-th point: the first k predicted one class, the rest the other
-        ones_before = torch.cat([torch.zeros(len(chunk), 1, dtype=torch.long), ones.cumsum(dim=1)], dim=1)
-        k = torch.arange(len(X64) + 1)
+        ones_before = torch.cat(
+            [torch.zeros(len(chunk), 1, dtype=torch.long, device=X64.device), ones.cumsum(dim=1)], dim=1
+        )
+        k = torch.arange(len(X64) + 1, device=X64.device)
         correct = (k - ones_before) + (ones.sum(dim=1, keepdim=True) - ones_before)  # below: class 0, above: class 1
         best = max(best, int(correct.max()), int((len(X64) - correct).max()))  # and the flipped assignment
     return best / len(X64)
@@ -236,12 +282,12 @@ class Spec:
 
 def _initial(spec: Spec) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """PyTorch's default start for each layer, U(±1/sqrt(fan_in)) for weights and biases, from ``spec.seed``."""
-    gen = torch.Generator().manual_seed(spec.seed)
+    gen = torch.Generator(device=DEVICE).manual_seed(spec.seed)
     layers = []
     for fan_in, fan_out in pairwise(spec.widths):
         bound = 1 / math.sqrt(fan_in)
-        W = (torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound
-        b = (torch.rand(fan_out, generator=gen) * 2 - 1) * bound
+        W = (torch.rand(fan_in, fan_out, generator=gen, device=DEVICE) * 2 - 1) * bound
+        b = (torch.rand(fan_out, generator=gen, device=DEVICE) * 2 - 1) * bound
         layers.append((W, b))
     return layers
 
@@ -267,7 +313,8 @@ def fit_many(
     out: its output is 0 (ReLU, tanh and the identity all map 0 to 0) and the
     gradient of each of its weights is a product with that zero output or
     with its zero outgoing weights.  So the padding stays exactly 0 and each
-    model is exactly the network its spec describes.
+    model is the network its spec describes, trained as if alone up to
+    floating-point rounding (see the module's doc for how large that gets).
     """
     missing = sorted({s.dataset for s in specs} - set(data))
     if missing:
@@ -276,6 +323,9 @@ def fit_many(
         )
     if not specs:
         return []
+    for name, (X, y) in data.items():
+        _on_cpu(X, f"data[{name!r}][0]")
+        _on_cpu(y, f"data[{name!r}][1]")
     sizes = {len(data[s.dataset][0]) for s in specs}
     if len(sizes) != 1:
         raise ValueError(
@@ -297,7 +347,10 @@ def _fit_group(
     """Train models of one depth as one batch (see :func:`fit_many`)."""
     depth, top = specs[0].depth, max(max(s.width for s in specs), 1)
     padded = [2, *[top] * depth, 1]
-    params = [[torch.zeros(len(specs), a, b), torch.zeros(len(specs), 1, b)] for a, b in pairwise(padded)]
+    params = [
+        [torch.zeros(len(specs), a, b, device=DEVICE), torch.zeros(len(specs), 1, b, device=DEVICE)]
+        for a, b in pairwise(padded)
+    ]
     for m, spec in enumerate(specs):
         for layer, (W, b) in enumerate(_initial(spec)):
             params[layer][0][m, : W.shape[0], : W.shape[1]] = W
@@ -305,7 +358,7 @@ def _fit_group(
     flat = [p.requires_grad_() for layer in params for p in layer]
     X = torch.stack([data[s.dataset][0] for s in specs])  # (models, n, 2)
     y = torch.stack([data[s.dataset][1] for s in specs]).float()  # (models, n)
-    kind = torch.tensor([ACTIVATIONS.index(s.activation) for s in specs])[:, None, None]
+    kind = torch.tensor([ACTIVATIONS.index(s.activation) for s in specs], device=DEVICE)[:, None, None]
 
     def forward() -> torch.Tensor:
         H = X
@@ -315,7 +368,8 @@ def _fit_group(
             H = Z if last else torch.where(kind == 1, torch.relu(Z), torch.where(kind == 2, torch.tanh(Z), Z))
         return H.squeeze(-1)  # (models, n) logits
 
-    optimizer = torch.optim.Adam(flat, lr=lr)
+    with torch.device(DEVICE):  # Adam's step counters too, whatever the default device
+        optimizer = torch.optim.Adam(flat, lr=lr)
     for _ in range(steps):
         per_model = torch.nn.functional.binary_cross_entropy_with_logits(forward(), y, reduction="none").mean(dim=1)
         optimizer.zero_grad(set_to_none=True)
@@ -364,7 +418,9 @@ class State:
 
     ``model`` is the best of ``starts`` trainings from different initial
     weights (the lowest training loss); ``died`` counts the starts whose
-    output ended constant (see :func:`is_constant`).
+    output ended constant (see :func:`is_constant`).  ``held_out_accuracy``
+    is ``model``'s accuracy on :func:`held_out_data`, which played no part in
+    training or in choosing the start.
     """
 
     dataset: str
@@ -374,6 +430,7 @@ class State:
     model: TinyMLP
     starts: int
     died: int
+    held_out_accuracy: float
 
 
 def train_states(
@@ -390,9 +447,11 @@ def train_states(
     The key is ``(dataset, width, depth, activation)``.  Width 0 means no
     hidden layer, the same network whatever the depth and activation: it is
     trained once per data set and listed under every depth and activation.
-    The data are :func:`make_data` with its defaults.
+    The data are :func:`make_data` with its defaults; each state's held-out
+    accuracy is measured on :func:`held_out_data`.
     """
     data = {name: make_data(name) for name in datasets}
+    held_out = {name: held_out_data(name) for name in datasets}
     archs = [(w, d, a) for w in widths if w > 0 for d in depths for a in activations]
     archs += [(0, 0, "linear")] if 0 in widths else []
     specs = [Spec(ds, w, d, a, seed) for ds in datasets for (w, d, a) in archs for seed in range(starts)]
@@ -402,12 +461,13 @@ def train_states(
         spec, runs = specs[k], models[k : k + starts]
         best = min(runs, key=lambda m: m.train_loss)
         died = sum(is_constant(m, data[spec.dataset][0]) for m in runs)
+        tested = accuracy(best, *held_out[spec.dataset])
         if spec.width == 0:  # logistic regression: the same model under every depth and activation
             keys = [(0, d, a) for d in depths for a in activations]
         else:
             keys = [(spec.width, spec.depth, spec.activation)]
         for w, d, a in keys:
-            states[spec.dataset, w, d, a] = State(spec.dataset, w, d, a, best, starts, died)
+            states[spec.dataset, w, d, a] = State(spec.dataset, w, d, a, best, starts, died, tested)
     return states
 
 
@@ -415,7 +475,7 @@ def draw_regions(ax: Any, model: TinyMLP, X: torch.Tensor, y: torch.Tensor, reso
     """Draw ``model``'s decision regions on the matplotlib ``ax``: probability shading, boundary, unit lines, data.
 
     Blue is class 0 and red class 1; the black line is the boundary (probability 1/2); dashed grey lines
-    are where the first hidden layer's units switch (drawn for ReLU networks, whose output folds there).
+    are where the first hidden layer's units switch (drawn for ReLU networks, whose output has a crease there).
     """
     ticks, probability = grid_points(resolution)[0].numpy(), decision_grid(model, resolution).numpy()
     ax.imshow(probability, origin="lower", extent=(-EXTENT, EXTENT, -EXTENT, EXTENT), cmap="RdBu_r", vmin=0,
@@ -432,36 +492,215 @@ def draw_regions(ax: Any, model: TinyMLP, X: torch.Tensor, y: torch.Tensor, reso
 
 
 # ---------------------------------------------------------------------------
+# The shape of a decision boundary, measured on a grid
+
+STRAIGHT = 0.02  # a curve that stays this close to a segment looks straight: under 1% of the square's side
+SMALLEST_PART = 0.1  # boundary parts shorter than this (one step of the book's 31 x 31 map) are too small to see
+PARALLEL = 10.0  # degrees: two straight parts closer to parallel than this, and nothing else, bound a band
+
+
+@dataclass(frozen=True)
+class Part:
+    """One connected line of a decision boundary inside the square (see :func:`decision_boundary`)."""
+
+    pieces: int  # the straight segments that follow it to within STRAIGHT
+    closed: bool  # a loop inside the square, around an island of one class
+    inside: int | None  # the class a loop encloses; None for a line that runs from edge to edge
+    centre: tuple[float, float]  # the mean of its traced points
+    direction: tuple[float, float]  # its principal direction, a unit vector
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The shape of a model's decision boundary in the square, as :func:`decision_boundary` measures it."""
+
+    everywhere: int | None  # the class predicted on the whole grid when no boundary crosses the square, else None
+    parts: tuple[Part, ...]
+    band: int | None  # the class between two nearly parallel straight parts, when they are the whole boundary
+
+    @property
+    def pieces(self) -> int:
+        """The straight pieces of all parts together."""
+        return sum(part.pieces for part in self.parts)
+
+
+def _segments(points: np.ndarray, tolerance: float) -> int:
+    """How many segments the Douglas-Peucker algorithm keeps for the open polyline ``points``.
+
+    It keeps the chord from the first to the last point if every point lies
+    within ``tolerance`` of it; otherwise it splits at the farthest point and
+    treats the two halves the same way.
+    """
+    chord = points[-1] - points[0]
+    offsets = points - points[0]
+    length = math.hypot(*chord)
+    if length > 1e-12:
+        distance = np.abs(offsets[:, 0] * chord[1] - offsets[:, 1] * chord[0]) / length
+    else:
+        distance = np.hypot(offsets[:, 0], offsets[:, 1])
+    far = int(distance.argmax())
+    if distance[far] <= tolerance:
+        return 1
+    return _segments(points[: far + 1], tolerance) + _segments(points[far:], tolerance)
+
+
+def _part(line: np.ndarray, z: np.ndarray, points: np.ndarray) -> Part:
+    """Measure one traced line of the boundary: its pieces, whether it closes, what it encloses, where it runs."""
+    from matplotlib.path import Path
+
+    closed = bool(np.allclose(line[0], line[-1]))
+    centre = line.mean(axis=0)
+    direction = np.linalg.svd(line - centre, full_matrices=False)[2][0]
+    inside = None
+    if closed:
+        loop = line[:-1]
+        corner = int(np.hypot(*(loop - centre).T).argmax())  # farthest from the centre: a corner of a polygon
+        loop = np.roll(loop, -corner, axis=0)
+        opposite = int(np.hypot(*(loop - loop[0]).T).argmax())  # farthest from that corner: another corner
+        pieces = _segments(loop[: opposite + 1], STRAIGHT) + _segments(np.vstack([loop[opposite:], loop[:1]]), STRAIGHT)
+        box = ((points >= line.min(axis=0)) & (points <= line.max(axis=0))).all(axis=1).nonzero()[0]
+        enclosed = box[Path(line).contains_points(points[box])]
+        if len(enclosed):  # the class of most grid points inside the loop
+            inside = int((z[enclosed] > 0).mean() > 0.5)
+        else:  # a loop smaller than a grid cell: it encloses the class its surroundings lack
+            inside = int(z[np.hypot(*(points - centre).T).argmin()] <= 0)
+    else:
+        pieces = _segments(line, STRAIGHT)
+    return Part(
+        pieces, closed, inside, (float(centre[0]), float(centre[1])), (float(direction[0]), float(direction[1]))
+    )
+
+
+def decision_boundary(model: TinyMLP, resolution: int = 201) -> Boundary:
+    """Measure the shape of ``model``'s decision boundary (logit 0) in the square, from its logits on a grid.
+
+    The boundary is traced on a ``resolution`` x ``resolution`` grid with the
+    algorithm matplotlib draws contours with (``contourpy``), and each of its
+    connected parts is reduced to straight *pieces* by Douglas-Peucker
+    simplification: as few segments as stay within :data:`STRAIGHT` of it.
+    A ReLU network's boundary is made of straight pieces, one per linear
+    region it crosses; the count is what a reader can see (two pieces that
+    meet at an angle too small to notice count as one).  A tanh network's
+    boundary is smooth: more than one piece means it visibly curves.  Parts
+    shorter than :data:`SMALLEST_PART` are left out: the book's map cannot
+    show them.  At the default resolution (a grid step of 0.015) the traced
+    corners are close enough to the true ones that the pieces counted never
+    exceed the linear regions the boundary crosses (the tests check every
+    state of the playground); on a coarser grid a corner can cost a piece.
+    """
+    import contourpy
+
+    ticks, points = grid_points(resolution)
+    with torch.no_grad():
+        z = logits(model, points).double().numpy()
+    if (z > 0).all() or (z <= 0).all():
+        return Boundary(int(z[0] > 0), (), None)
+    axis = ticks.double().numpy()
+    lines = contourpy.contour_generator(axis, axis, z.reshape(resolution, resolution)).lines(0.0)
+    parts = tuple(_part(line, z, points.double().numpy()) for line in lines  # type: ignore[union-attr]
+                  if np.hypot(*np.diff(line, axis=0).T).sum() >= SMALLEST_PART)  # fmt: skip
+    if not parts:  # only specks of one class, too small to show: the map shows the other class everywhere
+        return Boundary(int((z > 0).mean() > 0.5), (), None)
+    band = None
+    if len(parts) == 2 and all(p.pieces == 1 and not p.closed for p in parts):
+        cosine = abs(float(np.dot(parts[0].direction, parts[1].direction)))
+        if cosine > math.cos(math.radians(PARALLEL)):
+            middle = torch.tensor(
+                [[(a + b) / 2 for a, b in zip(parts[0].centre, parts[1].centre, strict=True)]], device=DEVICE
+            )
+            with torch.no_grad():
+                band = int(logits(model, middle).item() > 0)
+    return Boundary(None, parts, band)
+
+
+def unit_line_crossings(model: TinyMLP, extent: float = EXTENT) -> int:
+    """How many pairs of the first hidden layer's unit lines (see :func:`unit_lines`) cross inside the square."""
+    if model.depth == 0:
+        return 0
+    W, b = model.weights[0].double(), model.biases[0].double()
+    crossings = 0
+    for j in range(W.shape[1]):
+        for k in range(j + 1, W.shape[1]):
+            A = torch.stack([W[:, j], W[:, k]], dim=1)  # the crossing x solves x A = -(b_j, b_k)
+            if abs(torch.linalg.det(A)) < 1e-12:  # parallel lines never cross
+                continue
+            x = torch.linalg.solve(A.T, -torch.stack([b[j], b[k]]))
+            crossings += bool(x.abs().max() <= extent)
+    return crossings
+
+
+def describe_boundary(boundary: Boundary, activation: str) -> str:
+    """The boundary's shape in words, from what :func:`decision_boundary` measured.
+
+    ``activation`` decides the vocabulary: a ReLU network's boundary is made
+    of straight pieces; a tanh network's curves, and is at best nearly straight.
+    """
+    if boundary.everywhere is not None:
+        return f"it predicts class {boundary.everywhere} everywhere in the square"
+    straight = "nearly straight" if activation == "tanh" else "straight"
+    parts = boundary.parts
+    if boundary.band is not None:
+        return (f"its boundary is two {straight}, nearly parallel lines, with class {boundary.band} in the band "
+                "between them")  # fmt: skip
+    if len(parts) == 1 and parts[0].closed:
+        line = f"a closed line of {parts[0].pieces} straight pieces" if activation == "relu" else "a closed curve"
+        return f"its boundary is {line} around a region of class {parts[0].inside}"
+    in_parts = f" in {len(parts)} parts" if len(parts) > 1 else ""
+    if boundary.pieces == len(parts):
+        shape = f"its boundary is {'one' if len(parts) == 1 else len(parts)} {straight} line{'s' * (len(parts) > 1)}"
+    elif activation == "relu":
+        shape = f"its boundary is made of {boundary.pieces} straight pieces{in_parts}"
+    else:
+        shape = f"its boundary curves{',' if in_parts else ''}{in_parts}"
+    loops = [part.inside for part in parts if part.closed]
+    for label in (0, 1):
+        if loops.count(label) == 1:
+            shape += f", one of them closed around a region of class {label}"
+        elif loops.count(label) > 1:
+            shape += f", {loops.count(label)} of them closed around regions of class {label}"
+    return shape
+
+
+# ---------------------------------------------------------------------------
 # The demo: every trained state as a map of the plane
 
 NAMES = {"xor": "XOR", "circles": "circles", "moons": "moons", "spiral": "spiral",
          "linear": "linear", "relu": "ReLU", "tanh": "tanh"}  # fmt: skip
 
 
-def describe(state: State) -> tuple[str, str]:
-    """The title and the one-sentence description of a state: the network, its fit, and its boundary's shape."""
+def describe(state: State, boundary: Boundary | None = None) -> tuple[str, str]:
+    """The title and the one-sentence description of a state: the network, its fit, and its boundary's shape.
+
+    The shape is measured (``boundary``, by default :func:`decision_boundary`
+    of the state's network) and, where theory decides it, explained: a linear
+    network, or one with a single unit per layer, draws one straight line.
+    """
+    boundary = decision_boundary(state.model) if boundary is None else boundary
     if state.width == 0:
         network = "no hidden layer (logistic regression)"
     else:
         layers = "1 hidden layer" if state.depth == 1 else f"{state.depth} hidden layers"
         network = f"{layers} of {state.width} {NAMES[state.activation]} unit{'s' if state.width > 1 else ''}"
     title = f"{NAMES[state.dataset]}: {network}"
-    fit = f"{state.model.num_parameters} parameters, training accuracy {state.model.train_accuracy:.2f}"
+    fit = (f"{state.model.num_parameters} parameters, training accuracy {state.model.train_accuracy:.2f}, "
+           f"held-out accuracy {state.held_out_accuracy:.2f}")  # fmt: skip
     deaths = f" ({state.died} of {state.starts} starts died)" if 0 < state.died < state.starts else ""
-    if state.width == 0 or state.activation == "linear":
+    if boundary.everywhere is not None:
+        shape = describe_boundary(boundary, state.activation)
+        shape = f"all {state.starts} starts died, so {shape}" if state.died == state.starts else shape
+    elif state.width == 0 or state.activation == "linear":
         shape = "a linear network, so its boundary is one straight line"
-    elif state.died == state.starts:
-        shape = f"all {state.starts} starts died, so it predicts one class everywhere"
-    elif state.activation == "relu":
-        bent = "" if state.depth == 1 else " and on bent lines of the deeper layers"
-        shape = f"its boundary is made of straight pieces that bend on the fold lines{bent}"
+    elif state.width == 1:
+        shape = "one unit per layer passes on a single number, x w + b, so its boundary is one straight line"
     else:
-        shape = "tanh folds smoothly, so its boundary curves"
+        shape = describe_boundary(boundary, state.activation)
     return title, f"{NAMES[state.dataset]}, {network}, {fit}{deaths}: {shape}."
 
 
-def state_frame(state: State, X: torch.Tensor, y: torch.Tensor, resolution: int = 31) -> Frame:
-    """What the playground shows for one state: the probability of class 1, the fold lines, the data."""
+def state_frame(state: State, X: torch.Tensor, y: torch.Tensor, held_out: tuple[torch.Tensor, torch.Tensor],
+                resolution: int = 31) -> Frame:  # fmt: skip
+    """What the playground shows for one state: the probability of class 1, the unit lines, the training data,
+    and the held-out points the network gets wrong."""
     ticks, _ = grid_points(resolution)
     xs: list[float | None] = []
     ys: list[float | None] = []
@@ -470,12 +709,16 @@ def state_frame(state: State, X: torch.Tensor, y: torch.Tensor, resolution: int 
             xs += [a, c, None]
             ys += [b, d, None]
     title, description = describe(state)
+    with torch.no_grad():
+        wrong = (logits(state.model, held_out[0]) > 0).long() != held_out[1]
     traces = (
         heatmap("probability of class 1", ticks, ticks, decision_grid(state.model, resolution), colors=(
             CLASS_COLORS[0], "#f7f7f7", CLASS_COLORS[1])),
-        trace("fold lines of layer 1" if xs else "fold lines: none", xs, ys, color="#333333", dash="dash", width=1.5),
+        trace("unit lines of layer 1" if xs else "unit lines: none", xs, ys, color="#333333", dash="dash", width=1.5),
         trace("class 0", X[y == 0, 0], X[y == 0, 1], color=CLASS_COLORS[0], mode="markers"),
         trace("class 1", X[y == 1, 0], X[y == 1, 1], color=CLASS_COLORS[1], mode="markers"),
+        trace(f"held-out points it gets wrong: {int(wrong.sum())} of {len(wrong)}", held_out[0][wrong, 0],
+              held_out[0][wrong, 1], color="#000000", mode="markers"),
     )  # fmt: skip
     return Frame(traces, title, description)
 
@@ -487,6 +730,7 @@ def playground_demo(states: dict[tuple[str, int, int, str], State]) -> Demo:
     depths = tuple(sorted({key[2] for key in states}))
     activations = tuple(a for a in ACTIVATIONS if any(key[3] == a for key in states))
     data = {name: make_data(name) for name in datasets}
+    held_out = {name: held_out_data(name) for name in datasets}
     controls = [
         Control("dataset", datasets, datasets[0], label="data set", kind="buttons",
                 labels=tuple(NAMES[d] for d in datasets)),
@@ -496,10 +740,16 @@ def playground_demo(states: dict[tuple[str, int, int, str], State]) -> Demo:
         Control("width", widths, 3 if 3 in widths else widths[len(widths) // 2], label="units per layer"),
     ]  # fmt: skip
 
+    frames: dict[tuple[str, int, int, str], Frame] = {}  # each state is measured and described once
+
     def render(dataset: str, activation: str, depth: int, width: int) -> Frame:
-        return state_frame(states[dataset, width, depth, activation], *data[dataset])
+        key = (dataset, width, depth, activation)
+        if key not in frames:
+            frames[key] = state_frame(states[key], *data[dataset], held_out[dataset])
+        return frames[key]
 
     caption = ("The 2-D playground: choose a data set and an activation, then the number of hidden layers and of "
-               "units per layer, and see the decision regions of the trained network.")  # fmt: skip
+               "units per layer, and see the decision regions of the trained network, its training points and the "
+               "held-out points it gets wrong.")  # fmt: skip
     return Demo("playground", render, controls, caption, xlabel="x1", ylabel="x2", xrange=(-EXTENT, EXTENT),
                 yrange=(-EXTENT, EXTENT), height=480, square=True)  # fmt: skip

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,6 +36,20 @@ def test_data_sets_are_balanced_seeded_and_inside_the_plane(name: str) -> None:
     again, _ = pg.make_data(name, n=120, seed=3)
     other, _ = pg.make_data(name, n=120, seed=4)
     assert torch.equal(X, again) and not torch.equal(X, other)
+
+
+@pytest.mark.parametrize("name", pg.DATASETS)
+def test_held_out_points_are_new_points_from_the_same_source(name: str) -> None:
+    X, y = pg.make_data(name)
+    held_X, held_y = pg.held_out_data(name)
+    assert held_X.shape == (pg.HELD_OUT_POINTS, 2) and held_y.bincount().tolist() == [pg.HELD_OUT_POINTS // 2] * 2
+    assert torch.cdist(held_X, X).min() > 0  # not one training point among them
+    assert torch.equal(held_X, pg.held_out_data(name)[0])  # the same points on every call
+    for label in (0, 1):  # the same distribution: each class centred where the training class is
+        assert torch.allclose(held_X[held_y == label].mean(dim=0), X[y == label].mean(dim=0), atol=0.15)
+    model = pg.fit(pg.Spec(name, 8, 2, "relu"), X, y) if name != "spiral" else None
+    if model is not None:  # a network that fits the easy data sets does nearly as well on new points
+        assert pg.accuracy(model, held_X, held_y) > model.train_accuracy - 0.1
 
 
 def test_without_noise_each_data_set_has_its_shape() -> None:
@@ -89,7 +106,33 @@ def test_best_line_accuracy_matches_a_brute_force_sweep(seed: int) -> None:
 # -- training ---------------------------------------------------------------------------------------------
 
 
-def test_batched_training_equals_training_each_model_alone() -> None:
+def test_nothing_depends_on_the_default_device() -> None:
+    """On a CUDA machine a notebook may set the default device; the playground stays on the CPU, unmixed."""
+    with torch.device("meta"):  # a device nothing can compute on: any tensor left to the default would fail here
+        X, y = pg.make_data("xor")
+        held_out = pg.held_out_data("xor")
+        model = pg.fit(pg.Spec("xor", 3, 2, "relu"), X, y, steps=20)
+        boundary = pg.decision_boundary(model)
+        grid = pg.decision_grid(model, 5)
+        pg.best_line_accuracy(X, y)
+        states = pg.train_states(["xor"], widths=(0, 2), depths=(1,), activations=("relu",), starts=1, steps=5)
+        frame = pg.playground_demo(states).frame()
+    assert {t.device.type for t in (X, *held_out, grid, *model.weights, *model.biases)} == {"cpu"}
+    assert boundary.everywhere is not None or boundary.parts
+    assert "held-out accuracy" in frame.description
+
+
+def test_points_on_another_device_are_refused_with_what_to_do() -> None:
+    X, y = pg.make_data("xor")
+    model = pg.fit(pg.Spec("xor", 2, 1, "relu"), X, y, steps=5)
+    with pytest.raises(ValueError, match=r"X is on meta.*live on the CPU.*pass X\.cpu\(\)"):
+        pg.logits(model, X.to("meta"))
+    with pytest.raises(ValueError, match=r"data\['xor'\]\[0\] is on meta"):
+        pg.fit_many([pg.Spec("xor", 2, 1, "relu")], {"xor": (X.to("meta"), y)})
+
+
+def test_batched_training_agrees_with_training_each_model_alone() -> None:
+    """Padding and stacking change only the order of floating-point sums: over 50 steps the weights agree to 1e-5."""
     data = {name: pg.make_data(name, n=40) for name in ("xor", "moons")}
     specs = [pg.Spec("xor", 3, 2, "relu", seed=1), pg.Spec("moons", 2, 2, "tanh"), pg.Spec("xor", 4, 2, "linear")]
     together = pg.fit_many(specs, data, steps=50)
@@ -163,6 +206,7 @@ def test_train_states_lists_width_zero_under_every_setting_and_counts_deaths() -
     assert states["xor", 8, 2, "relu"].model.train_accuracy > 0.95
     assert all(0 <= s.died <= s.starts == 2 for s in states.values())
     best = states["xor", 8, 1, "tanh"]
+    assert best.held_out_accuracy == pg.accuracy(best.model, *pg.held_out_data("xor")) > 0.9
     runs = pg.fit_many([pg.Spec("xor", 8, 1, "tanh", seed) for seed in (0, 1)], {"xor": pg.make_data("xor")})
     assert best.model.train_loss == pytest.approx(min(m.train_loss for m in runs))
 
@@ -213,6 +257,174 @@ def test_draw_regions_shows_shading_boundary_data_and_relu_folds(activation: str
 
 
 
+# -- the shape of the boundary ------------------------------------------------------------------------------
+
+
+def test_douglas_peucker_keeps_corners_and_drops_small_wiggles() -> None:
+    line = np.linspace(0, 1, 50)
+    wiggle = 0.5 * pg.STRAIGHT * np.sin(40 * line)
+    assert pg._segments(np.stack([line, wiggle], axis=1), pg.STRAIGHT) == 1
+    corner = np.concatenate([np.stack([line, 0 * line], 1), np.stack([1 + 0 * line, line], 1)[1:]])
+    assert pg._segments(corner, pg.STRAIGHT) == 2  # an L: two pieces
+    angle = np.linspace(0, math.pi, 200)
+    assert pg._segments(np.stack([np.cos(angle), np.sin(angle)], 1), pg.STRAIGHT) > 5  # a half circle: many
+
+
+def test_a_band_an_island_a_line_and_nothing_are_measured_as_such() -> None:
+    band = hand_made([[[1.0, -1.0], [0.0, 0.0]], [[-1.0], [-1.0]]], [[0.0, 0.0], [0.5]])  # 0.5 - |x1|
+    measured = pg.decision_boundary(band)
+    assert (measured.everywhere, measured.band, [p.pieces for p in measured.parts]) == (None, 1, [1, 1])
+    assert sorted(round(p.centre[0], 3) for p in measured.parts) == [-0.5, 0.5]
+    assert pg.describe_boundary(measured, "relu") == (
+        "its boundary is two straight, nearly parallel lines, with class 1 in the band between them")
+    diamond = hand_made([[[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]], [[-1.0]] * 4], [[0.0] * 4, [0.6]])
+    measured = pg.decision_boundary(diamond)  # 0.6 - |x1| - |x2|: a square standing on a corner, around class 1
+    assert [(p.pieces, p.closed, p.inside) for p in measured.parts] == [(4, True, 1)]
+    assert pg.describe_boundary(measured, "relu") == (
+        "its boundary is a closed line of 4 straight pieces around a region of class 1")
+    outside = hand_made([[[-1.0, 1.0, 0.0, 0.0], [0.0, 0.0, -1.0, 1.0]], [[1.0]] * 4], [[0.0] * 4, [-0.6]])
+    assert [(p.pieces, p.closed, p.inside) for p in pg.decision_boundary(outside).parts] == [(4, True, 0)]
+    line = hand_made([[[1.0], [1.0]]], [[-0.2]])  # no hidden layer: x1 + x2 = 0.2
+    measured = pg.decision_boundary(line)
+    assert [(p.pieces, p.closed) for p in measured.parts] == [(1, False)] and measured.band is None
+    assert pg.describe_boundary(measured, "linear") == "its boundary is one straight line"
+    speck = hand_made([[[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]], [[-1.0]] * 4], [[0.0] * 4, [0.01]])
+    assert pg.decision_boundary(speck).everywhere == 0  # an island of class 1 too small for the map to show
+    for value, label in ((2.0, 1), (-2.0, 0)):
+        constant = hand_made([[[0.0], [0.0]]], [[value]])
+        assert pg.decision_boundary(constant) == pg.Boundary(label, (), None)
+        assert pg.describe_boundary(pg.decision_boundary(constant), "relu") == (
+            f"it predicts class {label} everywhere in the square")
+
+
+def test_unit_line_crossings_count_only_crossings_inside_the_square() -> None:
+    axes = hand_made([[[1.0, 0.0], [0.0, 1.0]], [[1.0], [1.0]]], [[0.0, 0.0], [0.0]])  # x1 = 0 and x2 = 0
+    assert pg.unit_line_crossings(axes) == 1
+    parallel = hand_made([[[1.0, 1.0], [0.0, 0.0]], [[1.0], [1.0]]], [[0.0, 0.5], [0.0]])  # x1 = 0 and x1 = -0.5
+    assert pg.unit_line_crossings(parallel) == 0
+    far = hand_made([[[1.0, 0.0], [0.0, 1.0]], [[1.0], [1.0]]], [[-2.0, 0.0], [0.0]])  # they cross at (2, 0)
+    assert pg.unit_line_crossings(far) == 0
+    assert pg.unit_line_crossings(hand_made([[[1.0], [0.0]]], [[0.0]])) == 0
+
+
+# The description of a state is checked against the boundary traced independently of the module: crossings of a
+# finer grid's edges, grouped into parts by the cells they share (not contourpy), and for a ReLU network the linear
+# regions those points fall in, which bound the straight pieces from above.
+TRACE_RESOLUTION = 241
+TRACE_STEP = 2 * pg.EXTENT / (TRACE_RESOLUTION - 1)
+
+
+def traced_parts(model: pg.TinyMLP) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The boundary's points on the edges of a fine grid, as one tensor per connected part, and the grid's logits."""
+    ticks, points = pg.grid_points(TRACE_RESOLUTION)
+    t = ticks.double()
+    with torch.no_grad():
+        z = pg.logits(model, points).double().reshape(TRACE_RESOLUTION, TRACE_RESOLUTION)
+    positive = z > 0
+    ids, found, count = [], [], 0
+    for along_x1, changes in ((True, positive[:, :-1] != positive[:, 1:]), (False, positive[:-1] != positive[1:])):
+        i, j = torch.nonzero(changes, as_tuple=True)
+        after = z[i, j + 1] if along_x1 else z[i + 1, j]
+        frac = z[i, j] / (z[i, j] - after)
+        x1, x2 = (t[j] + frac * TRACE_STEP, t[i]) if along_x1 else (t[j], t[i] + frac * TRACE_STEP)
+        found.append(torch.stack([x1, x2], dim=1))
+        grid = torch.full(changes.shape, -1, dtype=torch.long)
+        grid[i, j] = torch.arange(count, count + len(i))
+        ids.append(grid)
+        count += len(i)
+    # each grid cell's four edges: bottom and top (along x1), left and right (along x2)
+    cells = torch.stack([ids[0][:-1, :], ids[0][1:, :], ids[1][:, :-1], ids[1][:, 1:]], dim=-1).reshape(-1, 4)
+    parent = list(range(count))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for edges in cells[(cells >= 0).sum(dim=1) >= 2].tolist():  # crossings of one cell belong to one part
+        first, *rest = [root(e) for e in edges if e >= 0]
+        for other in rest:
+            parent[root(other)] = root(first)
+    groups: dict[int, list[int]] = {}
+    for a in range(count):
+        groups.setdefault(root(a), []).append(a)
+    crossings = torch.cat(found)
+    return [crossings[g] for g in groups.values()], z
+
+
+def traced_length(points: torch.Tensor) -> float:
+    return len(points) * TRACE_STEP / 1.2  # about one crossing per grid edge, TRACE_STEP / sqrt(2) to TRACE_STEP apart
+
+
+def off_line(points: torch.Tensor) -> float:
+    """The largest distance of the points from their best-fitting straight line."""
+    if len(points) < 3:
+        return 0.0
+    centred = points - points.mean(dim=0)
+    return (centred @ torch.linalg.svd(centred, full_matrices=False).Vh[1]).abs().max().item()
+
+
+def linear_regions(model: pg.TinyMLP, points: torch.Tensor) -> int:
+    """How many linear regions of a ReLU network hold two of the points or more: the most straight pieces they form."""
+    H, on = points.float(), []
+    for W, b in zip(model.weights[:-1], model.biases[:-1], strict=True):
+        Z = H @ W + b
+        on.append(Z > 0)
+        H = torch.relu(Z)
+    _, counts = torch.unique(torch.cat(on, dim=1), dim=0, return_counts=True)
+    return int((counts >= 2).sum())
+
+
+def is_loop(points: torch.Tensor) -> bool:
+    return bool((points.abs().max(dim=1).values < pg.EXTENT - 1e-9).all())
+
+
+def class_at(model: pg.TinyMLP, point: torch.Tensor) -> int:
+    with torch.no_grad():
+        return int(pg.logits(model, point.float()[None]).item() > 0)
+
+
+def assert_description_matches_the_traced_boundary(state: pg.State, description: str) -> None:
+    """Every claim the description makes about the boundary holds for the independently traced boundary."""
+    model, shape = state.model, description.split(": ", 1)[1]
+    parts, z = traced_parts(model)
+    seen = [p for p in parts if traced_length(p) >= 2 * pg.SMALLEST_PART]  # long enough to be counted for sure
+    maybe = [p for p in parts if traced_length(p) >= pg.SMALLEST_PART / 2]  # long enough to be counted perhaps
+    straight = 1.5 * pg.STRAIGHT
+    if m := re.search(r"predicts class (\d) everywhere", shape):
+        assert not seen and int(m[1]) == int((z > 0).double().mean() > 0.5)
+        return
+    assert seen, "the description gives a boundary, the grid has none"
+    if "so its boundary is one straight line" in shape:  # by theory: exactly straight
+        assert len(seen) == len(maybe) == 1 and off_line(torch.cat(parts)) < 5e-3
+    elif m := re.search(r"two (nearly )?straight, nearly parallel lines, with class (\d) in the band", shape):
+        assert len(seen) == len(maybe) == 2 and not any(map(is_loop, seen))
+        assert all(off_line(p) <= straight for p in seen)
+        first, second = (torch.linalg.svd(p - p.mean(dim=0), full_matrices=False).Vh[0] for p in seen)
+        assert abs(first @ second) > math.cos(math.radians(pg.PARALLEL + 3))
+        assert class_at(model, (seen[0].mean(dim=0) + seen[1].mean(dim=0)) / 2) == int(m[2])
+    elif m := re.search(r"is (one|\d+) (nearly )?straight lines?", shape):
+        assert len(seen) <= (1 if m[1] == "one" else int(m[1])) <= len(maybe)
+        assert all(off_line(p) <= straight for p in seen)
+    elif m := re.search(r"is a closed (line of (\d+) straight pieces|curve) around a region of class (\d)", shape):
+        assert len(seen) == 1 and is_loop(seen[0]) and class_at(model, seen[0].mean(dim=0)) == int(m[3])
+        assert 3 <= int(m[2]) <= linear_regions(model, seen[0]) if m[2] else off_line(seen[0]) > pg.STRAIGHT
+    elif m := re.search(r"made of (\d+) straight pieces( in (\d+) parts)?", shape):
+        count, pieces = int(m[3] or 1), int(m[1])
+        assert len(seen) <= count <= len(maybe)
+        bent = sum(off_line(p) > straight for p in seen)  # each of these needs two pieces or more
+        assert count + bent <= pieces <= sum(linear_regions(model, p) for p in maybe)
+    elif m := re.search(r"curves(, in (\d+) parts)?", shape):
+        assert len(seen) <= int(m[2] or 1) <= len(maybe)
+        assert any(off_line(p) > pg.STRAIGHT / 2 for p in seen)
+    else:
+        raise AssertionError(f"a description this test does not know: {shape!r}")
+    loops = sum(1 if n == "one" else int(n) for n in re.findall(r"(one|\d+) of them closed", shape))
+    if "closed line" not in shape and "closed curve" not in shape:
+        assert sum(map(is_loop, seen)) <= loops <= sum(map(is_loop, maybe))
+
+
 # -- the demo ----------------------------------------------------------------------------------------------
 
 
@@ -243,12 +455,43 @@ def test_each_state_shows_its_network_and_reads_differently(small_states: dict) 
         assert f"training accuracy {state.model.train_accuracy:.2f}" in frame.description
         gaps = frame.traces[1].x.count(None)
         assert gaps == (len(pg.unit_lines(state.model)) if state.activation == "relu" else 0)
-        if state.width == 0 or state.activation == "linear":
-            assert frame.description.endswith("so its boundary is one straight line.")
-        elif state.died == state.starts:
-            assert frame.description.endswith("so it predicts one class everywhere.")
-        elif state.died:
+        assert f"held-out accuracy {state.held_out_accuracy:.2f}" in frame.description
+        if state.died == state.starts:
+            assert re.search(r"all 3 starts died, so it predicts class \d everywhere in the square\.$",
+                             frame.description)  # fmt: skip
+        elif state.width == 0 or state.activation == "linear":
+            assert frame.description.endswith("a linear network, so its boundary is one straight line.")
+        elif state.width == 1:
+            assert frame.description.endswith("one unit per layer passes on a single number, x w + b, so its boundary "
+                                              "is one straight line.")  # fmt: skip
+        if 0 < state.died < state.starts:
             assert f"({state.died} of 3 starts died)" in frame.description
+        assert_description_matches_the_traced_boundary(state, frame.description)
+
+
+def test_the_black_points_are_the_held_out_points_the_network_gets_wrong(small_states: dict) -> None:
+    demo = pg.playground_demo(small_states)
+    for params in demo.grid():
+        state = small_states[params["dataset"], params["width"], params["depth"], params["activation"]]
+        X, y = pg.held_out_data(state.dataset)
+        shown = demo.frame(**params).traces[-1]
+        wrong = round((1 - state.held_out_accuracy) * len(y))
+        assert shown.name == f"held-out points it gets wrong: {wrong} of {len(y)}" and len(shown.x) == wrong
+        with torch.no_grad():
+            predicted = (pg.logits(state.model, torch.tensor([shown.x, shown.y]).T) > 0).long()
+        nearest = torch.cdist(torch.tensor([shown.x, shown.y]).T, X).argmin(dim=1)
+        assert (predicted != y[nearest]).all()  # each black point is a held-out point, on the wrong side
+
+
+@pytest.mark.slow
+def test_every_playground_state_is_described_as_its_boundary_looks() -> None:
+    """All states of the chapter's playground: the width-1 ones say one straight line, and every claim about parts,
+    pieces, curves, bands and loops holds for the boundary traced on a finer grid by other means."""
+    states = pg.train_states()
+    demo = pg.playground_demo(states)
+    for params in demo.grid():
+        state = states[params["dataset"], params["width"], params["depth"], params["activation"]]
+        assert_description_matches_the_traced_boundary(state, demo.frame(**params).description)
 
 
 def test_the_map_is_the_networks_probability_on_the_grid(small_states: dict) -> None:
@@ -331,3 +574,21 @@ def test_playground_figure_is_drawn_and_every_control_works_by_keyboard(tmp_path
                 assert after["values"] != before["values"], control
     assert reached == [c.name for c in demo.controls]
     assert errors == []
+
+
+# -- the chapter ---------------------------------------------------------------------------------------------
+
+CHAPTER = Path(__file__).resolve().parents[2] / "chapters" / "playground.ipynb"
+
+
+def test_the_xor_figures_alt_text_says_what_its_cell_measured() -> None:
+    """The alt text of the XOR figure repeats, word for word, the sentence the cell prints for each panel (nbval
+    checks that the stored output is what the code prints now), so it describes the figure that was drawn."""
+    cells = json.loads(CHAPTER.read_text())["cells"]
+    alts = {c["metadata"].get("mystnb", {}).get("image", {}).get("alt", ""): c for c in cells}
+    alt, cell = next((a, c) for a, c in alts.items() if a.startswith("Four decision-region plots of the XOR"))
+    printed = "".join("".join(out.get("text", "")) for out in cell["outputs"] if out["output_type"] == "stream")
+    panels = [line for line in printed.splitlines() if re.match(r"\d units?: ", line)]
+    assert [line.split(" ")[0] for line in panels] == ["1", "2", "3", "4"]
+    for line in panels:
+        assert line in alt, f"the alt text does not say what the cell measured: {line!r}"
