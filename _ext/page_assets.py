@@ -1,4 +1,4 @@
-"""Load on each page only the JavaScript it uses.
+"""Load on each page only the scripts and figures it uses, when it needs them.
 
 Out of the box every page of the book loads plotly.js (4.7 MB, render-blocking
 in ``<head>``), and a page built from a notebook executed with widgets carries
@@ -6,8 +6,8 @@ the ipywidgets state as a JSON blob.  The book's demos load plotly.js
 themselves when the reader comes near them (lazy_demos.py), math is typeset
 when the book is built (katex_math.py), and the book never shows a widget
 view.  This extension decides per page, from the page's HTML body, in an
-``html-page-context`` handler that runs after myst-nb's and lazy_demos.py's
-handlers:
+``html-page-context`` handler that runs after myst-nb's, lazy_demos.py's and
+accessibility.py's handlers:
 
 - plotly.js (``page_assets_plotly_js``, relative to ``_static/``) is added,
   ``async``, only to a page with a plotly figure that does not load it
@@ -34,6 +34,9 @@ handlers:
   same icons from Font Awesome's web fonts.  The theme writes that script
   in its template, so ``_templates/layout.html`` removes it with the
   ``without_script`` filter this extension adds;
+- Sphinx's search tools and the search index (73 KB), which the theme loads
+  on every page for a search-as-you-type box the book leaves off, load on the
+  search page only (``without_script`` in ``_templates/layout.html``);
 - the theme's ``<link rel="preload">`` of its two deferred scripts goes
   (``without_script_preloads``): on a slow connection they shared the
   bandwidth with the stylesheet that the first paint waits for, and a
