@@ -105,6 +105,14 @@ bench: setup data
 	$(BIN)/python bench/live_figure.py
 	$(BIN)/python bench/slider_latency.py
 
+# Mutation testing (CONTRIBUTING.md): hours for the whole core, so never part of `make test` or CI.
+# One module, or a few: make mutate MODULES="d2lmini/idx.py d2lmini/files.py" (MUTATE_JOBS mutants at once).
+MODULES ?=
+MUTATE_JOBS ?= 2
+.PHONY: mutate
+mutate: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/mutate.py --jobs $(MUTATE_JOBS) $(MODULES)
+
 # student/exercises/ is committed (students open it from the repository): only the built student book goes.
 clean:
 	rm -rf _build $(VENDOR) student/book

@@ -8,7 +8,10 @@ The core, one module per concern, in the order a newcomer reads it:
 - :mod:`d2lmini.module`: the ``Module`` and ``Classifier`` base classes;
 - :mod:`d2lmini.history`: the per-epoch record that ``Trainer.fit`` returns;
 - :mod:`d2lmini.progress`: live figure / terminal bar shown while training;
-- :mod:`d2lmini.train`: the ``Trainer`` and seeding;
+- :mod:`d2lmini.devices`: seeding, and the device training runs on;
+- :mod:`d2lmini.contract`: the checks of what the ``Trainer`` is given;
+- :mod:`d2lmini.explain`: what went wrong when a step or a forward fails;
+- :mod:`d2lmini.train`: the ``Trainer``, the training loop;
 - :mod:`d2lmini.plotting`: matplotlib helpers that change no global settings;
 - :mod:`d2lmini.arguments`: the argument checks the other modules share.
 
@@ -41,8 +44,8 @@ _EXPORTS = {
     "History": "history",
     "Trainer": "train",
     "NonFiniteLossError": "train",
-    "seed_everything": "train",
-    "resolve_device": "train",
+    "seed_everything": "devices",
+    "resolve_device": "devices",
     "figure": "plotting",
     "set_axes": "plotting",
     "show_images": "plotting",
@@ -53,11 +56,12 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # the same names for type checkers and editors (a test keeps the two in step)
     from d2lmini.data import MNIST, FashionMNIST, TensorLoader
+    from d2lmini.devices import resolve_device, seed_everything
     from d2lmini.history import History
     from d2lmini.idx import DataError
     from d2lmini.module import Classifier, Module, add_to_class, count_parameters, mlp_parameter_count
     from d2lmini.plotting import figure, plot_history, set_axes, show_images
-    from d2lmini.train import NonFiniteLossError, Trainer, resolve_device, seed_everything
+    from d2lmini.train import NonFiniteLossError, Trainer
 
 
 def __getattr__(name: str) -> Any:

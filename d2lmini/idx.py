@@ -101,6 +101,8 @@ def parse_idx(raw: bytes, source: str, ndim: int, fix: str) -> torch.Tensor:
             f"{source}: {problem} (its header promises shape {tuple(shape)}, i.e. {expected:,} bytes, "
             f"but it holds {len(raw):,}). {fix}"
         )
+    if expected == header:  # no items at all (torch.frombuffer refuses an empty buffer)
+        return torch.empty(shape, dtype=torch.uint8)
     data = torch.frombuffer(bytearray(memoryview(raw)[header:]), dtype=torch.uint8)  # one copy, writable
     return data.reshape(shape)
 

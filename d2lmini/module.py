@@ -9,6 +9,7 @@ cross-entropy on logits.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Callable, Sequence
 from itertools import pairwise
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.arguments import positive_number
+from d2lmini.explain import explain
 
 Batch = Sequence[torch.Tensor]
 F_ = TypeVar("F_", bound=Callable[..., Any])
@@ -46,23 +48,6 @@ def add_to_class(cls: type) -> Callable[[F_], F_]:
 def has_lazy_parameters(module: nn.Module) -> bool:
     """True while ``module`` has lazy layers whose parameters have no shape yet (until one batch runs through)."""
     return any(isinstance(p, nn.parameter.UninitializedParameter) for p in module.parameters())
-
-
-def unregistered(module: nn.Module) -> list[str]:
-    """Attributes PyTorch does not see as part of ``module``: plain tensors, and Python lists or dicts of layers.
-
-    The optimizer never gets them (``module.parameters()`` leaves them out)
-    and ``module.to(device)`` does not move them.
-    """
-    found = []
-    for prefix, sub in module.named_modules():
-        for name, value in vars(sub).items():
-            if name.startswith("_") or name == "hparams":  # PyTorch's own records; the hyperparameters
-                continue
-            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            if isinstance(value, torch.Tensor) or any(isinstance(v, nn.Module) for v in items):
-                found.append(f"{prefix}.{name}" if prefix else name)
-    return found
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:
@@ -112,11 +97,41 @@ class Module(nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.hparams.items())
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``forward``, with a failure explained from the inputs and the weights (type unchanged).
+
+        So ``model(data.val_X[:8])``, raw uint8 pixels, says so in any cell,
+        not only inside ``Trainer.fit``.
+        """
+        try:
+            return super().__call__(*args, **kwargs)
+        except (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError) as err:
+            explain(err, lambda: nn.Module.__call__(self, *args, **kwargs), self, args, None, "forward")
+            raise
+
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         net = getattr(self, "net", None)
         if net is None:
-            raise NotImplementedError(f"{type(self).__name__} needs a forward method or a self.net.")
+            why = self._why_no_forward()
+            raise NotImplementedError(f"{type(self).__name__} needs a forward method or a self.net.{why}")
+        if isinstance(net, (nn.ModuleList, nn.ModuleDict)):
+            raise NotImplementedError(
+                f"self.net is an nn.{type(net).__name__}: it holds layers but cannot be called. Use "
+                "nn.Sequential(...), which runs them in order, or write forward with a loop over them."
+            )
         return net(X)
+
+    def _why_no_forward(self) -> str:
+        """A likely reason for a missing forward: a misspelt method, or layers held in an nn.ModuleList."""
+        methods = [name for name in dir(type(self)) if not name.startswith("_") and name != "forward"]
+        close = difflib.get_close_matches("forward", methods, n=1, cutoff=0.7)
+        if close:
+            return f" It has {close[0]}: a misspelling of forward?"
+        lists = [name for name, m in self.named_children() if isinstance(m, (nn.ModuleList, nn.ModuleDict))]
+        if lists:
+            return (f" self.{lists[0]} holds layers but does not run them: write forward with a loop, "
+                    f"for layer in self.{lists[0]}: X = layer(X), or use self.net = nn.Sequential(...).")  # fmt: skip
+        return ""
 
     def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} needs a loss method.")
@@ -169,7 +184,7 @@ class Classifier(Module):
         if "_logits_checked" not in vars(self):  # once per model: a check costs a device sync
             self._logits_checked = True
             probabilities = (y_hat >= 0).all() & ((y_hat.detach().sum(dim=1) - 1).abs() < 1e-3).all()
-            if y_hat.numel() and bool(probabilities):
+            if y_hat.numel() and y_hat.device.type != "meta" and bool(probabilities):  # meta tensors have no values
                 warnings.warn(
                     f"{type(self).__name__}'s forward seems to return probabilities (every row is >= 0 and sums "
                     "to 1): the loss applies softmax itself, and a second softmax makes learning far slower. "
@@ -180,7 +195,13 @@ class Classifier(Module):
 
     @staticmethod
     def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Fraction of rows whose largest logit is at the true class."""
+        """Fraction of rows whose largest logit is at the true class (``y``: one class index per row)."""
+        if y.dim() != 1:  # one-hot rows would broadcast against the predictions into a meaningless number
+            raise ValueError(
+                f"accuracy compares each row's predicted class with its label, one class index per row, but the "
+                f"labels have shape {tuple(y.shape)} (one-hot?): give class indices of dtype torch.long, as the data "
+                "module does (y.argmax(dim=1) converts)."
+            )
         return (y_hat.argmax(dim=1) == y).float().mean()
 
     def _step(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -30,8 +30,7 @@ def figure(
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, facecolor=BACKGROUND, **kwargs)
-    fig.patch.set_alpha(1.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, facecolor=BACKGROUND, **kwargs)  # opaque: alpha 1
     return fig, axes
 
 
@@ -114,6 +113,11 @@ def plot_history(history: Any, axes: Sequence[Axes] | None = None, label: str = 
         )
     if not len(history):
         raise ValueError("plot_history got a History without epochs: no epoch finished, so there is nothing to plot.")
+    if axes is not None and (not hasattr(axes, "__len__") or len(axes) != 2):
+        raise TypeError(
+            "plot_history draws loss and accuracy side by side, on two axes: pass axes= the pair an earlier call "
+            f"returned, or nothing for a new figure; got {type(axes).__name__} {axes!r}."
+        )
     if axes is None:
         _, axes = figure(1, 2, figsize=(7, 2.6), layout="constrained")
     prefix = f"{label} " if label else ""

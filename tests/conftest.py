@@ -1,15 +1,21 @@
-"""Shared fixtures: every figure closed after each test; small, fake IDX datasets in a temporary folder,
-an isolated search path, a local file server."""
+"""Shared fixtures: every figure closed after each test; small, fake IDX datasets in a temporary folder (and a
+data module over them), an isolated search path, a local file server."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.helpers import FAKE_VAL, FileServer, write_fake_dataset
+
+if TYPE_CHECKING:
+    from d2lmini.data import FashionMNIST
+
+pytest.register_assert_rewrite("tests.mistakes")  # its asserts are the tables' tests: show their values on failure
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +44,17 @@ def no_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
     files = {k: FileSpec(s.name, s.ndim) for k, s in FashionMNIST.files.items()}
     monkeypatch.setattr(FashionMNIST, "files", files)
     monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+
+
+@pytest.fixture
+def pixels(fake_data_dir: Path, no_checksums: None) -> FashionMNIST:
+    """Fashion-MNIST over the fake files in batches of 16, torch seeded: what the tables of tests/mistakes.py run on."""
+    import torch
+
+    from d2lmini.data import FashionMNIST
+
+    torch.manual_seed(0)
+    return FashionMNIST(batch_size=16, root=fake_data_dir)
 
 
 @pytest.fixture

@@ -70,7 +70,8 @@ class FileServer:
     - ``cut-chunked``: chunked transfer encoding, half the file, then the connection closes;
     - ``cut-length``: Content-Length of the whole file, half of it sent, then the connection closes;
     - ``404``, ``500``: those status codes; ``html``: a login page with status 200;
-    - ``wrong``: another, valid, file (the checksum tells them apart); ``slow``: nothing for ``slow_s``.
+    - ``wrong``: another, valid, file (the checksum tells them apart); ``slow``: nothing for ``slow_s``;
+    - ``garbage``: not HTTP at all (another service on that port), then the connection closes.
     """
 
     def __init__(self, folder: Path, slow_s: float = 3.0, delay_s: float = 0.3) -> None:
@@ -87,6 +88,10 @@ class FileServer:
             def do_GET(self) -> None:
                 server.requests.append(self.path)
                 mode, _, name = self.path.strip("/").partition("/")
+                if mode == "garbage":
+                    self.close_connection = True
+                    self.wfile.write(b"SSH-2.0-OpenSSH_9.2\r\n")
+                    return
                 path = server.folder / name
                 if mode in ("404", "500") or not path.is_file():
                     self.send_error(500 if mode == "500" else 404)
@@ -166,9 +171,22 @@ def load_command(
     return [*prefix, sys.executable, "-c", LOAD_SCRIPT, json.dumps(args)]
 
 
+# The checkout these tests belong to: the one a subprocess must import d2lmini from.
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
 def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
-    """A minimal environment: no D2LMINI_DATA or cache setting from outside, one thread."""
-    return {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", **extra}
+    """A minimal environment: no D2LMINI_DATA or cache setting from outside, one thread.
+
+    ``PYTHONPATH`` names this checkout, so the process imports the d2lmini under test, not an installed
+    copy (whatever its working directory); mutmut's ``MUTANT_UNDER_TEST``, when set, passes on, so that the
+    process runs the same mutant as the test that started it (``make mutate``).
+    """
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(CHECKOUT)}  # fmt: skip
+    if "MUTANT_UNDER_TEST" in os.environ:
+        env["MUTANT_UNDER_TEST"] = os.environ["MUTANT_UNDER_TEST"]
+    return {**env, **extra}
 
 
 # Debian's Chromium, driven by Playwright; never a downloaded browser.

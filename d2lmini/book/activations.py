@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from d2lmini.book.widgets import Control, Demo, Frame, snap_noise, trace
 
@@ -331,18 +331,28 @@ def relu_fit_demo() -> Demo:
     )  # fmt: skip
 
 
-@functools.lru_cache(maxsize=256)
-def layer_grad_norms(
-    name: str, depth: int = 20, width: int = 64, gain: float = 1.0, batch: int = 64, seed: int = 0
-) -> tuple[float, ...]:
-    """Gradient norm of every layer's weights in a deep stack ``h = f(W h + b)``.
+class GradientFactors(NamedTuple):
+    """Per layer of a deep stack, from layer 1 (next to the input) to the top, as in ``layer_grad_factors``."""
 
-    Weights are drawn from N(0, gain² / width), biases are 0.  A fixed random
-    signal is back-propagated from the top (the loss is a random projection of
-    the last layer), so the numbers reflect only how the backward pass
-    shrinks or grows it on the way down.  Returns the norms from layer 1 (next
-    to the input) to layer ``depth``, in float64 for reproducible digits.
-    Results are cached, since the demos and the text ask for the same stacks.
+    inputs: tuple[float, ...]  # RMS of the layer's input H_{l-1}
+    backward: tuple[float, ...]  # RMS of the backward signal dL/dZ_l at its pre-activations
+    weights: tuple[float, ...]  # norm of dL/dW_l = H_{l-1}^T dL/dZ_l
+
+
+@functools.lru_cache(maxsize=256)
+def layer_grad_factors(
+    name: str, depth: int = 20, width: int = 64, gain: float = 1.0, batch: int = 64, seed: int = 0
+) -> GradientFactors:
+    """The two factors of every layer's weight gradient in a deep bias-free stack, and the gradient itself.
+
+    The stack computes ``Z_l = H_{l-1} W_l`` and ``H_l = f(Z_l)`` with one example
+    per row (the book's convention) and weights from N(0, gain² / width).  A
+    fixed random signal is back-propagated from the top (the loss is a random
+    projection of the last layer), so the numbers reflect only how the layers
+    pass the signal on.  The weight gradient of layer l is ``H_{l-1}ᵀ dL/dZ_l``:
+    its size follows from the layer's input (forward) and the signal arriving
+    at its pre-activations (backward), both returned.  Computed in float64 for
+    reproducible digits; cached, since the demos and the text ask for the same stacks.
     """
     import torch
 
@@ -354,10 +364,28 @@ def layer_grad_norms(
     ]
     h = torch.randn(batch, width, generator=gen, dtype=torch.float64)
     probe = torch.randn(batch, width, generator=gen, dtype=torch.float64)
+    inputs, pre_activations = [], []
     for weight in weights:
-        h = activation(name, h @ weight.T)
-    grads = torch.autograd.grad((h * probe).sum() / batch, weights)
-    return tuple(float(g.norm()) for g in grads)
+        inputs.append(h)
+        pre_activations.append(h @ weight)
+        h = activation(name, pre_activations[-1])
+    grads = torch.autograd.grad((h * probe).sum() / batch, pre_activations + weights)
+
+    def rms(t: torch.Tensor) -> float:
+        return float(t.detach().pow(2).mean().sqrt())
+
+    return GradientFactors(
+        tuple(rms(t) for t in inputs),
+        tuple(rms(g) for g in grads[:depth]),
+        tuple(float(g.norm()) for g in grads[depth:]),
+    )
+
+
+def layer_grad_norms(
+    name: str, depth: int = 20, width: int = 64, gain: float = 1.0, batch: int = 64, seed: int = 0
+) -> tuple[float, ...]:
+    """Gradient norm of every layer's weights in the stack of :func:`layer_grad_factors`, layer 1 first."""
+    return layer_grad_factors(name, depth, width, gain, batch, seed).weights
 
 
 def _change(first: float, last: float) -> str:

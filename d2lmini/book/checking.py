@@ -5,21 +5,30 @@ answer and a :class:`Trial`, calls the answer only through :meth:`Trial.call`, c
 values it computed itself, and either returns the detail of a correct verdict or raises :func:`wrong`.
 The decorator owns the rest, so that every checker behaves the same way and never lies:
 
-- ``None`` or a value that cannot be called gets a specific message before anything runs;
+- ``None``, a network or a value that cannot be called gets a specific message before anything runs;
 - every call runs in a worker thread with a time limit (:data:`TIME_LIMIT_S`, or ``time_limit=`` on the
   checker); an answer that does not return in time is stopped by an exception raised in its thread, and the
   verdict says so, without a kernel restart;
 - what the answer prints (or warns) is captured; the verdict comes first, followed by at most a few lines;
 - ``raise NotImplementedError`` in the reader's own code means "not attempted yet"; any other exception
-  becomes one line naming it and the reader's line of code, never a library traceback;
-- the global random state (torch, Python, NumPy) is the same afterwards as before;
+  becomes one line naming it and the reader's line of code (with a hint for a name no cell has defined yet and
+  for raw ``uint8`` pixels), never a library traceback;
+- the check runs in the book's setting whatever the notebook changed (gradients on, float32 as the default
+  dtype, the CPU as the default device), and says so when the notebook's setting differs;
+- global state the answer changes is named in the verdict, and put back where it can be: PyTorch's default
+  dtype or device, gradient mode left off, a data module's tensors replaced or changed in place (any of these
+  makes the verdict "not yet"); reseeding a random generator (or drawing from Python's or NumPy's) earns a note.
+  The global random state (torch, Python, NumPy) is the same afterwards as before;
 - the answer gets the checker's fresh copies as arguments: changing them in place earns a note, and never
   changes the values the answer is compared with;
 - a call may name functions the exercise forbids (:class:`Forbidden`, such as ``torch.relu`` in the exercise that
-  writes ReLU): an answer that calls one is not correct, even with the right values.
+  writes ReLU): an answer that calls one is not correct, even with the right values;
+- the result keeps what a checker chose to keep (:meth:`Trial.keep`: an experiment's results), so nothing needs
+  to run again; each checker's last result is also ``check.last``.
 
 A check's verdict is deterministic for a deterministic answer, so nbval can compare a notebook's stored
-outputs.
+outputs. :func:`notebook_hints` (opt-in, for a notebook's import cell) explains a ``NameError`` raised before any
+checker runs: a check cell run before the cell that defines its answer.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import inspect
 import io
 import linecache
 import random
+import re
 import sys
 import sysconfig
 import threading
@@ -39,6 +49,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
 import torch
@@ -52,6 +63,9 @@ SHOWN_LINES = 5
 SHOWN_CHARS = 400
 """...and at most this many characters in all."""
 
+BOOK_DTYPE = torch.float32
+"""The default dtype a check runs with: the book's data and models are float32."""
+
 _STOP_GRACE_S = 1.0  # how long to wait for a stopped answer's thread to end
 
 
@@ -61,11 +75,14 @@ class CheckResult:
 
     ``status`` is ``"correct"``, ``"not attempted"`` or ``"wrong"``. ``message`` is what the notebook
     shows: the verdict on its first line, then any notes (an input changed in place, what the answer printed).
+    ``value`` is what the check kept of the answer's work (an experiment's results, such as its histories), so
+    that a later cell can use it without running the answer again; ``None`` for most checks.
     """
 
     task: str
     status: str
     message: str
+    value: Any = field(default=None, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -92,6 +109,10 @@ class Fail(Exception):
         self.status = status
         self.why = why
         self.error = error
+
+    def hinted(self, hint: str) -> Fail:
+        """The same verdict with ``hint`` added to its reason (a stub stays "not attempted", without the hint)."""
+        return Fail(self.status, self.why + hint, self.error) if self.status == "wrong" and hint else self
 
 
 def wrong(why: str, error: BaseException | None = None) -> Fail:
@@ -139,13 +160,17 @@ def _raised_by_reader(err: BaseException) -> bool:
     return bool(frames) and _is_readers(frames[-1].filename)
 
 
+def _source_line(frame: traceback.FrameSummary) -> str:
+    return (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+
+
 def _where(err: BaseException) -> str:
     """`` (line 3 of its cell: `return x / 0`)``: the reader's innermost line, or ``""`` if none ran."""
     frames = _readers_frames(err)
     if not frames:
         return ""
     frame = frames[-1]
-    source = (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    source = _source_line(frame)
     if len(source) > 80:
         source = source[:77] + "..."
     in_notebook = "ipykernel_" in frame.filename or frame.filename.startswith("<ipython-input")
@@ -158,6 +183,55 @@ def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else ""
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _readers_frame(err: BaseException) -> tuple[FrameType, str] | None:
+    """The reader's innermost frame in ``err``'s traceback, with the source of the line that was running."""
+    found = None
+    tb: TracebackType | None = err.__traceback__
+    while tb is not None:
+        if _is_readers(tb.tb_frame.f_code.co_filename):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return None
+    return found.tb_frame, linecache.getline(found.tb_frame.f_code.co_filename, found.tb_lineno).strip()
+
+
+def written_by_reader(fn: Any) -> bool:
+    """True if ``fn`` (a function or method) was written in the reader's notebook, not in a library."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return code is not None and _is_readers(code.co_filename)
+
+
+def failing_line(err: BaseException) -> tuple[str, dict[str, torch.Tensor]]:
+    """The reader's line that was running when ``err`` was raised, and the local tensors that line names.
+
+    A checker explains a failure from these values (their shapes and dtypes), not from the wording of PyTorch's
+    message, which changes between versions. ``("", {})`` if no line of the reader's ran.
+    """
+    found = _readers_frame(err)
+    if found is None:
+        return "", {}
+    frame, line = found
+    used = set(re.findall(r"[A-Za-z_]\w*", line))
+    return line, {k: v for k, v in frame.f_locals.items() if k in used and isinstance(v, torch.Tensor)}
+
+
+def _hint_for(err: BaseException) -> str:
+    """A hint that explains ``err`` from what the reader's code held: a name no cell defined, or raw pixels."""
+    if isinstance(err, NameError) and getattr(err, "name", None) and _raised_by_reader(err):
+        return (
+            f" If a cell above defines `{err.name}`, run it first (after a kernel restart, run the cells from the "
+            "top: Run > Run All Above); if none does, check the spelling."
+        )
+    for name, value in failing_line(err)[1].items():
+        if value.dtype == torch.uint8 and value.dim() >= 2:
+            return (
+                f" `{name}` holds raw uint8 pixels (whole numbers from 0 to 255, as data.train_X stores them): "
+                f"turn them into the model's float input first, with data.transform({name})."
+            )
+    return ""
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +301,27 @@ class _Outcome:
     value: Any = None
     error: BaseException | None = None
     finished: bool = False
+    left_behind: list[str] = field(default_factory=list)  # thread-local settings the answer left changed
+
+
+def _thread_settings_left() -> list[str]:
+    """What an answer left changed in its own thread's PyTorch settings (a new thread starts with the defaults)."""
+    left = []
+    if torch.is_inference_mode_enabled():
+        left.append(
+            "it leaves inference mode on when it returns (torch.inference_mode() entered without `with`), so later "
+            "cells in your notebook could not train"
+        )
+    elif not torch.is_grad_enabled():
+        left.append(
+            "it leaves gradient tracking off when it returns (torch.set_grad_enabled(False), or torch.no_grad() "
+            "entered without `with`), so later training in your notebook would compute no gradients: use `with "
+            "torch.no_grad():` around the lines that need it"
+        )
+    device = _default_device()
+    if device is not None and device.type != "cpu":
+        left.append(f"it changes PyTorch's default device to {device} (torch.set_default_device)")
+    return left
 
 
 def _raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
@@ -250,6 +345,7 @@ def _run_limited(
         try:
             outcome.value = fn(*args, **kwargs)
             outcome.finished = True
+            outcome.left_behind = _thread_settings_left()
         except _Stopped:
             pass
         except BaseException as err:  # the reader's code may raise anything, even SystemExit
@@ -268,6 +364,8 @@ def _run_limited(
             while not ended.is_set() and time.monotonic() < deadline:
                 _raise_in_thread(worker, _Stopped)  # again and again, in case a bare `except:` swallows it
                 ended.wait(0.05)
+    if not ended.is_set():
+        _STUCK[:] = [thread for thread in _STUCK if thread.is_alive()] + [worker]
     return outcome, ended.is_set()
 
 
@@ -282,6 +380,10 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
         params[i].name if i < len(params) and params[i].kind in positional else f"argument {i + 1}"
         for i in range(count)
     ]
+
+
+# ---------------------------------------------------------------------------
+# Watching what an answer calls (forbidden functions), and whether it reseeded a generator
 
 
 @dataclass(frozen=True)
@@ -314,19 +416,32 @@ class _Watch(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def _watched(fn: Callable[..., Any], forbid: Forbidden, seen: list[str]) -> Callable[..., Any]:
-    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``."""
-    codes = {f.__code__ for f in forbid.functions if hasattr(f, "__code__")}
+_STUCK: list[threading.Thread] = []  # answers that could not be stopped (blocked in a C call), still running
+
+
+def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str]) -> Callable[..., Any]:
+    """``fn``, run so that every call of a function ``forbid`` names is noted in ``seen``.
+
+    Python functions are seen with a profile hook, in the answer's thread only; not while an earlier answer that
+    could not be stopped still runs, because CPython then starves a profiled thread until that answer's pending
+    exception is delivered.
+    """
+    codes = {f.__code__: f.__code__.co_name for f in (forbid.functions if forbid else ()) if hasattr(f, "__code__")}
+    if any(thread.is_alive() for thread in _STUCK):
+        codes = {}
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code in codes and frame.f_code.co_name not in seen:
-            seen.append(frame.f_code.co_name)
+        code = frame.f_code
+        if event == "call" and code in codes and codes[code] not in seen:
+            seen.append(codes[code])
 
     def run(*args: Any, **kwargs: Any) -> Any:
         before = sys.getprofile()
         if codes:
             sys.setprofile(profile)  # this thread only
         try:
+            if forbid is None:
+                return fn(*args, **kwargs)
             with _Watch(forbid.torch_names, seen):
                 return fn(*args, **kwargs)
         finally:
@@ -334,6 +449,129 @@ def _watched(fn: Callable[..., Any], forbid: Forbidden, seen: list[str]) -> Call
                 sys.setprofile(before)
 
     return run
+
+
+def _random_states() -> tuple[Any, ...]:
+    """What tells that an answer reseeded a global generator: torch's seed, Python's and NumPy's whole state (a
+    draw from torch's generator, as when a network initialises its weights, is no reseeding)."""
+    numpy = sys.modules.get("numpy")
+    state = numpy.random.get_state() if numpy is not None else None
+    return torch.initial_seed(), random.getstate(), None if state is None else (state[1].tobytes(), state[2])
+
+
+def _reseeded(before: tuple[Any, ...], after: tuple[Any, ...]) -> list[str]:
+    names = ("torch.manual_seed", "Python's random module", "NumPy's np.random")
+    return [name for name, old, new in zip(names, before, after, strict=True) if old != new]
+
+
+# ---------------------------------------------------------------------------
+# Global state outside the answer's thread: the default dtype and device, data modules
+
+
+def _default_device() -> torch.device | None:
+    get = getattr(torch, "get_default_device", None)  # PyTorch >= 2.3
+    return get() if get is not None else None
+
+
+def notebook_namespace(fn: Any) -> dict[str, Any]:
+    """The global names of the notebook (or module) that defined ``fn``: a function, a class or an object.
+
+    For a class (or an object), the globals of a method the reader wrote, else its module's names.
+    """
+    target = getattr(fn, "__func__", fn)
+    found = getattr(target, "__globals__", None)
+    if isinstance(found, dict):
+        return found
+    kind = target if isinstance(target, type) else type(target)
+    for klass in kind.__mro__:
+        for value in vars(klass).values():
+            method = getattr(value, "__func__", value)
+            if written_by_reader(method) and isinstance(getattr(method, "__globals__", None), dict):
+                return method.__globals__
+    module = sys.modules.get(getattr(kind, "__module__", ""))
+    return vars(module) if module is not None else {}
+
+
+def _is_data_module(value: Any) -> bool:
+    kind = type(value)
+    return not isinstance(value, type) and callable(getattr(kind, "train_dataloader", None)) and callable(
+        getattr(kind, "val_dataloader", None)
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+@dataclass
+class _DataSnapshot:
+    """The tensors of the data modules an answer can reach, to tell whether it replaced or changed them."""
+
+    modules: list[tuple[str, Any, dict[str, tuple[torch.Tensor, int]]]]
+
+    @classmethod
+    def of(cls, fn: Any) -> _DataSnapshot:
+        modules = []
+        for name, value in list(notebook_namespace(fn).items()):
+            if name.startswith("_") or not _is_data_module(value):
+                continue
+            try:
+                attributes = vars(value)
+            except TypeError:
+                continue
+            tensors = {k: (v, v._version) for k, v in attributes.items() if isinstance(v, torch.Tensor)}
+            modules.append((name, value, tensors))
+        return cls(modules)
+
+    def changes(self) -> list[str]:
+        """What changed since the snapshot, each as "it ..."; tensors replaced are put back."""
+        found = []
+        for name, module, tensors in self.modules:
+            for attribute, (tensor, version) in tensors.items():
+                now = getattr(module, attribute, None)
+                where = f"`{name}.{attribute}`"
+                if now is not tensor:
+                    setattr(module, attribute, tensor)
+                    found.append(
+                        f"it replaces the data module's {where} ({_describe(tensor)}) with {_describe(now)}, which "
+                        "every later cell and the next run of your code would get (the check put it back: work on "
+                        f"a copy, such as X = {name}.transform({name}.{attribute}[:1000]))"
+                    )
+                elif tensor._version != version:
+                    found.append(
+                        f"it changes the data module's {where} in place, which no check can undo: work on a copy "
+                        f"(such as X = {name}.transform({name}.{attribute}[:1000])) and create the data module again"
+                    )
+        return found
+
+
+@contextmanager
+def _book_setting(notes: list[str]) -> Iterator[None]:
+    """Run a check with float32 as the default dtype and the CPU as the default device, as the book assumes;
+    a notebook that changed either hears about it in ``notes``."""
+    dtype, device = torch.get_default_dtype(), _default_device()
+    if dtype != BOOK_DTYPE:
+        torch.set_default_dtype(BOOK_DTYPE)
+        notes.append(
+            f"Note: PyTorch's default dtype in this notebook is {dtype} (an earlier cell called "
+            "torch.set_default_dtype). The check ran with float32, the book's default; the book's images and "
+            "models are float32, so set it back: torch.set_default_dtype(torch.float32)."
+        )
+    moved = device is not None and device.type != "cpu"
+    if moved:
+        torch.set_default_device("cpu")
+        notes.append(
+            f"Note: PyTorch's default device in this notebook is {device} (an earlier cell called "
+            "torch.set_default_device). The check ran on the CPU; pass device= where you mean it instead."
+        )
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+        if moved:
+            torch.set_default_device(device)
 
 
 @dataclass
@@ -345,6 +583,11 @@ class Trial:
     mutated: list[str] = field(default_factory=list)
     forbidden: Forbidden | None = None
     forbidden_seen: list[str] = field(default_factory=list)
+    watch_seeds: bool = True
+    seeded: list[str] = field(default_factory=list)
+    side_effects: list[str] = field(default_factory=list)
+    kept: Any = None
+    remarks: list[str] = field(default_factory=list)
 
     def call(
         self,
@@ -357,15 +600,18 @@ class Trial:
         """Call the reader's ``fn``; every way it can fail becomes a :class:`Fail`.
 
         ``doing`` names the call in messages ("Calling it raised ...", "Creating the model raised ...").
-        Tensor arguments the call changes in place are recorded in :attr:`mutated`. With ``forbid``, the calls
-        of the functions it names are recorded too: the verdict is then "wrong" even if the values are right.
+        Tensor arguments the call changes in place are recorded in :attr:`mutated`, global state it changes in
+        :attr:`side_effects` (and put back where possible). With ``forbid``, the calls of the functions it names
+        are recorded too: the verdict is then "wrong" even if the values are right.
         """
         names = _argument_names(fn, len(args))
         before = [(n, a, a.detach().clone()) for n, a in zip(names, args, strict=True) if isinstance(a, torch.Tensor)]
-        run = fn
         if forbid is not None:
-            self.forbidden, run = forbid, _watched(fn, forbid, self.forbidden_seen)
+            self.forbidden = forbid
+        run = _watched(fn, forbid, self.forbidden_seen)
+        data, random_states = _DataSnapshot.of(fn), _random_states()
         outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
+        self._note_side_effects(outcome, data, random_states)
         if not outcome.finished:
             who = "Your function" if doing == "Calling it" else doing
             verb = "return" if doing == "Calling it" else "finish"
@@ -386,11 +632,33 @@ class Trial:
                 raise Fail("not attempted", "", err)
             message = _first_line(err)
             text = f"{doing} raised {type(err).__name__}{': ' + message if message else ''}{_where(err)}"
-            raise wrong(text if text.endswith((".", "!", "?")) else text + ".", err)
+            text = text if text.endswith((".", "!", "?")) else text + "."
+            raise wrong(text + _hint_for(err), err)
         for name, arg, copy in before:
             if name not in self.mutated and not (arg.shape == copy.shape and torch.equal(arg.detach(), copy)):
                 self.mutated.append(name)
         return outcome.value
+
+    def _note_side_effects(self, outcome: _Outcome, data: _DataSnapshot, random_states: tuple[Any, ...]) -> None:
+        effects = [*outcome.left_behind, *data.changes()]
+        dtype = torch.get_default_dtype()
+        if dtype != BOOK_DTYPE:
+            torch.set_default_dtype(BOOK_DTYPE)
+            effects.append(
+                f"it changes PyTorch's default dtype to {dtype} (torch.set_default_dtype), which every later cell "
+                "would inherit (the check set it back): convert only the tensors you need, with .to(dtype)"
+            )
+        if self.watch_seeds:
+            self.seeded += [name for name in _reseeded(random_states, _random_states()) if name not in self.seeded]
+        self.side_effects += [e for e in effects if e not in self.side_effects]
+
+    def note(self, text: str) -> None:
+        """Add a note (a sentence starting "Note:") to the verdict, after its first line."""
+        self.remarks.append(text)
+
+    def keep(self, value: Any) -> None:
+        """Keep ``value`` on the result (:attr:`CheckResult.value`), whatever the verdict."""
+        self.kept = value
 
     def take_mutated(self) -> list[str]:
         """The names of the arguments changed in place so far, forgetting them (no note will mention them)."""
@@ -398,7 +666,7 @@ class Trial:
         return names
 
     def notes(self) -> list[str]:
-        notes = []
+        notes = list(self.remarks)
         if self.mutated:
             names = " and ".join(f"`{n}`" for n in self.mutated)
             noun = "argument" if len(self.mutated) == 1 else "arguments"
@@ -406,6 +674,12 @@ class Trial:
                 f"Note: your function changed its {noun} {names} in place. The check gave it a copy and judged only "
                 "what it returned, but a caller who still needs those values would find them changed; building a "
                 "new tensor avoids that."
+            )
+        if self.seeded:
+            notes.append(
+                f"Note: your code reseeds (or draws from) a global random generator: {', '.join(self.seeded)}. The "
+                "check put it back, but in your notebook every call would change the random numbers of the code "
+                "around it: seed once, at the top of the notebook, not inside a function."
             )
         printed = self.output.note()
         if printed:
@@ -441,27 +715,41 @@ def _screen(answer: Any, expects: str, example: str) -> None:
         raise wrong(f"You passed None: pass your {expects} itself, as in `{example}`, not what it returns.")
     if expects == "class" and not isinstance(answer, type):
         raise wrong(f"Pass the class itself, as in `{example}`, not a {type(answer).__name__}.")
+    if expects == "function" and isinstance(answer, torch.nn.Module):
+        raise wrong(
+            f"You passed a {type(answer).__name__} object, a network (nn.Module), where your function is asked: "
+            f"pass the function itself, as in `{example}`, not something it made."
+        )
     if not callable(answer):
         raise wrong(f"Expected a function, as in `{example}`; got a value of type {type(answer).__name__}.")
 
 
 def checker(
-    task: str, *, example: str, expects: str = "function", time_limit: float | None = None
+    task: str,
+    *,
+    example: str,
+    expects: str = "function",
+    time_limit: float | None = None,
+    seeding_expected: bool = False,
 ) -> Callable[[Callable[[Any, Trial], str]], Callable[..., CheckResult]]:
     """Turn ``body(answer, trial) -> detail`` into a checker ``check(answer, *, time_limit=None) -> CheckResult``.
 
     ``task`` names the exercise in every message; ``example`` shows the right call (``"check_relu(relu)"``);
     ``expects`` is ``"function"``, ``"class"`` or ``"any"`` (the body screens the answer itself);
-    ``time_limit`` is the checker's default limit per call in seconds (else :data:`TIME_LIMIT_S`).
-    The body returns the detail of a correct verdict or raises :func:`wrong`.
+    ``time_limit`` is the checker's default limit per call in seconds (else :data:`TIME_LIMIT_S`);
+    ``seeding_expected`` drops the note on an answer that reseeds a random generator (an experiment that is
+    asked to seed).
+    The body returns the detail of a correct verdict or raises :func:`wrong`. The checker keeps its last result
+    as ``check.last``, and ``task``, ``example`` and ``expects`` as attributes.
     """
 
     def decorate(body: Callable[[Any, Trial], str]) -> Callable[..., CheckResult]:
         @functools.wraps(body)
         def check(answer: Any, *, time_limit: float | None = time_limit) -> CheckResult:
-            trial = Trial(TIME_LIMIT_S if time_limit is None else time_limit)
+            trial = Trial(TIME_LIMIT_S if time_limit is None else time_limit, watch_seeds=not seeding_expected)
+            setting: list[str] = []
             try:  # gradients on, whatever the notebook set (a checker computes its expected values with autograd)
-                with _random_state_kept(), torch.inference_mode(False), torch.enable_grad():
+                with _random_state_kept(), _book_setting(setting), torch.inference_mode(False), torch.enable_grad():
                     _screen(answer, expects, example)
                     status, text = "correct", body(answer, trial)
                     if trial.forbidden is not None and trial.forbidden_seen:
@@ -469,19 +757,96 @@ def checker(
                             f"Its result is right, but it calls {trial.forbidden.said}, which this exercise asks "
                             f"you not to use: {trial.forbidden.instead}"
                         )
+                    if trial.side_effects:
+                        raise wrong(f"Its result is right, but {'; and '.join(trial.side_effects)}.")
             except Fail as fail:
                 status, text = fail.status, fail.why
+                if status == "wrong" and trial.side_effects and not text.startswith("Its result is right, but"):
+                    setting.insert(0, f"Note: besides, {'; and '.join(trial.side_effects)}.")
             except Exception as err:  # an unusual answer took a path the checker did not foresee
                 status = "wrong"
                 text = f"Your answer could not be checked ({type(err).__name__}: {_first_line(err)})."
-            return CheckResult(task, status, "\n".join([_verdict(task, status, text), *trial.notes()]))
+            message = "\n".join([_verdict(task, status, text), *setting, *trial.notes()])
+            check.last = CheckResult(task, status, message, trial.kept)  # type: ignore[attr-defined]
+            return check.last  # type: ignore[attr-defined]
 
         answer_parameter = next(iter(inspect.signature(body).parameters.values()))  # help() shows check(relu, ...)
         limit_parameter = inspect.Parameter("time_limit", inspect.Parameter.KEYWORD_ONLY, default=time_limit)
         check.__signature__ = inspect.Signature([answer_parameter, limit_parameter])  # type: ignore[attr-defined]
+        check.task, check.example, check.expects = task, example, expects  # type: ignore[attr-defined]
+        check.last = None  # type: ignore[attr-defined]
         return check
 
     return decorate
+
+
+# ---------------------------------------------------------------------------
+# A check cell run before the cell that defines its answer: a NameError before any checker runs
+
+_CHECK_CALL = re.compile(r"(check_\w+)\(\s*(\w+)\s*\)")
+
+
+def name_error_hint(error: NameError, namespace: dict[str, Any]) -> str:
+    """One line that tells which cell to run first, for a ``NameError`` raised in a notebook cell.
+
+    ``namespace`` holds the notebook's names (to recognise the book's checkers). Empty if ``error`` names nothing.
+    """
+    name = getattr(error, "name", None)
+    if not name:
+        return ""
+    frames = traceback.extract_tb(error.__traceback__)
+    line = _source_line(frames[-1]) if frames else ""
+    call = _CHECK_CALL.fullmatch(line)
+    if call is not None and call[1] == name:
+        return (
+            f"Hint: `{name}` is one of the book's checkers: run the notebook's import cell first (the one with "
+            "`from d2lmini.book.checks import ...`, near the top), then this cell again."
+        )
+    check = namespace.get(call[1]) if call is not None else None
+    usual = _CHECK_CALL.fullmatch(getattr(check, "example", ""))
+    if call is not None and call[2] == name and usual is not None and usual[2] != name:
+        return (
+            f"Hint: `{name}` is not defined in this kernel; this check is usually called as `{usual[0]}`: check the "
+            f"spelling, or run the cell that defines `{name}` first."
+        )
+    if call is not None and call[2] == name and hasattr(check, "task"):
+        what = (
+            f"the cell with `class {name}` and every cell that adds to it, such as your forward"
+            if getattr(check, "expects", "") == "class"
+            else f"your answer, the cell that defines `{name}` above this check"
+        )
+        return (
+            f"Hint: `{name}` is not defined yet, so the check of {check.task} could not start: run {what}, then "  # type: ignore[union-attr]
+            "this check again (after a kernel restart, run the cells from the top: Run > Run All Above)."
+        )
+    return (
+        f"Hint: `{name}` is not defined in this kernel. If a cell above defines it, run that cell first (after a "
+        "kernel restart, run the cells from the top: Run > Run All Above); if no cell does, check the spelling."
+    )
+
+
+def _explain_name_error(
+    shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType, tb_offset: int | None = None
+) -> list[str]:
+    """IPython's handler for a NameError in a cell: its usual traceback, then :func:`name_error_hint`."""
+    stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    hint = name_error_hint(value, shell.user_ns) if isinstance(value, NameError) else ""  # type: ignore[arg-type]
+    stb = [*stb, hint] if hint else stb
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def notebook_hints() -> None:
+    """In a Jupyter notebook, explain a ``NameError`` with the cell to run first.
+
+    A check cell run before the cell that defines its answer fails with a ``NameError`` before any checker runs;
+    this installs an IPython exception handler (for ``NameError`` only) that adds which cell to run. It does
+    nothing outside IPython; the exercise notebooks call it in their import cell. Calling it again is harmless.
+    """
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        shell.set_custom_exc((NameError,), _explain_name_error)
 
 
 # ---------------------------------------------------------------------------
@@ -556,7 +921,7 @@ def expect_close(
     hint: str = "",
 ) -> None:
     """Compare element-wise; report the first input where the answer is NaN or inf, or up to three inputs where
-    the values are off."""
+    the values are off (``|got - expected| > atol + rtol * |expected|``)."""
 
     def at(i: tuple[int, ...]) -> str:
         return f"at input {fmt(inputs[i])}" if inputs.shape == got.shape else f"at index {i}"

@@ -3,17 +3,21 @@
 - :func:`check_dropout` judges ``dropout(X, p, training)``, inverted dropout written from scratch. It draws on
   100,000 elements, so it can tell the real mistakes apart by what they do: survivors not divided by ``1 - p``,
   scaling at evaluation, ``p`` taken as the probability of keeping, one mask shared by all rows (or a whole row
-  dropped at once), dropping in evaluation, the same mask on every call, a mask made on the CPU whatever the
-  input's device, NaN at ``p = 1``, an input changed in place, a result cut off from the gradient.
+  dropped at once, or one random number for the whole tensor), a mask that ignores ``p``, dropping in evaluation,
+  the same mask on two calls (a generator seeded inside, a mask drawn once and reused), a mask made on the CPU
+  (torch or NumPy) or put on 'cuda' whatever the input's device, a mask of two dimensions only, NaN at ``p = 1``,
+  an input changed in place, a result cut off from the gradient.
 - :func:`check_weight_decay` judges ``add_weight_decay(model, weight_decay)``, which adds ``weight_decay * W``
-  to the gradient of every weight matrix: it names a wrong factor (``2λ``, ``λ/2``, a fixed number), the wrong
-  sign, decayed biases, weights picked by name instead of by shape, a crash on a frozen parameter, a gradient
-  replaced instead of added to, and weights changed directly.
+  to the gradient of every weight matrix: it names a wrong factor (``2λ``, ``λ/2``, ``λ`` times a learning rate, a
+  fixed number), the wrong sign, the gradient of another penalty (L1, the norm, the penalty's value), decayed
+  biases, weights picked by name or by layer instead of by shape, a crash on a frozen parameter, a gradient
+  replaced instead of added to, new gradients returned instead of stored, and weights changed directly.
 - :func:`check_choose_weight_decay` judges an experiment that trains one model per weight decay and chooses one
   on the validation set: the results must be plausible and the protocol right (a fresh model per setting, the
-  same number of epochs for each, the decay reaching the optimizer, the choice made on the final validation
-  accuracy rather than the training accuracy, the loss or the best epoch). It keeps what the experiment
-  returned in ``check_choose_weight_decay.results``, so the histories can be drawn without training again.
+  same number of epochs for each, the decay reaching the model and its optimizer, the final models rather than
+  kept best epochs, no look at the test set, the choice made on the final validation accuracy rather than the
+  training accuracy, the loss, the gap or the best epoch). It keeps what the experiment returned in
+  ``check_choose_weight_decay.results``, so the histories can be drawn without training again.
 
 The machinery (time limits, captured output, random state, messages) is :mod:`d2lmini.book.checking`.
 """
@@ -31,7 +35,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from d2lmini.book.checking import Fail, Forbidden, Trial, checker, expect_tensor, fmt, wrong
-from d2lmini.book.experiment_checks import experiment_checker
+from d2lmini.book.experiment_checks import _as_number, experiment_checker
 from d2lmini.history import History
 
 __all__ = ["WEIGHT_DECAYS", "check_choose_weight_decay", "check_dropout", "check_weight_decay"]
@@ -72,7 +76,16 @@ def _takes_three(dropout: Callable[..., Any]) -> None:
 
 def _call(dropout: Callable[..., Any], trial: Trial, X: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """One call of the answer on a copy of X; its result checked for type, shape, dtype and device."""
-    got = trial.call(dropout, X.clone(), p, training, forbid=_NO_DROPOUT)
+    try:
+        got = trial.call(dropout, X.clone(), p, training, forbid=_NO_DROPOUT)
+    except Fail as fail:
+        if fail.error is not None and "cuda" in str(fail.error).lower():
+            raise wrong(
+                f"{fail.why} It puts a tensor on the GPU ('cuda') whatever X's device, so it fails when X is on the "
+                "CPU, as here (or on a computer without a GPU). Make the mask where X is: torch.rand_like(X), or "
+                "torch.rand(X.shape, device=X.device)."
+            ) from None
+        raise
     if trial.take_mutated():
         raise wrong(
             f"It changes X in place (with p = {p}, training={training}): in a network that would change the layer "
@@ -126,18 +139,48 @@ def _scale_hint(ratio: float, p: float) -> str:
     return f"Every survivor should be divided by 1 - p = {keep:g}, that is multiplied by {1 / keep:.4g}."
 
 
-def _judge_training(got: torch.Tensor, X: torch.Tensor, p: float) -> torch.Tensor:
-    """Check one training-mode output of the large input; returns its mask of dropped elements."""
-    dropped = got == 0
-    share = dropped.float().mean().item()
+_ONE_NUMBER = ("Is its mask one random number for the whole tensor (torch.rand(1), torch.bernoulli(torch.tensor(1 - "
+               "p)))? Draw one per element: torch.rand_like(X) >= p.")  # fmt: skip
+
+
+def _judge_some_dropped(got: torch.Tensor, X: torch.Tensor, p: float) -> None:
+    """A training-mode output of the large input must drop some elements and keep others."""
+    share = (got == 0).float().mean().item()
     where = f"With p = {p:g} and training=True"
     if share == 0:
         if torch.equal(got, X):
             raise wrong(f"{where} it returns X unchanged: nothing is dropped. Drop each element with probability p "
                         "when training is True.")  # fmt: skip
+        if torch.allclose(got, X / (1 - p)):
+            raise wrong(f"{where} it keeps every element and divides it by 1 - p: on this call its mask is all ones. "
+                        + _ONE_NUMBER)  # fmt: skip
         raise wrong(f"{where} it drops no element at all: each element should be set to 0 with probability p.")
     if share == 1:
-        raise wrong(f"{where} it sets every element to 0; each should be dropped with probability p = {p:g} only.")
+        raise wrong(f"{where} it sets every element to 0; each should be dropped with probability p = {p:g} only. "
+                    + _ONE_NUMBER)  # fmt: skip
+
+
+def _judge_fresh_masks(calls: list[tuple[float, torch.Tensor]]) -> None:
+    """Every call must draw a new mask: no two calls may drop exactly the same elements."""
+    ordinal = ("first", "second", "third", "fourth")
+    for j in range(len(calls)):
+        for i in range(j):
+            if torch.equal(calls[i][1] == 0, calls[j][1] == 0):
+                (p_i, _), (p_j, _) = calls[i], calls[j]
+                which = (f"the {ordinal[i]} and the {ordinal[j]}, both with p = {p_i:g}" if p_i == p_j else
+                         f"the {ordinal[i]} with p = {p_i:g} and the {ordinal[j]} with p = {p_j:g}")  # fmt: skip
+                raise wrong(
+                    f"It drops exactly the same elements on two calls ({which}): the mask is not drawn anew. Does it "
+                    "seed a generator (torch.manual_seed) inside, or draw a mask once and reuse it? Each call must "
+                    "draw a new mask, or the same units are dropped at every step of training."
+                )
+
+
+def _judge_training(got: torch.Tensor, X: torch.Tensor, p: float) -> None:
+    """Check one training-mode output of the large input (some elements dropped and some kept, see above)."""
+    dropped = got == 0
+    share = dropped.float().mean().item()
+    where = f"With p = {p:g} and training=True"
     if (dropped == dropped[0]).all():
         raise wrong(
             f"{where} it drops the same elements in every row: one mask shared by the whole batch. Every example "
@@ -157,6 +200,9 @@ def _judge_training(got: torch.Tensor, X: torch.Tensor, p: float) -> torch.Tenso
         normal = 0.5 * (1 + math.erf(p / math.sqrt(2)))  # the share below p of a standard normal law
         hint = (" That is the share of a standard normal law below p: the mask needs torch.rand (uniform in [0, 1)), "
                 "not torch.randn." if abs(share - normal) < 0.01 else "")  # fmt: skip
+        if not hint and abs(share - 0.5) < 0.01:
+            hint = (" That is half of them, whatever p: does the mask ignore p (torch.randint(0, 2, ...) is a coin "
+                    "flip; or a mask drawn for p = 0.5)?")  # fmt: skip
         raise wrong(f"{where} it drops {share:.3f} of the elements; expected about {p:g} of them.{hint}")
     ratio = got[~dropped] / X[~dropped]
     if not torch.allclose(ratio, torch.full_like(ratio, 1 / (1 - p)), rtol=1e-4):
@@ -169,7 +215,6 @@ def _judge_training(got: torch.Tensor, X: torch.Tensor, p: float) -> torch.Tenso
     if abs(mean_ratio - 1) > 0.02:  # a net effect the checks above did not name
         raise wrong(f"{where} the mean of its output is {mean_ratio:.3f} times the mean of X; inverted dropout keeps "
                     "every element's expected value, so the means should agree.")  # fmt: skip
-    return dropped
 
 
 class _CpuTensors(TorchFunctionMode):
@@ -214,6 +259,40 @@ def _judge_device(dropout: Callable[..., Any], trial: Trial) -> None:
             "combine it with X. Make the mask where X is: torch.rand_like(X), or torch.rand(X.shape, "
             "device=X.device)."
         )
+    if failed and _uses_numpy(dropout):
+        raise wrong(
+            "It makes its mask with NumPy, whose arrays live on the CPU: with X on a GPU, the product with X fails. "
+            "Make the mask where X is, with torch: torch.rand_like(X) >= p."
+        )
+
+
+def _uses_numpy(fn: Callable[..., Any]) -> bool:
+    """True if ``fn``'s code names NumPy (``np`` or ``numpy``), in its body or in functions nested in it."""
+    code = getattr(fn, "__code__", None)
+    codes = [code] if code is not None else []
+    while codes:
+        current = codes.pop()
+        if {"np", "numpy", "from_numpy"} & set(current.co_names):
+            return True
+        codes += [c for c in current.co_consts if inspect.iscode(c)]
+    return False
+
+
+_SHAPE_3D = (20, 50, 100)  # 100,000 elements again, in three dimensions
+
+
+def _judge_any_shape(dropout: Callable[..., Any], trial: Trial) -> None:
+    """Dropout works element by element, so an input of three dimensions must work as well as one of two."""
+    X = _large_input().reshape(_SHAPE_3D)
+    try:
+        got = _call(dropout, trial, X, 0.3, True)
+    except Fail as fail:
+        raise wrong(
+            f"With an input of three dimensions, shape {_SHAPE_3D}: {fail.why} Dropout works element by element, "
+            "whatever the number of dimensions: make the mask of X's full shape, torch.rand_like(X)."
+        ) from None
+    _judge_some_dropped(got, X, 0.3)
+    _judge_training(got, X, 0.3)
 
 
 @checker("dropout", example="check_dropout(dropout)")
@@ -226,14 +305,15 @@ def check_dropout(dropout: Callable[..., Any], trial: Trial) -> str:
     drops_nothing = torch.equal(in_training, _SMALL)
     for p in (0.5, 0.2):
         _judge_evaluation(_call(dropout, trial, _SMALL, p, False), _SMALL, p, drops_nothing)
-    masks = []
+    calls = []
     for p in (0.2, 0.7, 0.2):
-        masks.append(_judge_training(_call(dropout, trial, X, p, True), X, p))
-    if torch.equal(masks[0], masks[2]):
-        raise wrong(
-            "It drops the same elements on every call: does it seed a generator (torch.manual_seed) inside? Each "
-            "call must draw a new mask, or the same units are dropped at every step of training."
-        )
+        got = _call(dropout, trial, X, p, True)
+        _judge_some_dropped(got, X, p)
+        calls.append((p, got))
+    _judge_fresh_masks(calls)
+    for p, got in calls:
+        _judge_training(got, X, p)
+    _judge_any_shape(dropout, trial)
     if not torch.equal(_call(dropout, trial, _SMALL, 0.0, True), _SMALL):
         raise wrong("With p = 0 it changes X: when nothing is dropped, nothing is scaled either (1 - p = 1).")
     try:
@@ -324,20 +404,46 @@ def _multiple(a: torch.Tensor, b: torch.Tensor) -> float | None:
     return c.item() if torch.allclose(a, c * b, rtol=1e-4, atol=1e-7) else None
 
 
-def _explain_weight(name: str, p: torch.Tensor, g: torch.Tensor, got: torch.Tensor, decay: float, case: str) -> str:
-    """Why the gradient ``got`` of the weight matrix ``name`` is not ``g + decay * p``."""
+def _explain_weight(
+    name: str,
+    p: torch.Tensor,
+    g: torch.Tensor,
+    got: torch.Tensor,
+    decay: float,
+    case: str,
+    factor_with: Callable[[float], float | None],
+) -> str:
+    """Why the gradient ``got`` of the weight matrix ``name`` is not ``g + decay * p``.
+
+    ``factor_with(other)`` runs the answer again, on the same model with weight_decay ``other``, and returns the
+    multiple of W it then adds (None if it adds no multiple of W): it tells a factor proportional to the weight
+    decay (a learning rate multiplied in) from a fixed number.
+    """
     difference = got - g
     where = f"For {case}, the gradient of {name}"
     factor = _multiple(difference, p)
     if factor is not None:
         for multiple, how, why in (
-            (2, "twice too much", "the gradient of (λ/2)·‖W‖² is λ·W; the 1/2 cancels the 2 of the square"),
+            (2, "twice too much", "the gradient of (λ/2)·‖W‖² is λ·W, the 1/2 cancels the 2 of the square (or is it "
+                "added twice, in two loops?)"),
             (0.5, "half of it", "the gradient of the penalty (λ/2)·‖W‖² is λ·W, not (λ/2)·W"),
             (-1, "with the wrong sign", "the penalty's gradient is +λ·W; the optimizer subtracts the gradient, and "
                  "that is what shrinks the weights"),
         ):  # fmt: skip
             if decay and math.isclose(factor, multiple * decay, rel_tol=1e-3):
                 return f"{where} gets {fmt(factor)}·W added with weight_decay = {fmt(decay)}, {how}: {why}."
+        norm = p.pow(2).sum().sqrt().item()
+        if decay and math.isclose(factor, decay / norm, rel_tol=1e-3):
+            return (f"{where} gets λ·W/‖W‖ added: that is the gradient of λ·‖W‖, the norm itself. The penalty is "
+                    "(λ/2)·‖W‖², the squared norm, whose gradient is λ·W.")  # fmt: skip
+        if decay:
+            other = factor_with(3 * decay)
+            if other is not None and math.isclose(other, 3 * factor, rel_tol=1e-3):
+                return (
+                    f"{where} gets {fmt(factor)}·W added with weight_decay = {fmt(decay)}: weight_decay·W times "
+                    f"{fmt(factor / decay)}. Is something else multiplied in, such as a learning rate? Add "
+                    "weight_decay·W alone; the optimizer multiplies the whole gradient by its learning rate."
+                )
         return (f"{where} gets {fmt(factor)}·W added, but weight_decay = {fmt(decay)}: add weight_decay·W, with the "
                 "weight_decay the function is given (not a number of your own).")  # fmt: skip
     if _multiple(got, p) is not None and decay:
@@ -349,8 +455,29 @@ def _explain_weight(name: str, p: torch.Tensor, g: torch.Tensor, got: torch.Tens
                 "scale the gradient.")  # fmt: skip
     if _multiple(difference, p * p) is not None and decay:
         return f"{where} gets λ·W² added; the penalty (λ/2)·‖W‖² has the gradient λ·W, not λ·W²."
+    if decay and _multiple(difference, p.sign()) is not None:
+        return (f"{where} gets λ·sign(W) added: that is the gradient of an L1 penalty, λ·Σ|w|. Weight decay is the "
+                "L2 penalty (λ/2)·‖W‖², whose gradient is λ·W.")  # fmt: skip
+    first = difference.reshape(-1)[0]
+    if first != 0 and torch.allclose(difference, first.expand_as(difference), rtol=1e-4, atol=1e-7):
+        return (f"{where} gets the same number, {fmt(first.item())}, added to every element: a single number, such "
+                "as the penalty's value (λ/2)·‖W‖², instead of its gradient, the matrix λ·W.")  # fmt: skip
     return (f"{where} should be the loss's gradient plus {fmt(decay)}·W; it is off by up to "
             f"{fmt((got - g - decay * p).abs().max().item())}.")  # fmt: skip
+
+
+def _factor_added(
+    add_weight_decay: Callable[..., Any], trial: Trial, index: int, name: str, decay: float
+) -> float | None:
+    """Run the answer on case ``index``'s model with another ``decay``; the multiple of W it adds to ``name``."""
+    model = _with_gradients(_WEIGHT_DECAY_CASES[index][1], seed=index)
+    parameter = dict(model.named_parameters())[name]
+    value, g = parameter.detach().clone(), parameter.grad.clone()
+    try:
+        trial.call(add_weight_decay, model, decay)
+    except Fail:
+        return None
+    return None if parameter.grad is None else _multiple(parameter.grad.detach() - g, value)
 
 
 def _judge_weight_decay(add_weight_decay: Callable[..., Any], trial: Trial, index: int) -> bool:
@@ -359,7 +486,7 @@ def _judge_weight_decay(add_weight_decay: Callable[..., Any], trial: Trial, inde
     model = _with_gradients(build, seed=index)
     before = {n: (p.detach().clone(), None if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()}
     try:
-        trial.call(add_weight_decay, model, decay)
+        returned = trial.call(add_weight_decay, model, decay)
     except Fail as fail:
         if build is _frozen_first and isinstance(fail.error, TypeError | AttributeError):
             raise wrong(f"{fail.why} For {case}, the frozen parameters have no gradient (p.grad is None): skip "
@@ -396,17 +523,27 @@ def _judge_weight_decay(add_weight_decay: Callable[..., Any], trial: Trial, inde
         if torch.equal(got, g):
             unchanged.append(name)
             continue
-        raise wrong(_explain_weight(name, value, g, got, decay, case))
+        raise wrong(
+            _explain_weight(
+                name, value, g, got, decay, case, functools.partial(_factor_added, add_weight_decay, trial, index, name)
+            )
+        )
     if unchanged:
         if build is _ScratchMLP:
             raise wrong(
                 f"For {case}, it leaves the gradients of {' and '.join(unchanged)} unchanged. Are you picking the "
-                "weights by name ('weight' in name)? This model calls them W1 and W2: pick the weight matrices by "
-                "shape, p.dim() > 1."
+                "weights by name ('weight' in name) or by layer (nn.Linear, m.weight)? This model has no layers and "
+                "calls its weight matrices W1 and W2: pick them by shape, p.dim() > 1."
             )
         if len(unchanged) < sum(1 for value, g in before.values() if g is not None and value.dim() > 1):
             raise wrong(f"For {case}, it leaves the gradient of {', '.join(unchanged)} unchanged; every weight "
                         "matrix is decayed.")  # fmt: skip
+        if returned is not None:
+            raise wrong(
+                f"For {case}, it returns a {type(returned).__name__} and leaves every gradient in the model unchanged: "
+                "the optimizer reads p.grad, so change p.grad itself (p.grad += weight_decay * p, under "
+                "torch.no_grad()) and return nothing."
+            )
         raise wrong(
             f"For {case}, it leaves every gradient unchanged. Assigning to a name (g = p.grad, then g = g + ...) "
             "changes the name, not p.grad: change p.grad itself (p.grad += ..., or p.grad.add_(...))."
@@ -448,10 +585,17 @@ def _histories_plausible(histories: Any) -> None:
     if callable(histories) or not isinstance(histories, Mapping):
         raise wrong(f"results['histories'] is a {type(histories).__name__}; it should be a dict from each weight "
                     f"decay {list(WEIGHT_DECAYS)} to the History of its run.")  # fmt: skip
+    for key, value in histories.items():
+        if hasattr(value, "fit") and hasattr(value, "history"):
+            raise wrong(f"results['histories'][{key!r}] is a {type(value).__name__}: keep the History that its fit "
+                        "returns (history = trainer.fit(model, small)).")  # fmt: skip
     verdict = _PLAUSIBLE(histories)
     if not verdict.passed:
-        first = str(verdict).splitlines()[0]
-        raise wrong("In results['histories']: " + first.split("not yet. ", 1)[-1])
+        first = str(verdict).splitlines()[0].split("not yet. ", 1)[-1]
+        raise wrong(
+            "In results['histories']: "
+            + first.replace("results[", "results['histories'][").replace("The results should", "It should")
+        )
     for key, history in histories.items():
         if not isinstance(history, History):
             raise wrong(f"results['histories'][{key!r}] is a {type(history).__name__}: keep the whole History that "
@@ -493,46 +637,114 @@ def _models_fresh(models: Any, histories: Mapping[Any, History]) -> None:
             )
     norms = [sum(p.detach().pow(2).sum() for p in model.parameters() if p.dim() > 1).sqrt().item()
              for model in trained]  # fmt: skip
+    curves = {tuple(history["val_acc"]) for history in histories.values()}
+    if len(curves) == 1 and len(histories) > 1:
+        raise wrong(
+            "The runs of all the weight decays are identical, epoch by epoch: the weight decay made no difference at "
+            "all, so it never reached the training. Build each model with its own, MLP(weight_decay=λ)."
+        )
     if not norms[-1] < 0.9 * norms[0]:
         raise wrong(
             f"The weights of the model trained with weight decay {WEIGHT_DECAYS[-1]:g} are not smaller than those "
             f"of the model trained without (norms {norms[-1]:.3g} and {norms[0]:.3g}): the weight decay did not reach "
-            "the optimizer. Pass it on, e.g. torch.optim.SGD(..., weight_decay=self.weight_decay)."
+            "the optimizer. Build each model with its own, MLP(weight_decay=λ), and in a model of your own pass it "
+            "on to the optimizer, e.g. torch.optim.SGD(..., weight_decay=self.weight_decay)."
         )
 
 
 def _judge_choice(chosen: Any, histories: Mapping[Any, History]) -> float:
     keys = [float(k) for k in histories]
-    if isinstance(chosen, bool) or not isinstance(chosen, int | float):
+    if isinstance(chosen, torch.Tensor) and chosen.numel() == 1:
+        raise wrong(f"results['chosen'] is a tensor ({fmt(chosen)}); return the weight decay as a Python number "
+                    "(.item()).")  # fmt: skip
+    number = _as_number(chosen)
+    if number is None:
         raise wrong(f"results['chosen'] is a {type(chosen).__name__}; it should be the chosen weight decay, one of "
                     f"{list(WEIGHT_DECAYS)}.")  # fmt: skip
-    if not any(math.isclose(chosen, k, abs_tol=1e-12) for k in keys):
-        position = " (a position in the list? return the weight decay itself)" if chosen in (1, 2, 3) else ""
-        raise wrong(f"results['chosen'] is {chosen!r}, not one of the weight decays {list(WEIGHT_DECAYS)}{position}.")
     final_val = {k: h.final["val_acc"] for k, h in zip(keys, histories.values(), strict=True)}
-    chosen = next(k for k in keys if math.isclose(chosen, k, abs_tol=1e-12))
+    if not any(math.isclose(number, k, rel_tol=1e-6, abs_tol=1e-12) for k in keys):
+        if any(math.isclose(number, v, rel_tol=1e-9) for v in final_val.values()):
+            raise wrong(f"results['chosen'] is {number:g}, a final validation accuracy: return the weight decay that "
+                        "gave it, not the accuracy.")  # fmt: skip
+        position = " (a position in the list? return the weight decay itself)" if number in (1, 2, 3) else ""
+        raise wrong(f"results['chosen'] is {chosen!r}, not one of the weight decays {list(WEIGHT_DECAYS)}{position}.")
+    chosen = next(k for k in keys if math.isclose(number, k, rel_tol=1e-6, abs_tol=1e-12))
     best = max(final_val.values())
     if final_val[chosen] == best:
         return chosen
     argmax = max(final_val, key=final_val.__getitem__)
     said = f"results['chosen'] is {chosen:g}, but {argmax:g} has the highest final validation accuracy ({best:.4f})"
-    by = {
-        "the training accuracy": max(keys, key=lambda k: _history_of(histories, k).final["train_acc"]),
-        "the validation loss": min(keys, key=lambda k: _history_of(histories, k).final["val_loss"]),
-        "the best epoch's validation accuracy (not the final model's)": max(
-            keys, key=lambda k: max(_history_of(histories, k)["val_acc"])),
-        "the lowest validation accuracy (min instead of max?)": min(final_val, key=final_val.__getitem__),
+
+    def final(key: float, metric: str) -> float:
+        return _history_of(histories, key).final[metric]
+
+    scores: dict[str, Callable[[float], float]] = {  # what each mistaken criterion maximises
+        "the highest training accuracy": lambda k: final(k, "train_acc"),
+        "the lowest validation loss": lambda k: -final(k, "val_loss"),
+        "the best epoch's validation accuracy (not the final model's)": lambda k: max(
+            _history_of(histories, k)["val_acc"]),
+        "the smallest gap between training and validation accuracy": lambda k: final(k, "val_acc") - final(
+            k, "train_acc"),
+        "the lowest validation accuracy (min instead of max?)": lambda k: -final_val[k],
     }  # fmt: skip
-    for criterion, pick in by.items():
-        if pick == chosen:
-            raise wrong(f"{said}: it was chosen by {criterion}. Choose by the final validation accuracy: "
-                        "history.final['val_acc'].")  # fmt: skip
+    by = {criterion: k for criterion, score in scores.items() for k in keys
+          if all(score(k) > score(other) for other in keys if other != k)}  # fmt: skip
+    matches = [criterion for criterion, pick in by.items() if pick == chosen]
+    if matches:
+        raise wrong(f"{said}; {chosen:g} is what choosing by {' or by '.join(matches)} gives. Choose by the final "
+                    "validation accuracy: history.final['val_acc'].")  # fmt: skip
     raise wrong(f"{said}. Choose the weight decay whose model has the highest history.final['val_acc'].")
 
 
 def _history_of(histories: Mapping[Any, History], decay: float) -> History:
     """The History of one weight decay, whatever the exact float key."""
     return _lookup(histories, decay)
+
+
+_TEST_SET_NAMES = frozenset({"test_dataloader", "test_X", "test_y"})
+
+
+def _names_used(fn: Any) -> set[str]:
+    """The global and attribute names ``fn``'s code uses, with those of the functions and classes nested in it and
+    of the notebook's own functions it calls (followed through the same globals)."""
+    names: set[str] = set()
+    seen: set[Any] = set()
+    pending = [fn]
+    while pending:
+        current = pending.pop()
+        code = getattr(current, "__code__", current if inspect.iscode(current) else None)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        names.update(code.co_names)
+        pending += [c for c in code.co_consts if inspect.iscode(c)]
+        namespace = getattr(current, "__globals__", None)
+        if namespace is not None:
+            pending += [namespace[n] for n in code.co_names if inspect.isfunction(namespace.get(n))
+                        and namespace[n].__globals__ is namespace]  # fmt: skip
+    return names
+
+
+def _no_test_set(answer: Any) -> None:
+    """The test set plays no part in choosing: the experiment's code must not read it."""
+    used = sorted(_TEST_SET_NAMES & _names_used(answer)) if callable(answer) else []
+    if used:
+        raise wrong(
+            f"Your experiment reads the test set ({', '.join(used)}). The test set plays no part in choosing, not even "
+            "for a look: a choice made after seeing it makes its score optimistic, and nothing is left to measure the "
+            "final model honestly. Choose on the validation set alone."
+        )
+
+
+def _final_models(histories: Mapping[Any, History]) -> None:
+    """The exercise compares the final models: no run may keep its best epoch or stop early."""
+    kept = [key for key, history in histories.items() if history.best_epoch is not None or history.stopped_early]
+    if kept:
+        raise wrong(
+            f"The run with weight decay {float(kept[0]):g} kept its best epoch (Trainer(keep_best=...)): its model is "
+            "not the final one, and its history.final no longer describes it. This exercise compares the final models "
+            "after the same number of epochs: train with Trainer(max_epochs=EPOCHS, seed=0, progress='none')."
+        )
 
 
 @checker(
@@ -556,6 +768,8 @@ def check_choose_weight_decay(answer: Any, trial: Trial) -> str:
         raise wrong(f"Return a dict with the keys 'histories', 'models' and 'chosen'; got {got}.")
     histories = results["histories"]
     _histories_plausible(histories)
+    _no_test_set(answer)
+    _final_models(histories)
     lengths = {len(h) for h in histories.values()}
     if len(lengths) > 1:
         raise wrong(f"The runs lasted different numbers of epochs ({sorted(lengths)}): compare the settings on the "

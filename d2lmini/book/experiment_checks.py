@@ -1,26 +1,37 @@
-"""Checkers for experiment exercises: the results a reader reports, judged on their shape and plausibility.
+"""Checkers for experiment exercises: the results a reader reports, and how they were obtained.
 
 An experiment exercise (a one-unit hidden layer, a learning-rate sweep, depth at a fixed parameter count)
 has no single right answer: the numbers depend on the run. What a checker can say is whether the reader
 reported what was asked (the right settings, the right metrics, numbers rather than strings or tensors of
-many values) and whether each number is plausible (an accuracy between 0 and 1, no NaN where training should
-not diverge). :func:`experiment_checker` builds such a checker in one line.
+many values), whether each number is plausible (an accuracy between 0 and 1, no NaN where training should
+not diverge), and, when it runs the reader's function itself, whether the experiment followed its protocol:
+every ``Trainer.fit`` the function runs is watched (:class:`Fit`), so a checker's ``protocol`` can tell a
+validation loss reported as an accuracy, a training accuracy reported as a validation accuracy, or a sweep that
+kept training one model instead of starting each setting fresh. :func:`experiment_checker` builds such a checker.
+
+The result keeps what the function returned (``result.value``, and ``check.last.value``), so that a later cell can
+draw the curves without training again.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from d2lmini.book.checking import CheckResult, Trial, checker, fmt, wrong
 from d2lmini.history import History
 
-__all__ = ["experiment_checker"]
+__all__ = ["Fit", "expect_metric", "experiment_checker", "watching_fits"]
 
 Range = tuple[float | None, float | None]
+Protocol = Callable[[Mapping[Any, Any], list["Fit"]], None]
 
 
 def _as_number(value: Any) -> float | None:
@@ -107,6 +118,138 @@ def _judge_number(where: str, value: Any, bounds: Range | None, diverged_ok: boo
             )
 
 
+# ---------------------------------------------------------------------------
+# Watching the fits an answer runs
+
+
+@dataclass
+class Fit:
+    """One ``Trainer.fit`` that a reader's function ran while being checked.
+
+    ``start`` and ``end`` are copies of the model's parameters (by name) when the fit began and ended (``start``
+    is None for a model with lazy layers, whose parameters have no shape yet), ``lr`` its learning rate then;
+    ``history`` is what ``fit`` returned (or the finished epochs, if it raised).
+    """
+
+    model: nn.Module
+    data: Any
+    trainer: Any
+    start: dict[str, torch.Tensor] | None
+    lr: float | None = None  # the model's learning rate (its ``lr``) when the fit began
+    history: History | None = None
+    end: dict[str, torch.Tensor] | None = None
+
+    def linears(self) -> list[tuple[str, nn.Linear]]:
+        """The model's linear layers, with their names, in order."""
+        return [(name, m) for name, m in self.model.named_modules() if isinstance(m, nn.Linear)]
+
+    def same_weights(self, a: dict[str, torch.Tensor] | None, b: dict[str, torch.Tensor] | None) -> bool:
+        """True if two copies of parameters hold the same values (on whatever devices)."""
+        if a is None or b is None or a.keys() != b.keys():
+            return False
+        return all(x.shape == b[k].shape and torch.equal(x.cpu(), b[k].cpu()) for k, x in a.items())
+
+
+def _copy_parameters(model: nn.Module) -> dict[str, torch.Tensor] | None:
+    params = dict(model.named_parameters())
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in params.values()):
+        return None
+    return {name: p.detach().clone() for name, p in params.items()}
+
+
+@contextmanager
+def watching_fits(fits: list[Fit]) -> Iterator[None]:
+    """While active, every ``d2lmini.Trainer.fit`` (in any thread) is recorded in ``fits`` as a :class:`Fit`."""
+    from d2lmini.train import Trainer
+
+    original = Trainer.fit
+
+    @functools.wraps(original)
+    def fit(self: Any, model: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        lr = getattr(model, "lr", None)
+        lr = float(lr) if isinstance(lr, int | float) and not isinstance(lr, bool) else None
+        record = Fit(model, data, self, _copy_parameters(model) if isinstance(model, nn.Module) else None, lr)
+        fits.append(record)
+        try:
+            record.history = original(self, model, data, *args, **kwargs)
+            return record.history
+        finally:
+            record.history = record.history if record.history is not None else getattr(self, "history", None)
+            record.end = _copy_parameters(model) if isinstance(model, nn.Module) else None
+
+    Trainer.fit = fit  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Trainer.fit = original  # type: ignore[method-assign]
+
+
+_METRICS = {
+    "val_acc": "the validation accuracy",
+    "val_loss": "the validation loss",
+    "train_acc": "the training accuracy",
+    "train_loss": "the training loss",
+}
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 2e-6 + 2e-6 * abs(b)
+
+
+def _accuracy(model: nn.Module, data: Any, split: str) -> float | None:
+    """``model``'s accuracy on a split of ``data`` ("train" or "test"), computed here; None if it cannot be."""
+    X, y = getattr(data, f"{split}_X", None), getattr(data, f"{split}_y", None)
+    transform = getattr(data, "transform", None)
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor) or transform is None:
+        return None
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    correct = 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(X), 5000):
+                logits = model(transform(X[start : start + 5000]).to(device))
+                correct += int((logits.argmax(dim=1).cpu() == y[start : start + 5000].cpu()).sum())
+    except Exception:
+        return None
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+    return correct / max(len(X), 1)
+
+
+def expect_metric(where: str, value: Any, fit: Fit, metric: str = "val_acc") -> None:
+    """Check that the number ``value`` is the final ``metric`` of ``fit``'s history; else say what it is instead
+    (another metric of that epoch, an earlier or the best epoch, the accuracy on the training or test set)."""
+    number, history = _as_number(value), fit.history
+    if number is None or history is None or not history.records or metric not in history.final:
+        return
+    want, name = history.final[metric], _METRICS.get(metric, metric)
+    if _same(number, want):
+        return
+    asked = f"the exercise asks for {name} of the final epoch, history.final[{metric!r}] ({fmt(want)} in this run)"
+    for key, other in _METRICS.items():
+        if key != metric and key in history.final and _same(number, history.final[key]):
+            raise wrong(f"{where} is {fmt(number)}, {other}; {asked}.")
+    series = history[metric]
+    for i, past in enumerate(series[:-1]):
+        if _same(number, past):
+            best = " (its best epoch)" if past == max(series) and metric.endswith("acc") else ""
+            raise wrong(f"{where} is {fmt(number)}, {name} after epoch {i + 1}{best}; {asked}.")
+    if metric == "val_acc":
+        for split, said in (("train", "on the training set"), ("test", "on the test set")):
+            accuracy = _accuracy(fit.model, fit.data, split)
+            if accuracy is not None and abs(number - accuracy) <= 1e-6:
+                why = " (the test set is kept for the final report, once)" if split == "test" else ""
+                raise wrong(f"{where} is {fmt(number)}, the trained model's accuracy {said}{why}; {asked}.")
+    raise wrong(f"{where} is {fmt(number)}, which is not {name} of the model your function trained: {asked}.")
+
+
+# ---------------------------------------------------------------------------
+# The checker
+
+
 def experiment_checker(
     task: str,
     *,
@@ -115,8 +258,10 @@ def experiment_checker(
     diverged_ok: Iterable[Hashable] = (),
     summary: str = "",
     time_limit: float = 600.0,
+    protocol: Protocol | None = None,
+    example: str | None = None,
 ) -> Callable[..., CheckResult]:
-    """Build a checker for the results an experiment exercise reports: their shape and their plausibility.
+    """Build a checker for the results an experiment exercise reports: their shape, plausibility and protocol.
 
     The checker's answer is the results, or a function of no arguments returning them (called once, under
     the checker's guard, with ``time_limit`` seconds; its printed output is cut to a few lines, so return
@@ -132,7 +277,14 @@ def experiment_checker(
     ``None`` at either end of a pair leaves that side open; a number with no pair (no ``ranges``, or a key
     the ``ranges`` dict does not name) is only required to be finite. NaN and infinity are wrong except for the keys in
     ``diverged_ok`` (a learning rate expected to diverge). ``summary`` replaces the detail of the correct
-    verdict. For example, a learning-rate sweep reporting the last epoch's History per rate::
+    verdict; ``example`` shows the right call (``check_<task>(results)`` by default).
+
+    ``protocol(results, fits)`` judges how the results were obtained, when the answer is a function: ``fits``
+    lists every ``Trainer.fit`` it ran (:class:`Fit`), and the protocol raises :func:`wrong` for what the
+    exercise did not ask (use :func:`expect_metric` for a reported metric). It runs before the plausibility
+    ranges, so that a validation loss reported as an accuracy is named as such. Results passed as a dict get a
+    note that only their numbers could be judged. The result keeps what the answer returned as ``value``.
+    For example, a learning-rate sweep reporting the last epoch's History per rate::
 
         check_lr_sweep = experiment_checker(
             "lr_sweep", expected_keys=[0.01, 0.1, 1.0, 10.0],
@@ -144,11 +296,23 @@ def experiment_checker(
     # A ranges dict names either the keys (flat results) or the metrics of each key (nested results).
     nested = isinstance(ranges, Mapping) and any(_find(keys, name) is None for name in ranges)
 
-    @checker(task, example=f"check_{task}(results)", expects="any", time_limit=time_limit)
+    def values_of(results: Mapping[Any, Any]) -> Iterator[tuple[Hashable, str, Any, Any]]:
+        for key in keys:
+            reported_value = results[_find(results, key)]
+            yield key, f"results[{key!r}]", reported_value, _metrics(reported_value)
+
+    @checker(task, example=example or f"check_{task}(results)", expects="any", time_limit=time_limit,
+             seeding_expected=True)  # fmt: skip
     def check(answer: Any, trial: Trial) -> str:
         if answer is None:
             raise wrong("You passed None: pass the dict of results (or the function that returns it).")
-        reported = trial.call(answer) if callable(answer) else answer
+        fits: list[Fit] = []
+        if callable(answer):
+            with watching_fits(fits):
+                reported = trial.call(answer)
+        else:
+            reported = answer
+        trial.keep(reported)
         if reported is None:
             raise wrong("Your function returns None: did you forget the `return` statement?")
         results = _metrics(reported)
@@ -166,10 +330,7 @@ def experiment_checker(
                 + (f" The keys are numbers, not text: write {_find(missing, _parsed(as_text[0]))!r}, not "
                    f"{as_text[0]!r}." if as_text else "")
             )
-        for key in keys:
-            reported_value = results[_find(results, key)]
-            value, where = _metrics(reported_value), f"results[{key!r}]"
-            diverged = _find(ok_to_diverge, key) is not None
+        for _, where, reported_value, value in values_of(results):
             if isinstance(reported_value, History) and not reported_value.records:
                 raise wrong(f"{where} is an empty History: no epoch finished (was training interrupted?).")
             if isinstance(value, Mapping) != nested:
@@ -177,10 +338,24 @@ def experiment_checker(
                     raise wrong(_not_a_number(where, reported_value))
                 want = f"a dict of metrics with {sorted(ranges)}"  # type: ignore[arg-type]
                 raise wrong(f"{where} is a {type(reported_value).__name__}; expected {want}.")
+            for metric in ranges if nested else ():  # type: ignore[union-attr]
+                if metric not in value:
+                    raise wrong(f"{where} has no {metric!r}; it has {sorted(map(str, value))}.")
+                if _as_number(value[metric]) is None:
+                    raise wrong(_not_a_number(f"{where}[{metric!r}]", value[metric]))
+            if not nested and _as_number(value) is None:
+                raise wrong(_not_a_number(where, value))
+        if protocol is not None and callable(answer):
+            protocol(results, fits)
+        elif protocol is not None:
+            trial.note(
+                "Note: the check could judge only these numbers, not how they were obtained: pass your function "
+                f"itself, as in `{example or f'check_{task}(...)'}`, so that it can also watch the training runs."
+            )
+        for key, where, _, value in values_of(results):
+            diverged = _find(ok_to_diverge, key) is not None
             if nested:
                 for metric, bounds in ranges.items():  # type: ignore[union-attr]
-                    if metric not in value:
-                        raise wrong(f"{where} has no {metric!r}; it has {sorted(map(str, value))}.")
                     _judge_number(f"{where}[{metric!r}]", value[metric], bounds, diverged)
             else:
                 bounds = ranges.get(key) if isinstance(ranges, Mapping) else ranges

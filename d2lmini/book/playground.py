@@ -368,13 +368,14 @@ def _fit_group(
             H = Z if last else torch.where(kind == 1, torch.relu(Z), torch.where(kind == 2, torch.tanh(Z), Z))
         return H.squeeze(-1)  # (models, n) logits
 
-    with torch.device(DEVICE):  # Adam's step counters too, whatever the default device
+    # Adam's step counters too, whatever the default device (PyTorch before 2.13 makes them at the first step).
+    with torch.device(DEVICE):
         optimizer = torch.optim.Adam(flat, lr=lr)
-    for _ in range(steps):
-        per_model = torch.nn.functional.binary_cross_entropy_with_logits(forward(), y, reduction="none").mean(dim=1)
-        optimizer.zero_grad(set_to_none=True)
-        per_model.sum().backward()  # each model's gradient is that of its own mean loss
-        optimizer.step()
+        for _ in range(steps):
+            per_model = torch.nn.functional.binary_cross_entropy_with_logits(forward(), y, reduction="none")
+            optimizer.zero_grad(set_to_none=True)
+            per_model.mean(dim=1).sum().backward()  # each model's gradient is that of its own mean loss
+            optimizer.step()
     with torch.no_grad():
         out = forward()
         losses = torch.nn.functional.binary_cross_entropy_with_logits(out, y, reduction="none").mean(dim=1)

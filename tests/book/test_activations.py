@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -57,6 +58,24 @@ def test_layer_grad_norms_vanish_for_sigmoid_and_not_for_relu() -> None:
     assert sig[0] / sig[-1] < 1e-4 and 0.1 < rel[0] / rel[-1] < 10
 
 
+def test_layer_grad_factors_scale_as_positive_homogeneity_says() -> None:
+    """Weights times c scale layer l's input by c^(l-1) and its backward signal by c^(L-l) (ReLU is homogeneous)."""
+    depth, c = 8, 1.5
+    one = activations.layer_grad_factors("relu", depth, gain=1.0)
+    scaled = activations.layer_grad_factors("relu", depth, gain=c)
+    for layer in range(1, depth + 1):
+        assert scaled.inputs[layer - 1] / one.inputs[layer - 1] == pytest.approx(c ** (layer - 1), rel=1e-9)
+        assert scaled.backward[layer - 1] / one.backward[layer - 1] == pytest.approx(c ** (depth - layer), rel=1e-9)
+        assert scaled.weights[layer - 1] / one.weights[layer - 1] == pytest.approx(c ** (depth - 1), rel=1e-9)
+    assert activations.layer_grad_norms("relu", depth, gain=c) == scaled.weights
+
+
+def test_layer_grad_factors_of_a_sigmoid_stack_keep_the_input_and_lose_the_backward_signal() -> None:
+    f = activations.layer_grad_factors("sigmoid", depth=10, gain=1.0)
+    assert all(0.4 < v < 0.6 for v in f.inputs[1:])  # sigmoid outputs: about 1/2 whatever the input
+    assert all(3 < top / below < 5 for below, top in pairwise(f.backward))  # about 4 per layer
+
+
 def test_vanishing_demo_keeps_every_point_of_a_log_axis() -> None:
     """Tiny gradient norms are the point of the demo: none may be rounded to 0 (a log axis drops it)."""
     demo = activations.vanishing_demo()
@@ -108,5 +127,5 @@ def test_descriptions_follow_the_state() -> None:
     assert "4 kinks" in activations.relu_fit_frame(4).description
     assert "1 kink " in activations.relu_fit_frame(1).description
     vanishing = activations.vanishing_frame(0.5).description
-    assert "sigmoid stack's gradient norm shrinks by a factor of 9.25 × 10^16" in vanishing
+    assert "sigmoid stack's gradient norm shrinks by a factor of 8.79 × 10^16" in vanishing
     assert "α = 0.3" in activations.explorer_frame("leaky_relu", 0.3).description

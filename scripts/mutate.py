@@ -1,0 +1,207 @@
+"""Mutation testing of d2lmini (``make mutate``): how many small, deliberate bugs the quick suite catches.
+
+mutmut (configured in ``[tool.mutmut]`` of ``pyproject.toml``) copies the package and the tests into
+``mutants/``, makes each mutant (one small edit: ``<`` for ``<=``, ``None`` for a value, a string
+changed) and runs the quick-suite tests that reach the mutated function; a mutant is *killed* when one of
+them fails (or times out), and *survives* when they all pass. This script runs it over the modules given
+(every module in ``only_mutate`` by default), then prints the score of each module, the total, and every
+mutant that was not killed, as the line it changed, so that each one can be looked at.
+
+    python scripts/mutate.py [--jobs N] [d2lmini/idx.py ...]
+
+Every run tests all the mutants of the modules it names afresh, against the tests as they are now (the
+map of which tests reach which function is rebuilt: mutmut would not notice an edited test). Results of
+other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to start from nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "mutants"
+TEST_LOG = WORK / "tests.log"  # what the test runs before the mutants printed (see as_mutmut)
+
+# mutmut's exit codes of a mutant's test run, as its own `results` command names them.
+KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          37: "caught by type check"}  # fmt: skip
+NOT_KILLED = {0: "survived", 5: "no tests", 33: "no tests", 35: "suspicious", -11: "segfault", -9: "segfault"}
+NOT_COUNTED = {None: "not checked", 34: "skipped", 2: "interrupted"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+PROGRESS = re.compile(r"^. \d+/\d+ ")  # mutmut's count of mutants tested, and of each verdict
+
+
+def configured_modules() -> list[str]:
+    from mutmut.configuration import config  # reads [tool.mutmut] from the working directory's pyproject.toml
+
+    return list(config().only_mutate)
+
+
+def mutant_glob(module: str) -> str:
+    """mutmut's name pattern for every mutant of a module: d2lmini/book/checking.py -> d2lmini.book.checking.*"""
+    return ".".join(Path(module).with_suffix("").parts).removesuffix(".__init__") + ".*"
+
+
+def fresh_copies() -> None:
+    """Forget the copied tests and the test-to-function map, so this run sees the tests as they are now."""
+    for name in ("tests", "conftest.py", "mutmut-stats.json"):
+        path = WORK / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def verdicts(module: str) -> dict[str, int | None]:
+    meta = WORK / f"{module}.meta"
+    return json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+
+
+def changed_lines(name: str, module: str) -> tuple[str, str, str]:
+    """Where a mutant is (``path:line``), the code it replaced and its own (mutmut's diff, reduced to the edit)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    diff = get_diff_for_mutant(name, path=module).splitlines()
+    old = [line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")]
+    new = [line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")]
+    source = [text.strip() for text in (ROOT / module).read_text().splitlines()]
+    line = source.index(old[0]) + 1 if old and old[0] in source else "?"
+    return f"{module}:{line}", " / ".join(old), " / ".join(new)
+
+
+def run_quietly(command: list[str]) -> int:
+    """Run mutmut, passing on its messages and its progress (in place on a terminal, once a minute into a log),
+    but not its spinners or its closing list of every mutant (the report says it better)."""
+    live, shown, spinning = sys.stdout.isatty(), 0.0, False
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as run:
+        assert run.stdout is not None
+        output = io.TextIOWrapper(run.stdout, encoding="utf-8", errors="replace", newline="")
+        for segment in output:  # lines, and the spinner's updates that end in "\r"
+            text = segment.strip("\r\n")
+            if text.startswith("Mutant results"):
+                output.read()
+                break
+            if text[:1] in SPINNER:
+                if live:
+                    sys.stdout.write("\r" + text)
+                    spinning = True
+                elif PROGRESS.match(text) and time.monotonic() - shown > 60:
+                    shown = time.monotonic()
+                    print(time.strftime("%H:%M"), text[2:])
+            elif text.strip():
+                print(("\n" if spinning else "") + text)
+                spinning = False
+            sys.stdout.flush()
+    return run.returncode
+
+
+def report(modules: list[str]) -> int:
+    """Print each module's score and its mutants that were not killed; returns how many were not killed."""
+    rows, survivors, total = [], [], Counter()
+    for module in modules:
+        counts = Counter()
+        for name, code in verdicts(module).items():
+            if code in KILLED:
+                counts["killed"] += 1
+            elif code in NOT_COUNTED:
+                counts[NOT_COUNTED[code]] += 1
+            else:
+                counts["not killed"] += 1
+                survivors.append((module, name, NOT_KILLED.get(code, f"exit code {code}")))
+        total.update(counts)
+        rows.append((module, counts))
+    rows.append(("total", total))
+    print(f"\n{'module':32} {'mutants':>8} {'killed':>7} {'not killed':>11} {'score':>7}   (not run yet)")
+    for module, c in rows:
+        tested = c["killed"] + c["not killed"]
+        score = f"{100 * c['killed'] / tested:.1f}%" if tested else "-"
+        untested = c["not checked"] + c["skipped"] + c["interrupted"]
+        print(f"{module:32} {tested + untested:8} {c['killed']:7} {c['not killed']:11} {score:>7}   "
+              f"{untested if untested else ''}")  # fmt: skip
+    if survivors:
+        print(f"\n{len(survivors)} mutants not killed (`.venv/bin/mutmut show NAME` shows one as a diff):")
+    for module, name, status in survivors:
+        where, old, new = changed_lines(name, module)
+        print(f"\n{name} ({status}), {where}\n  - {old}\n  + {new}")
+    return len(survivors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="files to mutate (default: every file in only_mutate)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
+    known = configured_modules()
+    modules = [str(Path(m)) for m in args.modules] or known
+    unknown = [m for m in modules if m not in known]
+    if unknown:
+        parser.error(f"{', '.join(unknown)}: not in [tool.mutmut] only_mutate of pyproject.toml ({', '.join(known)})")
+    if not args.report_only:
+        fresh_copies()
+        start = time.monotonic()
+        mutmut_args = ["run", "--max-children", str(args.jobs), *map(mutant_glob, modules)]
+        print("mutmut", " ".join(mutmut_args), flush=True)
+        code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args])
+        print(f"\nmutmut ran for {(time.monotonic() - start) / 60:.1f} min (exit code {code})")
+        if code != 0:
+            explain_failure()
+            return code
+    report(modules)
+    return 0
+
+
+def explain_failure() -> None:
+    """When the unmutated code fails its tests inside mutmut, say which tests (mutmut itself shows nothing)."""
+    log = TEST_LOG.read_text(errors="replace") if TEST_LOG.exists() else ""
+    failed = sorted(set(re.findall(r"^(?:FAILED|ERROR) \S+.*$", log, re.MULTILINE)))
+    if failed:
+        print("\nThe tests failed on the unmutated code, as mutmut ran them (the whole output: mutants/tests.log):")
+        print("\n".join(failed))
+
+
+def as_mutmut(mutmut_args: list[str]) -> None:
+    """Run mutmut's command line, keeping the output of the test runs it makes before testing mutants.
+
+    mutmut shows that output only in its debug mode, and loses it when a test fails in its clean run (the
+    run happens in a child process): this copies it into mutants/tests.log as it is written.
+    """
+    import mutmut.__main__ as mutmut_main
+
+    WORK.mkdir(exist_ok=True)
+    TEST_LOG.unlink(missing_ok=True)
+    catch_init = mutmut_main.CatchOutput.__init__
+
+    def init(catcher: Any, *args: Any, **kwargs: Any) -> None:
+        catch_init(catcher, *args, **kwargs)
+        write = catcher.redirect.write
+
+        def write_and_log(text: str) -> int:
+            with TEST_LOG.open("a") as log:
+                log.write(text)
+            return write(text)
+
+        catcher.redirect.write = write_and_log
+
+    mutmut_main.CatchOutput.__init__ = init
+    sys.argv = ["mutmut", *mutmut_args]
+    mutmut_main.cli()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--as-mutmut"]:
+        os.chdir(ROOT)
+        as_mutmut(sys.argv[2:])
+    sys.exit(main())

@@ -1,0 +1,528 @@
+"""The checks of what the Trainer is given (d2lmini/contract.py), fed real student mistakes.
+
+Each mistake gives the Trainer a model, data or steps that it refuses before they fail (or that would silently
+learn nothing, and gets a warning); the message must name the mistake and the fix.  How the table runs and what it
+asserts: tests/mistakes.py.  Mistakes that make a call fail are in tests/test_explain.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from d2lmini.data import FashionMNIST, TensorLoader
+from d2lmini.module import Classifier
+from d2lmini.train import NonFiniteLossError, Trainer
+from tests.mistakes import (
+    Batches,
+    Mistake,
+    Net,
+    Scratch,
+    Stepping,
+    assert_true_specific_message,
+    batches_of,
+    fit,
+    mlp,
+    outcome,
+    raw,
+    register_in,
+)
+from tests.test_explain import MISTAKES as FAILED_CALLS
+
+OUT_OF_RANGE = raw(lambda: F.cross_entropy(torch.zeros(4, 5), torch.full((4,), 7)))
+
+
+# The mistakes -------------------------------------------------------------------------------------------------------
+MISTAKES: list[Mistake] = []
+mistake = register_in(MISTAKES)
+
+
+# Shapes
+@mistake("shapes", OUT_OF_RANGE, r"The model has fewer outputs than there are classes: 1 output, but label \d needs "
+         r"at least \d+: give the last layer one output per class, 10 here", r"before any training")  # fmt: skip
+def one_output_as_in_regression(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 1)), data)
+
+
+# Labels
+@mistake("labels", ValueError, r"the labels have shape \(16, 10\) \(one-hot\?\): give class indices of dtype "
+         r"torch\.long")  # fmt: skip
+def one_hot_labels_in_the_data(data: FashionMNIST) -> Any:
+    return fit(Net(*mlp()), batches_of(data, lambda X, y: (X, F.one_hot(y, 10).float())))
+
+
+@mistake("labels", OUT_OF_RANGE, r"The labels are out of range: this batch has labels from \d to 10, but the data has "
+         r"10 classes: labels 0 to 9", r"before any training")  # fmt: skip
+def labels_counted_from_one(data: FashionMNIST) -> Any:
+    data.train_y = data.train_y + 1
+    return fit(Net(*mlp()), data)
+
+
+@mistake("labels", UserWarning, r"the training loss is negative \(-?\d", r"is it F\.nll_loss .* on raw logits\? "
+         r"nll_loss expects log-probabilities; use F\.cross_entropy\(logits, y\)")  # fmt: skip
+def nll_loss_on_raw_logits(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: F.nll_loss(m(X), y)), data, epochs=3)
+
+
+# What the steps return
+class Returning(Net):
+    """A model whose training_step returns ``make(loss, logits, y)``."""
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        super().__init__(*mlp())
+        self.make = make
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        logits = self(batch[0])
+        return self.make(F.cross_entropy(logits, batch[1]), logits, batch[1])
+
+
+@mistake("step results", TypeError, r"training_step returned a tuple; it must return the loss tensor")
+def loss_and_accuracy_as_a_tuple(data: FashionMNIST) -> Any:
+    return fit(Returning(lambda loss, logits, y: (loss, (logits.argmax(1) == y).float().mean())), data)
+
+
+@mistake("step results", TypeError, r"training_step returned a dict with keys \['train_loss'\] but no 'loss'")
+def lightning_style_log_key(data: FashionMNIST) -> Any:
+    return fit(Returning(lambda loss, logits, y: {"train_loss": loss}), data)
+
+
+@mistake("step results", TypeError, r"training_step returned a ndarray; it must return the loss tensor")
+def loss_as_a_numpy_number(data: FashionMNIST) -> Any:
+    return fit(Returning(lambda loss, logits, y: loss.detach().numpy()), data)
+
+
+@mistake("step results", TypeError, r"validation_step returned None \(is a return statement missing\?\)", keeps=0)
+def validation_step_without_return(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            self.loss(self(batch[0]), batch[1])
+
+    return fit(MLP(*mlp()), data)
+
+
+@mistake("step results", ValueError, r"validation_step returned 'acc' as a tensor of shape \(16,\), one value per "
+         r"example; return their mean", r"\(y_hat\.argmax\(dim=1\) == y\)\.float\(\)\.mean\(\)")  # fmt: skip
+def accuracy_per_example(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            logits = self(batch[0])
+            return {"loss": self.loss(logits, batch[1]), "acc": logits.argmax(1) == batch[1]}
+
+    return fit(MLP(*mlp()), data)
+
+
+@mistake("step results", ValueError, r"training_step returned a loss that does not depend on the weights \(no "
+         r"gradient\): was it computed under torch\.no_grad\(\)")  # fmt: skip
+def loss_computed_under_no_grad(data: FashionMNIST) -> Any:
+    def step(m: Net, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # "to save memory"
+            return F.cross_entropy(m(X), y)
+
+    return fit(Stepping(step), data)
+
+
+# Structures PyTorch cannot run
+@mistake("structure", NotImplementedError, r"self\.net is an nn\.ModuleList: it holds layers but cannot be called\. "
+         r"Use nn\.Sequential\(\.\.\.\)")  # fmt: skip
+def module_list_as_the_net(data: FashionMNIST) -> Any:
+    model = Net()
+    model.net = nn.ModuleList(mlp())
+    return fit(model, data)
+
+
+@mistake("structure", NotImplementedError, r"MLP needs a forward method or a self\.net\. It has foward: a misspelling "
+         r"of forward\?")  # fmt: skip
+def forward_misspelt(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def foward(self, X: torch.Tensor) -> torch.Tensor:
+            return torch.relu(X.reshape(len(X), -1) @ self.W1 + self.b1) @ self.W2 + self.b2
+
+    return fit(MLP(), data)
+
+
+@mistake("structure", UserWarning, r"the loss does not depend on self\.W1, self\.b1: they get no gradient and will "
+         r"not learn", r"\.numpy\(\)")  # fmt: skip
+def numpy_relu_after_pytorchs_advice(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            H = np.maximum((X.reshape(len(X), -1) @ self.W1 + self.b1).detach().numpy(), 0)
+            return torch.from_numpy(H) @ self.W2 + self.b2
+
+    return fit(MLP(), data)
+
+
+@mistake("structure", UserWarning, r"the loss does not depend on self\.hidden2\.weight, self\.hidden2\.bias")
+def layer_made_but_not_used(data: FashionMNIST) -> Any:
+    class MLP(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.hidden1, self.hidden2, self.out = nn.Linear(784, 32), nn.Linear(32, 32), nn.Linear(32, 10)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.out(torch.relu(self.hidden1(X.flatten(1))))  # hidden2 forgotten
+
+    return fit(MLP(), data)
+
+
+# Runs that would silently learn nothing
+NETWORK_FROM_AN_EARLIER_CELL = nn.Sequential(*mlp())
+
+
+@mistake("learns nothing", UserWarning, r"the optimizer from configure_optimizers holds none of MLP's parameters \(it "
+         r"updates 4 other tensors, perhaps another model's", r"Build it from self\.parameters\(\)")  # fmt: skip
+def optimizer_over_another_models_parameters(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(NETWORK_FROM_AN_EARLIER_CELL.parameters(), lr=self.lr)
+
+    return fit(MLP(*mlp()), data)
+
+
+@mistake("learns nothing", UserWarning, r"the optimizer leaves out self\.net\.3\.weight, self\.net\.3\.bias: they "
+         r"will not learn")  # fmt: skip
+def optimizer_over_the_first_layer_only(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.net[1].parameters(), lr=self.lr)
+
+    return fit(MLP(*mlp()), data)
+
+
+@mistake("learns nothing", ValueError, r"every parameter of the model is frozen \(requires_grad is False, as after "
+         r"model\.requires_grad_\(False\)\)")  # fmt: skip
+def whole_model_frozen(data: FashionMNIST) -> Any:
+    model = Net(*mlp())
+    model.requires_grad_(False)  # from an earlier "inspect the weights" cell
+    return fit(model, data)
+
+
+@mistake("learns nothing", UserWarning, r"self\.net\.1\.weight, self\.net\.1\.bias of Net are frozen \(requires_grad "
+         r"is False, as after \.requires_grad_\(False\)\): they will not learn")  # fmt: skip
+def first_layer_left_frozen(data: FashionMNIST) -> Any:
+    model = Net(*mlp())
+    model.net[1].requires_grad_(False)
+    return fit(model, data)
+
+
+@mistake("learns nothing", UserWarning, r"batch_size=256 is larger than the training set \(64 examples\): every epoch "
+         r"is one step of gradient descent")  # fmt: skip
+def batch_larger_than_the_training_set(data: FashionMNIST) -> Any:
+    data.batch_size = 256
+    return fit(Net(*mlp()), data)
+
+
+@mistake("learns nothing", None)
+def gradients_switched_off_in_an_earlier_cell(data: FashionMNIST) -> Any:
+    torch.set_grad_enabled(False)
+    try:
+        history = fit(Net(*mlp(), lr=0.5), data, epochs=3)
+    finally:
+        torch.set_grad_enabled(True)
+    assert history["train_loss"][-1] < history["train_loss"][0]  # fit records gradients whatever the global mode
+
+
+# Optimizers and schedulers
+class Scheduled(Net):
+    def __init__(self, make: Callable[[torch.optim.Optimizer], Any]) -> None:
+        super().__init__(*mlp())
+        self.make = make
+
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        self.optimizer = torch.optim.SGD(self.parameters(), lr=self.lr)
+        return self.make(self.optimizer)
+
+
+@mistake("optimizer", None)
+def reduce_lr_on_plateau(data: FashionMNIST) -> Any:
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+    model = Scheduled(lambda opt: (opt, plateau(opt, factor=0.5, patience=0, threshold=100, threshold_mode="abs")))
+    fit(model, data, epochs=3)  # no epoch improves on the first by 100: the rate halves after epochs 2 and 3
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.025)
+
+
+@mistake("optimizer", ValueError, r"ReduceLROnPlateau\(mode='max'\) waits for a metric to stop rising, but the Trainer "
+         r"steps it with the validation loss")  # fmt: skip
+def plateau_watching_accuracy(data: FashionMNIST) -> Any:
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
+    return fit(Scheduled(lambda opt: (opt, plateau(opt, mode="max"))), data)
+
+
+@mistake("optimizer", TypeError, r"configure_optimizers must return an optimizer or a pair \(optimizer, "
+         r"lr_scheduler\), not dict \(PyTorch Lightning's form\)")  # fmt: skip
+def lightning_dict(data: FashionMNIST) -> Any:
+    step = torch.optim.lr_scheduler.StepLR
+    return fit(Scheduled(lambda opt: {"optimizer": opt, "lr_scheduler": step(opt, 1)}), data)
+
+
+@mistake("optimizer", TypeError, r"configure_optimizers returned the pair \(list, list\); return \(optimizer, "
+         r"lr_scheduler\)")  # fmt: skip
+def lightning_two_lists(data: FashionMNIST) -> Any:
+    step = torch.optim.lr_scheduler.StepLR
+    return fit(Scheduled(lambda opt: ([opt], [step(opt, 1)])), data)
+
+
+@mistake("optimizer", TypeError, r"configure_optimizers returned the class SGD itself, not an optimizer made from it: "
+         r"torch\.optim\.SGD\(self\.parameters\(\), lr=self\.lr\)")  # fmt: skip
+def optimizer_class_returned(data: FashionMNIST) -> Any:
+    return fit(Scheduled(lambda opt: torch.optim.SGD), data)
+
+
+# Data and loaders
+@mistake("data", TypeError, r"data\.train_dataloader\(\) returned a generator, which has no len\(\): the Trainer needs "
+         r"the number of batches and a fresh pass every epoch")  # fmt: skip
+def generator_as_a_loader(data: FashionMNIST) -> Any:
+    class Streamed(Batches):
+        def train_dataloader(self) -> Iterator[Any]:
+            return (batch for batch in self.train)
+
+    own = batches_of(data, lambda X, y: (X, y))
+    return fit(Net(*mlp()), Streamed(own.train, own.val))
+
+
+@mistake("data", TypeError, r"expected batches \(X, y\) of images and labels, but got a batch that is a dict")
+def batches_as_dicts(data: FashionMNIST) -> Any:
+    return fit(Net(*mlp()), batches_of(data, lambda X, y: {"image": X, "label": y}))
+
+
+@mistake("data", TypeError, r"item 0 of a batch is a NumPy array of float32, not a tensor; convert it with "
+         r"torch\.from_numpy\(a\)")  # fmt: skip
+def numpy_batches(data: FashionMNIST) -> Any:
+    return fit(Net(*mlp()), batches_of(data, lambda X, y: (X.numpy(), y.numpy())))
+
+
+@mistake("data", TypeError, r"transform expects raw uint8 pixels .* these images look converted already")
+def pixels_scaled_in_place_of_the_stored_ones(data: FashionMNIST) -> Any:
+    data.train_X = data.train_X.float() / 255  # "normalise the data first"
+    return fit(Net(*mlp()), data)
+
+
+@mistake("data", TypeError, r"Trainer\.fit got the data first and the model second: call trainer\.fit\(model, data\)")
+def fit_arguments_swapped(data: FashionMNIST) -> Any:
+    return Trainer(1, device="cpu", progress="none").fit(data, Net(*mlp()))  # type: ignore[arg-type]
+
+
+@mistake("data", TypeError, r"Trainer\.fit got a OwnData as data, which has no val_dataloader\(\); pass a data "
+         r"module with train_dataloader\(\)/val_dataloader\(\)")  # fmt: skip
+def own_data_module_without_validation(data: FashionMNIST) -> Any:
+    class OwnData:
+        def train_dataloader(self) -> TensorLoader:
+            return data.train_dataloader()
+
+    return fit(Net(*mlp()), OwnData())
+
+
+@mistake("data", KeyError, r"no metric 'val_acc' \(here it is 'acc'\): evaluate returns the metrics of the data it "
+         r"was given, \['acc', 'loss'\]")  # fmt: skip
+def history_key_on_evaluate(data: FashionMNIST) -> Any:
+    return Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), data)["val_acc"]
+
+
+# NaN and infinity
+@mistake("NaN", NonFiniteLossError, r"The training loss is nan on the first batch, before any training: the batch's "
+         r"inputs \(item 0\) hold NaN or inf values", r"X / X\.std\(dim=0\)")  # fmt: skip
+def pixels_standardised_by_a_zero_spread(data: FashionMNIST) -> Any:
+    X = data.train_X.float() / 255
+    mean, std = X.mean(dim=0), X.std(dim=0)  # many pixels are 0 in every image: std 0, and 0 / 0 is NaN
+    standardise = lambda images: (images.float() / 255 - mean) / std
+    own = batches_of(data, lambda images, y: (images, y))
+    own.train = [(standardise(images * 255), y) for images, y in own.train]
+    own.val = [(standardise(images * 255), y) for images, y in own.val]
+    return fit(Net(*mlp()), own)
+
+
+@mistake("NaN", NonFiniteLossError, r"The training loss became (nan|inf) at epoch 3, batch \d; training stopped and "
+         r"the model's weights are back to those at the end of epoch 2", r"learning rate too large",
+         keeps=2)  # fmt: skip
+def learning_rate_far_too_large(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(self.trainer.history) == 2:  # the third epoch: as a huge step would, the weights overflow
+                with torch.no_grad():
+                    self.net[3].weight.mul_(1e30).mul_(1e30)
+            return super().training_step(batch)
+
+    model = MLP(*mlp())
+    model.trainer = Trainer(max_epochs=5, device="cpu", progress="none")
+    return model.trainer.fit(model, data)
+
+
+# The Trainer's arguments
+@mistake("arguments", ValueError, r"keep_best='val_accuracy' is not a metric of this run; its history has "
+         r"\['train_loss', 'train_acc', 'val_loss', 'val_acc'\]")  # fmt: skip
+def keep_best_misspelt(data: FashionMNIST) -> Any:
+    return fit(Net(*mlp()), data, keep_best="val_accuracy")
+
+
+@mistake("arguments", ValueError, r"patience=3 needs keep_best, the metric to watch")
+def patience_without_keep_best(data: FashionMNIST) -> Any:
+    return fit(Net(*mlp()), data, patience=3)
+
+
+# The test ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", MISTAKES, ids=lambda case: case.name)
+def test_a_student_mistake_gets_a_true_specific_message(case: Mistake, pixels: FashionMNIST) -> None:
+    assert_true_specific_message(case, pixels)
+
+
+def test_there_are_forty_or_more_mistakes_of_every_kind() -> None:
+    cases = MISTAKES + FAILED_CALLS  # the two tables, this one and tests/test_explain.py's
+    kinds = {case.kind for case in cases}
+    assert len(cases) >= 40 and len(kinds) >= 10
+    assert len({case.name for case in cases}) == len(cases)
+
+
+def test_a_correct_model_gets_no_message(pixels: FashionMNIST) -> None:
+    err, caught = outcome(Mistake("none", lambda data: fit(Net(*mlp()), data), None, ()), pixels)
+    assert err is None and caught == []
+
+
+# Mistakes from earlier rounds, kept -----------------------------------------------------------------------------------
+class PerExample(Net):
+    """A model whose training_step returns ``make(losses)`` from the per-example losses."""
+
+    def __init__(self, make: Callable[[torch.Tensor], Any]) -> None:
+        super().__init__(*mlp())
+        self.make = make
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        return self.make(F.cross_entropy(self(batch[0]), batch[1], reduction="none"))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda losses: losses, ValueError, r"training_step returned 'loss' as a tensor of shape \(16,\), one value "
+                                            r"per example; return their mean.*loss\.mean\(\)"),
+        (lambda losses: {"acc": losses.mean()}, TypeError, r"training_step returned a dict with keys \['acc'\] but "
+                                                           r"no 'loss'; it must return the loss tensor"),
+        (lambda losses: losses.mean().item(), TypeError, r"training_step returned the loss as a float \(2\.\d+\): "
+                                                         r"\.item\(\) and float\(\) cut it off from its gradients"),
+        (lambda losses: None, TypeError, r"training_step returned None \(is a return statement missing\?\)"),
+        (lambda losses: [losses.mean()], TypeError, r"training_step returned a list; it must return the loss tensor"),
+        (lambda losses: losses.mean().detach(), ValueError, r"training_step returned a loss that does not depend on "
+                                                            r"the weights.*torch\.no_grad\(\)"),
+    ],
+    ids=["per-example", "no-loss-key", "float", "none", "list", "detached"],
+)  # fmt: skip
+def test_wrong_training_step_results_are_explained(pixels: FashionMNIST, make: Any, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        fit(PerExample(make), pixels)
+
+
+def test_weights_pytorch_does_not_see_are_named_with_the_fix(pixels: FashionMNIST) -> None:
+    class Plain(Classifier):  # tensors, not nn.Parameter: model.parameters() is empty
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.W = torch.randn(784, 10, requires_grad=True)
+            self.b = torch.zeros(10)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X.reshape(-1, 784) @ self.W + self.b
+
+    class Listed(Classifier):  # a Python list of layers, not nn.Sequential / nn.ModuleList
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.layers = [nn.Flatten(), nn.Linear(784, 10)]
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                X = layer(X)
+            return X
+
+    fix = r"wrap each weight tensor in nn\.Parameter\(\.\.\.\).*not in a Python list"
+    with pytest.raises(ValueError, match=r"Plain has no parameters for the optimizer to train\. PyTorch does not see "
+                                         r"self\.W, self\.b: " + fix):  # fmt: skip
+        fit(Plain(), pixels)
+    with pytest.raises(ValueError, match=r"Listed has no parameters .* PyTorch does not see self\.layers: " + fix):
+        fit(Listed(), pixels)
+
+    class Half(Plain):  # W is a parameter, b is not: it would silently never be trained
+        def __init__(self) -> None:
+            super().__init__()
+            self.W = nn.Parameter(torch.zeros(784, 10))
+
+    model = Half()
+    with pytest.warns(UserWarning, match=r"Half: PyTorch does not see self\.b: the optimizer does not train them"):
+        history = fit(model, pixels)
+    assert len(history) == 2 and torch.equal(model.b, torch.zeros(10))  # trained all the same, b untouched
+
+
+def test_a_class_or_a_bare_network_is_refused_with_what_to_pass(pixels: FashionMNIST) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    with pytest.raises(TypeError, match=r"Trainer\.fit got the class Net itself, not a model made from it: "
+                                        r"create one first, model = Net\(\.\.\.\), and pass model\."):  # fmt: skip
+        trainer.fit(Net, pixels)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the class FashionMNIST itself, not a data module .* data = FashionMNIST"):
+        trainer.fit(Net(*mlp()), FashionMNIST)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got a Sequential as the model, which has no training_step, "
+                                        r"validation_step, configure_optimizers; pass a d2lmini\.Module"):  # fmt: skip
+        trainer.fit(nn.Sequential(*mlp()), pixels)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluate got the class Net itself"):
+        trainer.evaluate(Net, pixels)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda opt: (torch.optim.lr_scheduler.StepLR(opt, 1), opt), TypeError,
+         r"configure_optimizers returned the pair \(StepLR, SGD\); return \(optimizer, lr_scheduler\)"),
+        (lambda opt: [opt, opt], TypeError, r"returned the pair \(SGD, SGD\)"),
+        (lambda opt: "sgd", TypeError, r"must return an optimizer or a pair"),
+    ],
+    ids=["swapped", "two-optimizers", "a-string"],
+)  # fmt: skip
+def test_wrong_configure_optimizers_results_are_explained(
+    pixels: FashionMNIST, make: Any, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        fit(Scheduled(make), pixels)
+
+
+def test_the_parameters_method_passed_without_calling_it_is_named(pixels: FashionMNIST) -> None:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters, lr=self.lr)  # type: ignore[arg-type]
+
+    bare = raw(lambda: torch.optim.SGD(nn.Linear(2, 2).parameters, lr=0.1))  # type: ignore[arg-type]
+    with pytest.raises(bare, match=r": pass self\.parameters\(\), with parentheses, to the optimizer\.$"):
+        fit(MLP(*mlp()), pixels)
+
+
+def test_calling_backward_in_training_step_is_explained(pixels: FashionMNIST) -> None:
+    def step(m: Net, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # the manual loop's habit
+        loss = F.cross_entropy(m(X), y)
+        loss.backward()
+        return loss
+
+    model = Stepping(step)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match=r"training_step computed gradients itself \(it calls \.backward\(\)\): "
+                                           r"the Trainer calls zero_grad\(\), backward\(\) and step\(\)"):  # fmt: skip
+        fit(model, pixels)
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+    assert all(p.grad is None for p in model.parameters())  # the check's gradients are not left behind
+
+
+def test_batches_that_are_not_lists_of_pairs_are_explained(pixels: FashionMNIST) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    model = Net(*mlp())
+    X = pixels.transform(pixels.val_X[:4])
+    fix = r"To pass a single batch, put it in a list, \[\(X, y\)\]; to classify images without labels, use model"
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, [X])  # images only
+    with pytest.raises(TypeError, match=r"but got a batch that is a tensor of shape \(32, 1, 28, 28\)\. " + fix):
+        trainer.evaluate(model, (pixels.transform(pixels.val_X), pixels.val_y))  # one batch, not a list of batches
+    with pytest.raises(TypeError, match=r"but got one tensor of shape \(4, 1, 28, 28\)\. " + fix):
+        trainer.predict(model, X)
+    with pytest.raises(TypeError, match=r"not a method \(call it: val_dataloader\(\)\)"):
+        trainer.evaluate(model, pixels.val_dataloader)  # type: ignore[arg-type]
