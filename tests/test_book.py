@@ -655,6 +655,42 @@ def test_a_demo_keeps_its_first_frame_and_says_so_when_plotly_cannot_load(page, 
     assert picture.bounding_box() == plot.bounding_box(), "the picture does not fill the plot's place"
 
 
+def test_a_focused_box_in_a_section_laid_out_late_shows_its_whole_outline(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    """Sections are contained (content-visibility in book.css), and containment clips what is drawn outside:
+    the outline of a focused box that spans the column (3px, 2px outside the box, book.css) must show whole on
+    every side, not a pixel of it or none."""
+    from io import BytesIO
+
+    from PIL import Image, ImageChops
+
+    page.set_viewport_size(PHONE)
+    page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    page.keyboard.press("Tab")  # a keyboard user: every box that scrolls becomes a tab stop (book_a11y.js)
+    box = page.locator("article.bd-article > section > section [data-scroll-focus]").first
+    scroll_to(box)
+    edges = box.bounding_box()
+    assert edges, "no code box that scrolls in a section of the activations chapter"
+    margin = 8  # px around the box in the picture: the outline reaches 5 px out
+    ring = {"x": edges["x"] - margin, "y": edges["y"] - margin, "width": edges["width"] + 2 * margin,
+            "height": min(edges["height"], 150) + margin}  # fmt: skip
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    unfocused = Image.open(BytesIO(page.screenshot(clip=ring))).convert("RGB")
+    box.focus()
+    focused = Image.open(BytesIO(page.screenshot(clip=ring))).convert("RGB")
+    changed = ImageChops.difference(unfocused, focused).convert("L").point(lambda v: 255 if v > 24 else 0)
+    width, height = changed.size
+    middle_row, middle_column = margin + (height - margin) // 2, width // 2
+    # Pixels outside the box that the focus changed, on a line across each side through its middle.
+    outside = {
+        "left": [changed.getpixel((x, middle_row)) for x in range(margin)],
+        "right": [changed.getpixel((x, middle_row)) for x in range(width - margin, width)],
+        "top": [changed.getpixel((middle_column, y)) for y in range(margin)],
+    }
+    for side, line in outside.items():
+        shown = sum(1 for v in line if v)
+        assert shown >= 3, f"the 3px focus outline of {box.get_attribute('aria-label')} shows {shown}px on the {side}"
+
+
 def test_exercise_solutions_hidden_until_toggled(page, site: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(site + "exercises/activations.html", wait_until="networkidle")
     solutions = page.locator(".solution")
