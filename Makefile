@@ -92,11 +92,12 @@ lint: $(STAMP)
 
 # Lighthouse (mobile: slow 4G, 4x slower CPU) on every page of the built book, in Debian's Chromium;
 # fails when a page misses the targets (scripts/lighthouse.py). About 40 s a page on a quiet machine.
+# Chromium comes from Debian (system-test), Lighthouse from npm (scripts/lighthouse/package-lock.json).
 $(LIGHTHOUSE): scripts/lighthouse/package.json scripts/lighthouse/package-lock.json
 	rm -rf $(dir $@) && mkdir -p $(dir $@)
 	cp $^ $(dir $@) && cd $(dir $@) && npm ci --silent --no-audit --no-fund
 	touch $@
-lighthouse: book $(LIGHTHOUSE)
+lighthouse: book system-test $(LIGHTHOUSE)
 	CHROME_PATH=/usr/bin/chromium PYTHONPATH=$(CURDIR) $(BIN)/python -m scripts.lighthouse \
 	  --site $(BUILD) --json _build/lighthouse.json
 
