@@ -8,7 +8,9 @@ is written (``build-finished``), this extension
 
 - **bundles** each page's stylesheets, in their order, into one file,
   ``_static/styles-<hash>.css`` (``@import`` inlined, ``url()`` rewritten), and
-  links it in their place: one request instead of a chain of twelve;
+  links it in their place: one request instead of a chain of twelve (pages
+  an earlier build wrote are bundled again from their stylesheets as they are
+  now, so that after a rebuild every page links the same, current bundle);
 - **purges** the bundle with PurgeCSS (``purgecss`` from the npm registry, in
   ``_vendor/node-build/``, see ``_ext/node/purge-css.js``): a rule stays when
   every class, id and element in its selector appears in a page of the book or
@@ -203,6 +205,8 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
     purgecss = (Path(app.srcdir) / app.config.site_assets_purgecss).resolve()
     bundles: dict[tuple[str, ...], str] = {}
     icon_fonts, text_fonts = set(app.config.site_assets_icon_fonts), tuple(app.config.site_assets_text_fonts)
+    manifest = manifest_path(site)
+    listed = json.loads(manifest.read_text()) if manifest.exists() else {}
 
     @functools.cache
     def characters() -> frozenset[int]:  # of every page, read when a text font is first cut
@@ -218,8 +222,12 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
         text = page.read_text(encoding="utf-8")
         links = list(STYLESHEET.finditer(text))
         sheets = tuple(s for link in links if (h := HREF.search(link[0])) and (s := site_path(rel, h[1])))
-        if not sheets or (len(sheets) == 1 and BUNDLE.search(sheets[0])):
-            continue  # no stylesheet, or written by an earlier build and not rewritten since
+        if len(sheets) == 1 and BUNDLE.search(sheets[0]):
+            # A page an earlier build wrote and this one did not rewrite: bundled again from its stylesheets as
+            # they are now (a stylesheet may have changed), so every page links this build's one bundle.
+            sheets = tuple(listed.get(sheets[0], ()))
+        if not sheets:
+            continue
         if sheets not in bundles:
             css = "\n".join(css_with_imports(site, sheet) for sheet in sheets)
             if app.config.site_assets_purge:
@@ -229,10 +237,9 @@ def bundle_stylesheets(app: Any, site: Path) -> None:
             (site / name).write_text(css, encoding="utf-8")
             bundles[sheets] = name
         link = f'<link rel="stylesheet" href="{posixpath.relpath(bundles[sheets], posixpath.dirname(rel) or ".")}" />\n'
-        text = text[: links[0].start()] + link + STYLESHEET.sub("", text[links[0].start() :])
-        page.write_text(text, encoding="utf-8")
-    manifest = manifest_path(site)
-    listed = json.loads(manifest.read_text()) if manifest.exists() else {}
+        linked = text[: links[0].start()] + link + STYLESHEET.sub("", text[links[0].start() :])
+        if linked != text:
+            page.write_text(linked, encoding="utf-8")
     listed.update({name: list(sheets) for sheets, name in bundles.items()})
     manifest.write_text(json.dumps(listed, indent=1, sort_keys=True))
 

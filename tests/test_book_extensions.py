@@ -485,6 +485,25 @@ def test_each_page_links_one_bundle_of_its_stylesheets_listed_beside_the_site(tm
     assert (site / "index.html").read_text() == index
 
 
+def test_a_rebuild_links_every_page_to_a_bundle_of_the_stylesheets_as_they_are_now(tmp_path: Path) -> None:
+    """An incremental build rewrites only the pages whose source changed; a stylesheet changed too
+    (book.css): the pages left alone must not keep the old bundle, with the old rules."""
+    site = small_site(tmp_path)
+    config = SimpleNamespace(site_assets_purge=False, site_assets_purgecss="", site_assets_icon_fonts=[],
+                             site_assets_text_fonts=[])  # fmt: skip
+    app = SimpleNamespace(srcdir=str(ROOT), config=config)
+    written = (site / "index.html").read_text()
+    site_assets.bundle_stylesheets(app, site)
+    (site / "_static" / "book.css").write_text(".added-by-script { color: green; }")
+    (site / "index.html").write_text(written)  # the one page the rebuild writes
+    site_assets.bundle_stylesheets(app, site)
+    pages = {"index.html": "", "chapters/one.html": "../"}
+    for page, up in pages.items():
+        (bundle,) = re.findall(rf'<link rel="stylesheet" href="{up}(_static/styles-[0-9a-f]{{12}}\.css)" />',
+                               (site / page).read_text())  # fmt: skip
+        assert "color: green" in (site / bundle).read_text(), f"{page} links a bundle of the old book.css"
+
+
 @pytest.mark.slow
 @needs_node_tools
 def test_purging_keeps_the_rules_pages_and_their_scripts_use(tmp_path: Path) -> None:
