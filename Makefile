@@ -3,24 +3,27 @@
 #   make test   set up, then run every test (unit, notebooks, built book in a browser)
 # and one for class:
 #   make lab    set up, then open the notebooks in JupyterLab (prints the address to open)
-# Other targets: setup, assets, student, lint, bench, clean.
+# Other targets: setup, assets, student, lint, bench, lighthouse, clean.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VENDOR := _vendor
-MATHJAX_VERSION := 3.2.2
 AXE_VERSION := 4.14.1
 # What the book serves (copied to the site's root) and what only the browser test loads.
 SITE_JS := $(VENDOR)/site/plotly-cartesian.min.js
 TEST_JS := $(VENDOR)/axe-core-$(AXE_VERSION).min.js
+# Node packages the build runs (KaTeX, PurgeCSS: _ext/node/) and Lighthouse (scripts/lighthouse/),
+# each installed from its package-lock.json.
+NODE_BUILD := $(VENDOR)/node-build/.installed
+LIGHTHOUSE := $(VENDOR)/lighthouse/.installed
 BUILD  := _build/html
 # Debian packages: the dataset for offline use, Chromium for the browser tests.
 APT_BOOK := dataset-fashion-mnist
 APT_TEST := dataset-fashion-mnist chromium
 
-.PHONY: book test lab setup assets data student lint bench clean system-book system-test
+.PHONY: book test lab setup assets data student lint bench lighthouse clean system-book system-test
 
 book: setup system-book data
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --nitpick
@@ -35,7 +38,7 @@ test: setup system-test data
 lab: setup system-book data
 	scripts/lab.sh $(LAB_ARGS)
 
-setup: $(STAMP) $(SITE_JS) $(TEST_JS)
+setup: $(STAMP) $(SITE_JS) $(TEST_JS) $(NODE_BUILD)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,14 +48,12 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 # JavaScript the built book serves itself, so it works with no internet, into _vendor/site/
-# (copied to the site's root; pages load them only where used), both from the npm registry:
-# MathJax 3, and plotly.js's cartesian bundle at the version the installed plotly package
-# was made for (scatter, heatmap and contour are every trace the book draws: 1.5 MB, not 4.8).
+# (copied to the site's root; a demo loads it when the reader comes near), from the npm registry:
+# plotly.js's cartesian bundle at the version the installed plotly package was made for
+# (scatter, heatmap and contour are every trace the book draws: 1.5 MB, not 4.8).
+# Math needs nothing in the reader's browser: KaTeX typesets it when the book is built.
 $(SITE_JS): $(STAMP)
 	rm -rf $(VENDOR)/site && mkdir -p $(VENDOR)/site
-	cd $(VENDOR)/site && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
-	  && tar xzf mathjax-$(MATHJAX_VERSION).tgz package/es5 && mv package/es5 mathjax \
-	  && rm -rf package mathjax-$(MATHJAX_VERSION).tgz
 	version=$$($(BIN)/python -c 'import plotly.offline; print(plotly.offline.get_plotlyjs_version())') \
 	  && cd $(VENDOR)/site && npm pack --silent plotly.js-cartesian-dist-min@$$version >/dev/null \
 	  && tar xzf plotly.js-cartesian-dist-min-$$version.tgz package/plotly-cartesian.min.js \
@@ -64,7 +65,12 @@ $(TEST_JS):
 	cd $(VENDOR) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 	  && tar xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js $(notdir $@) \
 	  && rm -rf package axe-core-$(AXE_VERSION).tgz
-assets: $(SITE_JS) $(TEST_JS)
+# What the build runs in Node: KaTeX (typesets every formula) and PurgeCSS (drops unused CSS rules).
+$(NODE_BUILD): _ext/node/package.json _ext/node/package-lock.json
+	rm -rf $(dir $@) && mkdir -p $(dir $@)
+	cp $^ $(dir $@) && cd $(dir $@) && npm ci --silent --no-audit --no-fund
+	touch $@
+assets: $(SITE_JS) $(TEST_JS) $(NODE_BUILD)
 
 # Installs the Debian packages when we are root on a Debian-like machine;
 # elsewhere the data module downloads the dataset and the message says what to do.
@@ -83,6 +89,17 @@ student: setup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Lighthouse (mobile: slow 4G, 4x slower CPU) on every page of the built book, in Debian's Chromium;
+# fails when a page misses the targets (scripts/lighthouse.py). About 40 s a page on a quiet machine.
+# Chromium comes from Debian (system-test), Lighthouse from npm (scripts/lighthouse/package-lock.json).
+$(LIGHTHOUSE): scripts/lighthouse/package.json scripts/lighthouse/package-lock.json
+	rm -rf $(dir $@) && mkdir -p $(dir $@)
+	cp $^ $(dir $@) && cd $(dir $@) && npm ci --silent --no-audit --no-fund
+	touch $@
+lighthouse: book system-test $(LIGHTHOUSE)
+	CHROME_PATH=/usr/bin/chromium PYTHONPATH=$(CURDIR) $(BIN)/python -m scripts.lighthouse \
+	  --site $(BUILD) --json _build/lighthouse.json
 
 bench: setup data
 	$(BIN)/python bench/epoch_speed.py

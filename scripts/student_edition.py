@@ -80,8 +80,9 @@ def write_student_book(root: Path, dest: Path) -> None:
     for item in root.iterdir():
         if item.name in NOT_IN_BOOK or item.name.startswith("."):
             continue
-        if item.is_dir():
-            shutil.copytree(item, dest / item.name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        if item.is_dir():  # _vendor/lighthouse/ (190 MB, `make lighthouse`) is no part of a book's build
+            ignore = shutil.ignore_patterns(".ipynb_checkpoints", *(["lighthouse"] if item.name == "_vendor" else []))
+            shutil.copytree(item, dest / item.name, ignore=ignore)
         else:
             shutil.copy2(item, dest / item.name)
     write_student_notebooks(root / "exercises", dest / "exercises")

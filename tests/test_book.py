@@ -6,8 +6,10 @@ outputs are what the code produces), into ``_build/test/``, and served on
 127.0.0.1.  Every page in the table of contents is opened once, as a student
 would meet it, and audited:
 
-- it renders (math typeset, plotly figures drawn, images loaded), fetches
-  nothing from outside, logs no error and requests nothing that is missing;
+- it renders (every formula typeset when the book was built, with MathML for
+  screen readers and no TeX left raw; plotly figures drawn once scrolled to;
+  images loaded), fetches nothing from outside, logs no error and requests
+  nothing that is missing;
 - axe-core (``_vendor/axe-core-*.min.js``, fetched by ``make assets``) finds
   no WCAG 2.0/2.1 A or AA violation: all rules in light mode on a 1280 px
   screen and on a 390 px phone, the colour rules again in dark mode;
@@ -15,30 +17,32 @@ would meet it, and audited:
   and no formula is a tab stop;
 - on the phone nothing in the content is cut off or sticks out sideways,
   except inside code and math boxes that scroll on their own;
-- it loads plotly.js only if it has a plotly figure, never render-blocking,
-  and MathJax only if it has math.  Every page's weight and request count
-  go to ``_build/test/page-weights.json``.
+- it loads no math engine, and plotly.js and a demo's states only once the
+  reader scrolls near the demo, never render-blocking; before that it
+  transfers under 500 KB (served compressed, as ``scripts/static_host.py``
+  serves the ``.gz`` copies a static host would).  Every page's weight and
+  request count go to ``_build/test/page-weights.json``;
+- its purged stylesheet (``_ext/site_assets.py``) draws every element exactly
+  as the full stylesheets do, in light and dark mode, on a screen and a phone.
 
-A keyboard-only test drives every demo of the activation chapter with Tab and
-the arrow keys.  Screenshots go to ``_build/screenshots/``.
+Keyboard-only tests drive every demo with Tab and the arrow keys, and reach a
+demo that has not loaded yet.  Screenshots go to ``_build/screenshots/``.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from scripts.static_host import serve
 from tests.helpers import CHROMIUM, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +54,8 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+#: What a page may transfer before the reader scrolls (Lighthouse's target is checked by `make lighthouse`).
+FIRST_LOAD_BYTES = 500_000
 #: No transitions or animations while auditing: colours are checked as they end, not halfway.
 NO_MOTION = "*, *::before, *::after { transition: none !important; animation: none !important; }"
 
@@ -91,16 +97,9 @@ def axe_source() -> str:
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     build_book()
-    handler = functools.partial(QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/"
+    server, url = serve(HTML)
+    yield url
     server.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -142,23 +141,39 @@ def outside_requests(page, site: str) -> list[str]:  # type: ignore[no-untyped-d
     return [url for url in page.requests if not url.startswith(local)]
 
 
+def scroll_to(locator) -> None:  # type: ignore[no-untyped-def]
+    """Scroll ``locator`` to the middle of the window as a reader's browser does (a link to it, find in page),
+    so that the section around it is laid out (book.css: ``content-visibility: auto``); Playwright's own
+    scrolling can leave that section unrendered."""
+    locator.evaluate("el => el.scrollIntoView({block: 'center'})")
+
+
 def wait_until_rendered(page) -> None:  # type: ignore[no-untyped-def]
-    """Until MathJax has typeset the page and every plotly figure is drawn."""
+    """Until the page's fonts and figures are in (lazy ones fetched at once) and every plotly figure is drawn
+    (a demo loads when the reader comes near it)."""
     from playwright.sync_api import expect
 
-    if page.locator(".math").count():
-        page.wait_for_function(
-            "window.MathJax && MathJax.startup && MathJax.startup.promise && "
-            "document.querySelectorAll('mjx-container').length > 0",
-            timeout=30000,
-        )
-        page.evaluate("MathJax.startup.promise")
+    page.evaluate(LOAD_EVERY_IMAGE)
     plots = page.locator(".d2lmini-demo-plot, .plotly-graph-div")
-    for plot in plots.all():  # a demo draws its plot when it comes near the screen
-        plot.scroll_into_view_if_needed()
+    for plot in plots.all():
+        scroll_to(plot)
         expect(plot.locator("svg.main-svg").first).to_be_attached(timeout=30000)
     if plots.count():
         page.evaluate("window.scrollTo(0, 0)")
+
+
+#: Fetch the figures that load lazily (page_assets.py) at once, then wait for every image and font.
+LOAD_EVERY_IMAGE = """async () => {
+  document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; });
+  await Promise.all([...document.images].map(img => img.decode().catch(() => null)));
+  await document.fonts.ready;
+  return true;
+}"""
+
+#: The figures (_images/) without their width and height, and those after the first that do not load lazily.
+FIGURES_UNSIZED = """() => [...document.querySelectorAll('article img[src*="_images/"]')].map((img, i) =>
+  (!img.getAttribute('width') || !img.getAttribute('height') || (i > 0) !== (img.getAttribute('loading') === 'lazy'))
+    ? img.getAttribute('src') : null).filter(Boolean)"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,8 +186,9 @@ RUN_AXE = """async (runOnly) => {
     nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}));
 }"""
 
-#: Content images whose alt text is missing, a file name or a word or two.
-BAD_ALTS = """() => [...document.querySelectorAll('article.bd-article img')].map(img => {
+#: Content images whose alt text is missing, a file name or a word or two (a demo's picture of its first
+#: frame is decoration inside the plot, which is an image named by the demo's description).
+BAD_ALTS = """() => [...document.querySelectorAll('article.bd-article img:not(.d2lmini-demo-frame)')].map(img => {
   const alt = (img.getAttribute('alt') || '').trim();
   const fileish = /\\.(png|jpe?g|svg|gif)$|_images\\/|^[0-9a-f]{16,}/i.test(alt);
   return (alt.split(/\\s+/).length < 3 || fileish) ? `${img.getAttribute('src')}: alt=${JSON.stringify(alt)}` : null;
@@ -183,8 +199,8 @@ BAD_ALTS = """() => [...document.querySelectorAll('article.bd-article img')].map
 #: keyboard can focus; every other clipping box must hold its content, and without one the content
 #: must fit in the window.  Formulas and plots count as one box each.
 OVERFLOW = """() => {
-  const scrollers = 'pre, mjx-container, div.pst-scrollable-table-container';
-  const skip = 'mjx-container *, .d2lmini-demo-plot *, .visually-hidden, .sr-only, script, style';
+  const scrollers = 'pre, .katex-display, div.pst-scrollable-table-container';
+  const skip = '.katex *, .d2lmini-demo-plot *, .visually-hidden, .sr-only, script, style';
   const view = document.documentElement.clientWidth;
   const name = el => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className
     ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
@@ -233,6 +249,31 @@ ICONS = """async () => {
             .filter(i => i.getAttribute('aria-hidden') !== 'true').map(i => i.className)};
 }"""
 
+#: TeX left raw in the page's text (outside code): \( \) \[ \] $$, $...$ holding TeX, or a TeX command
+#: (\mathbf), as when Markdown breaks a formula (a line of a $...$ formula starting with "+" is a list item).
+RAW_TEX = r"""() => {
+  const main = document.querySelector('main').cloneNode(true);
+  main.querySelectorAll('pre, code, kbd, script, style, .katex').forEach(el => el.remove());
+  const text = main.textContent;
+  const found = [];
+  for (const re of [/\\[()\[\]]/g, /\$\$/g, /\$[^$\n]{0,200}?[\\^_{}][^$\n]{0,200}?\$/g, /\\[a-zA-Z]{2,}\b/g]) {
+    for (const m of text.matchAll(re)) found.push(text.slice(Math.max(0, m.index - 40), m.index + m[0].length + 40));
+  }
+  return found.slice(0, 5);
+}"""
+
+#: Every formula: typeset (KaTeX's HTML, hidden from screen readers) with its MathML for screen readers.
+FORMULAS = """() => [...document.querySelectorAll('.math')].map(m => ({
+  typeset: !!m.querySelector('.katex .katex-html[aria-hidden="true"]'),
+  mathml: !!m.querySelector('.katex .katex-mathml math annotation[encoding="application/x-tex"]'),
+  error: !!m.querySelector('.katex-error'),
+  text: m.textContent.slice(0, 80),
+}))"""
+
+#: Where the demos start, against the window's height: a demo within a screen's height loads at once.
+DEMO_TOPS = """() => [...document.querySelectorAll('figure.d2lmini-demo')]
+  .map(f => f.getBoundingClientRect().top / window.innerHeight)"""
+
 #: Script tags that block rendering: in <head>, with a src, neither deferred nor async.
 BLOCKING_SCRIPTS = """() => [...document.head.querySelectorAll('script[src]')]
   .filter(s => !s.defer && !s.async && s.type !== 'module').map(s => s.getAttribute('src'))"""
@@ -271,24 +312,28 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
 
     response = page.goto(site + path, wait_until="networkidle")
     assert response is not None and response.ok, f"{path} did not load"
+    first_load = list(page.loaded)
+    unsized = page.evaluate(FIGURES_UNSIZED)
+    assert unsized == [], f"{path}: figures without width and height, or loaded at once after the first: {unsized}"
+    demos_near = any(top < 2 for top in page.evaluate(DEMO_TOPS))
     wait_until_rendered(page)
-    text = page.inner_text("main")
+    text = page.text_content("main") or ""  # not inner_text: it reads nothing in sections not laid out
 
     # No Python error output shown to the reader.
     assert "Traceback (most recent call last)" not in text, f"{path} shows a traceback"
     assert page.locator(".output.error, .output.traceback").count() == 0
-    for stderr in page.locator(".output.stderr").all_inner_texts():
+    for stderr in page.locator(".output.stderr").all_text_contents():
         assert not re.search(r"Error|Exception", stderr), f"{path} shows an error on stderr: {stderr[:300]}"
 
-    # Math was typeset by MathJax (served locally), not left as raw TeX; no formula is a tab stop,
-    # and each keeps its MathML for screen readers.
-    n_math = page.locator(".math").count()
-    if n_math:
-        assert page.locator("mjx-container").count() >= n_math
-        assert page.locator("mjx-merror").count() == 0, f"{path} has math MathJax could not parse"
-        tab_stops = page.locator("mjx-container[tabindex]:not([data-scroll-focus])").count()
-        assert tab_stops == 0, f"{path}: {tab_stops} formulas are tab stops"
-        assert page.locator("mjx-container mjx-assistive-mml math").count() >= n_math
+    # Every formula was typeset when the book was built (KaTeX), with its MathML for screen readers;
+    # no TeX is left raw, and no formula is a tab stop.
+    formulas = page.evaluate(FORMULAS)
+    untypeset = [f["text"] for f in formulas if not (f["typeset"] and f["mathml"]) or f["error"]]
+    assert untypeset == [], f"{path}: formulas not typeset, or without MathML: {untypeset[:5]}"
+    raw_tex = page.evaluate(RAW_TEX)
+    assert raw_tex == [], f"{path}: TeX left raw in the text (a formula Markdown broke?): {raw_tex}"
+    tab_stops = page.locator(".math [tabindex]:not([data-scroll-focus]), .math[tabindex]:not([data-scroll-focus])")
+    assert tab_stops.count() == 0, f"{path}: {tab_stops.count()} formulas are tab stops"
 
     # Every image loaded (a zero natural width means a broken image) and says what it shows.
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
@@ -307,11 +352,18 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
         expect(figure).to_have_accessible_name(re.compile(r"\w+\W+\w+\W+\w+"))
         expect(figure.locator(".d2lmini-demo-plot")).to_have_accessible_name(re.compile(r"\w+\W+\w+\W+\w+"))
 
-    # Only what the page uses is loaded, and nothing blocks the first paint.
+    # Only what the page uses is loaded, and nothing blocks the first paint: no math engine, plotly.js
+    # and a demo's states only once the reader comes near a demo, under 500 KB before scrolling.
     loaded = [url for url, _ in page.loaded]
     has_plotly = page.locator(".d2lmini-demo-plot, .plotly-graph-div").count() > 0
     assert any("plotly" in url for url in loaded) == has_plotly, f"{path} loads plotly.js: {not has_plotly}"
-    assert any("mathjax" in url for url in loaded) == (n_math > 0), f"{path}: MathJax loaded without math"
+    engines = [url for url in loaded if re.search(r"mathjax|katex[^/]*\.js", url, re.I)]
+    assert engines == [], f"{path} loads a math engine: {engines}"
+    if not demos_near:
+        early = [url for url, _ in first_load if "plotly" in url or "/_static/demos/" in url]
+        assert early == [], f"{path} loads demos before the reader scrolls to them: {early}"
+    first_bytes = sum(size for _, size in first_load)
+    assert first_bytes < FIRST_LOAD_BYTES, f"{path}: {first_bytes:,} bytes before scrolling (> {FIRST_LOAD_BYTES:,})"
     assert not any("fontawesome.js" in url for url in loaded), f"{path} loads the theme's fontawesome.js"
     icons = page.evaluate(ICONS)
     assert icons["drawn"] > 0 and icons["blank"] == [] and icons["announced"] == [], f"{path}: icons {icons}"
@@ -320,8 +372,10 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     weights[path] = {
         "requests": len(page.loaded),
         "bytes": sum(size for _, size in page.loaded),
+        "bytes_before_scrolling": first_bytes,
+        "requests_before_scrolling": len(first_load),
         "plotly": has_plotly,
-        "math": n_math > 0,
+        "math": len(formulas) > 0,
         "blocking_scripts": len(blocking),
     }
 
@@ -333,6 +387,7 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     # No WCAG 2.0/2.1 A or AA violation, in light and dark mode, on a screen and on a phone.
     page.add_script_tag(content=axe_source())
     page.add_style_tag(content=NO_MOTION)
+    page.keyboard.press("Tab")  # as a keyboard user does: every box that scrolls is measured (book_a11y.js)
     settle(page, DESKTOP["width"])
     violations = axe_violations(page, "light, 1280 px")
     screenshot(page, path)
@@ -349,6 +404,102 @@ def test_page(page, site: str, path: str, weights: dict) -> None:  # type: ignor
     screenshot(page, path, "-390px")
     assert overflow == [], f"{path} at 390 px:\n" + "\n".join(overflow)
     assert page.errors == [], f"{path}: JavaScript errors: {page.errors[:5]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The purged stylesheet draws the page as the full stylesheets do
+# ---------------------------------------------------------------------------------------------
+
+#: What the reader sees of every element of the page (and of its ::before and ::after): the computed value
+#: of each property below, one line per element, in document order (plotly's plots, styled by plotly, aside).
+STYLE_PROPERTIES = [
+    "display", "position", "top", "left", "float", "width", "height", "max-width", "margin-top", "margin-right",
+    "margin-bottom", "margin-left", "padding-top", "padding-right", "padding-bottom", "padding-left",
+    "border-top-width", "border-top-style", "border-top-color", "border-left-width", "border-left-style",
+    "border-left-color", "border-bottom-width", "border-radius", "color", "background-color", "background-image",
+    "font-family", "font-size", "font-weight", "font-style", "line-height", "text-align", "text-decoration-line",
+    "text-transform", "white-space", "vertical-align", "overflow-x", "overflow-y", "visibility", "opacity",
+    "z-index", "flex-direction", "flex-wrap", "justify-content", "align-items", "gap", "grid-template-columns",
+    "box-shadow", "transform", "list-style-type", "cursor", "outline-style", "content",
+]  # fmt: skip
+STYLES = """(properties) => {
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const lines = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('.d2lmini-demo-plot, script, style')) continue;
+    for (const pseudo of [null, '::before', '::after']) {
+      const s = getComputedStyle(el, pseudo);
+      if (pseudo && (s.content === 'none' || s.content === 'normal')) continue;
+      lines.push(name(el) + (pseudo || '') + ' ' + properties.map(p => p + ':' + s.getPropertyValue(p)).join(';'));
+    }
+  }
+  return lines;
+}"""
+
+
+def full_stylesheet(bundle: str) -> str:
+    """The stylesheets a purged bundle was made from, bundled without purging (see _ext/site_assets.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("site_assets_for_test", ROOT / "_ext" / "site_assets.py")
+    assert spec and spec.loader
+    site_assets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_assets)
+    sheets = json.loads(site_assets.manifest_path(HTML).read_text())[bundle]
+    return "\n".join(site_assets.css_with_imports(HTML, sheet) for sheet in sheets)
+
+
+def styles_shown(page, site: str, path: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every element's styles on ``path``: in light mode on a screen, then in dark mode on a phone."""
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="light")
+    page.goto(site + path, wait_until="networkidle")
+    page.add_style_tag(content=NO_MOTION)
+    page.evaluate("document.fonts.ready.then(() => true)")
+    lines = ["[light, 1280 px] " + line for line in page.evaluate(STYLES, STYLE_PROPERTIES)]
+    page.set_viewport_size(PHONE)
+    set_mode(page, "dark")
+    settle(page, PHONE["width"])
+    return lines + ["[dark, 390 px] " + line for line in page.evaluate(STYLES, STYLE_PROPERTIES)]
+
+
+def changed_styles(mine: str, theirs: str) -> dict[str, str]:
+    """The properties whose values differ between two lines of STYLES for the same element."""
+
+    def values(line: str) -> dict[str, str]:
+        return dict(part.split(":", 1) for part in line.split(" ", 4)[4].split(";") if ":" in part)
+
+    new, old = values(mine), values(theirs)
+    return {p: f"{old.get(p)} -> {new.get(p)}" for p in STYLE_PROPERTIES if new.get(p) != old.get(p)}
+
+
+#: One page of each kind (every kind of content and every script the book has), as comparing every
+#: element's styles takes 20-50 s a page on a busy machine; every page passed when this test was written.
+PURGE_CHECKED = ["intro.html", "chapters/linear-collapse.html", "chapters/mlp-scratch.html",
+                 "exercises/linear-collapse.html", "search.html", "genindex.html"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PURGE_CHECKED)
+def test_the_purged_stylesheet_draws_every_element_as_the_full_ones_do(page, site: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    """_ext/site_assets.py drops the CSS rules no page uses: nothing a page shows may look different."""
+    page.goto(site + path)
+    href = page.get_attribute('link[rel="stylesheet"]', "href") or ""
+    assert re.search(r"_static/styles-[0-9a-f]{12}\.css$", href), f"{path} links {href!r}, not one bundle"
+    bundle = "_static/" + href.rsplit("_static/", 1)[1]
+    purged = styles_shown(page, site, path)
+    full = full_stylesheet(bundle)
+    assert len(full) > 2 * (HTML / bundle).stat().st_size, "the bundle was not purged at all"
+    page.route("**/" + bundle, lambda route: route.fulfill(body=full, content_type="text/css"))
+    unpurged = styles_shown(page, site, path)
+    assert len(purged) == len(unpurged), f"{path}: the page differs between loads ({len(purged)} vs {len(unpurged)})"
+    differ = [
+        f"{' '.join(mine.split(' ', 4)[:4])}: {changed_styles(mine, theirs)}"
+        for mine, theirs in zip(purged, unpurged, strict=True)
+        if mine != theirs
+    ]
+    assert differ == [], f"{path}: {len(differ)} elements look different purged:\n" + "\n".join(differ[:15])
+    assert page.errors == []
 
 
 def test_figures_are_opaque(site: str) -> None:
@@ -431,7 +582,7 @@ def test_demo_buttons_work_with_a_mouse_and_at_390_px(page, site: str) -> None: 
     page.goto(site + "chapters/activations.html", wait_until="networkidle")
     wait_until_rendered(page)
     figure = page.locator("#d2lmini-activation-explorer")
-    figure.scroll_into_view_if_needed()
+    scroll_to(figure)
     before = figure.evaluate(DEMO_STATE)
     box = figure.bounding_box()
     for label in figure.locator("fieldset label").all():  # every button inside the figure, none cut off
@@ -444,6 +595,100 @@ def test_demo_buttons_work_with_a_mouse_and_at_390_px(page, site: str) -> None: 
     assert figure.locator("input[type=radio]:checked + span").inner_text() == "SiLU"
     assert page.locator(".modebar").count() == 0, "plotly's toolbar is shown"
     assert page.errors == []
+
+
+#: What is drawn on top at the middle of a demo's plot: plotly's plot, or the picture of the first frame.
+ON_TOP = """(plot) => { const r = plot.getBoundingClientRect();
+  const el = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return el.closest('.d2lmini-demo-frame') ? 'picture' : el.closest('.plot-container') ? 'plot' : el.tagName; }"""
+
+
+def test_a_demo_waits_for_the_reader_and_starts_when_the_keyboard_reaches_it(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    """Until the reader comes near, a demo shows a picture of its first frame under its title, with its
+    description, and neither plotly.js nor its states are fetched; Tab onto its first control (from the top
+    of the page) starts it, and the arrow keys then change the plot and the spoken description."""
+    from playwright.sync_api import expect
+
+    page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    figure = page.locator("figure.d2lmini-demo").first
+    demo = figure.get_attribute("id")
+    assert figure.get_attribute("data-demo") == "waiting"
+    fetched = [url for url in page.requests if "plotly" in url or re.search(r"/_static/demos/.*\.js$", url)]
+    assert fetched == [], f"a demo far down the page was fetched at once: {fetched}"
+    picture = figure.locator(".d2lmini-demo-plot > img.d2lmini-demo-frame")
+    assert picture.get_attribute("alt") == "", "the picture is decoration: the plot is named by its description"
+    expect(figure.locator(".d2lmini-demo-description")).to_have_text(re.compile(r"\w+\W+\w+\W+\w+"))
+    for _ in range(600):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS)
+        if focus and focus["demo"] == demo:
+            break
+    else:
+        pytest.fail(f"Tab never reached demo {demo}")
+    expect(figure).to_have_attribute("data-demo", "ready", timeout=30000)
+    plot = figure.locator(".d2lmini-demo-plot")
+    expect(plot.locator("svg.main-svg").first).to_be_attached(timeout=30000)
+    scroll_to(plot)
+    assert plot.evaluate(ON_TOP) == "plot", "the picture of the first frame hides the plot"
+    before = figure.evaluate(DEMO_STATE)
+    page.keyboard.press("ArrowLeft" if focus["atMax"] else "ArrowRight")
+    page.wait_for_timeout(150)
+    after = figure.evaluate(DEMO_STATE)
+    assert after["curves"] != before["curves"] and after["description"] != before["description"]
+    assert page.errors == []
+
+
+def test_a_demo_keeps_its_first_frame_and_says_so_when_plotly_cannot_load(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.route("**/plotly-cartesian.min.js", lambda route: route.abort())
+    page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    figure = page.locator("figure.d2lmini-demo").first
+    scroll_to(figure)
+    expect(figure).to_have_attribute("data-demo", "failed", timeout=30000)
+    expect(figure.locator(".d2lmini-demo-error")).to_contain_text("could not load")
+    plot = figure.locator(".d2lmini-demo-plot")
+    picture = plot.locator("img.d2lmini-demo-frame")
+    expect(picture).to_be_visible()
+    assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), "the first frame's picture did not load"
+    assert plot.evaluate(ON_TOP) == "picture"
+    assert picture.bounding_box() == plot.bounding_box(), "the picture does not fill the plot's place"
+
+
+def test_a_focused_box_in_a_section_laid_out_late_shows_its_whole_outline(page, site: str) -> None:  # type: ignore[no-untyped-def]
+    """Sections are contained (content-visibility in book.css), and containment clips what is drawn outside:
+    the outline of a focused box that spans the column (3px, 2px outside the box, book.css) must show whole on
+    every side, not a pixel of it or none."""
+    from io import BytesIO
+
+    from PIL import Image, ImageChops
+
+    page.set_viewport_size(PHONE)
+    page.goto(site + "chapters/activations.html", wait_until="networkidle")
+    page.keyboard.press("Tab")  # a keyboard user: every box that scrolls becomes a tab stop (book_a11y.js)
+    box = page.locator("article.bd-article > section > section [data-scroll-focus]").first
+    scroll_to(box)
+    edges = box.bounding_box()
+    assert edges, "no code box that scrolls in a section of the activations chapter"
+    margin = 8  # px around the box in the picture: the outline reaches 5 px out
+    ring = {"x": edges["x"] - margin, "y": edges["y"] - margin, "width": edges["width"] + 2 * margin,
+            "height": min(edges["height"], 150) + margin}  # fmt: skip
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    unfocused = Image.open(BytesIO(page.screenshot(clip=ring))).convert("RGB")
+    box.focus()
+    focused = Image.open(BytesIO(page.screenshot(clip=ring))).convert("RGB")
+    changed = ImageChops.difference(unfocused, focused).convert("L").point(lambda v: 255 if v > 24 else 0)
+    width, height = changed.size
+    middle_row, middle_column = margin + (height - margin) // 2, width // 2
+    # Pixels outside the box that the focus changed, on a line across each side through its middle.
+    outside = {
+        "left": [changed.getpixel((x, middle_row)) for x in range(margin)],
+        "right": [changed.getpixel((x, middle_row)) for x in range(width - margin, width)],
+        "top": [changed.getpixel((middle_column, y)) for y in range(margin)],
+    }
+    for side, line in outside.items():
+        shown = sum(1 for v in line if v)
+        assert shown >= 3, f"the 3px focus outline of {box.get_attribute('aria-label')} shows {shown}px on the {side}"
 
 
 def test_exercise_solutions_hidden_until_toggled(page, site: str) -> None:  # type: ignore[no-untyped-def]
