@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -22,8 +23,10 @@ def test_make_clean_keeps_the_committed_student_edition() -> None:
 
 def dry_run(*args: str) -> str:
     """The commands ``make`` would run (nothing runs; the set-up it depends on is taken as done)."""
-    command = ["make", "-n", "-o", ".venv/.installed", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    command = ["make", "--no-print-directory", "-n", "-o", ".venv/.installed", *args]
+    # Under `make test` this is a sub-make: without the parent's MAKEFLAGS/MAKELEVEL it reads like a top-level run.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
 
 
 def test_the_tests_and_ci_never_start_mutation_testing() -> None:
