@@ -313,7 +313,9 @@ def test_fit_and_evaluate_move_the_model_and_every_batch_to_the_trainers_device(
     for data in (FakeData(), FashionMNIST(batch_size=16, root=fake_data_dir)):
         model, trainer = Linear(), Trainer(max_epochs=2, device="meta", progress="none")
         history = trainer.fit(model, data)
-        assert len(history) == 2 and math.isnan(history.final["val_loss"])  # no values, no numbers
+        assert len(history) == 2 and history.keys() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                                        "seconds"]  # fmt: skip
+        assert all(math.isnan(history.final[k]) for k in history.keys()[1:-1])  # no values, no numbers
         assert weights(model).device.type == "meta"  # nothing to bring back from meta
         assert math.isnan(trainer.evaluate(model, data)["loss"])
         assert weights(model).device.type == "meta" and data.val_X.device.type == "cpu"
@@ -439,6 +441,24 @@ def test_ctrl_c_keeps_weights_and_epochs_finishes_the_bar_then_propagates(
     assert "epoch 3/5 [" in err and err.endswith("\n")  # the bar's line was finished before the message
 
 
+def test_ctrl_c_with_keep_best_says_the_model_is_back_to_its_best_epoch(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Interrupted(Linear):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(trainer.history) == 2:
+                raise KeyboardInterrupt
+            return super().training_step(batch)
+
+    trainer = Trainer(max_epochs=5, device="cpu", progress="none", keep_best="val_acc")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(Interrupted(), data)
+    best = trainer.history.best_epoch
+    assert best in (1, 2) and capsys.readouterr().out == (
+        f"Training interrupted during epoch 3: the model keeps those of its best epoch, {best}; "
+        "trainer.history holds the 2 finished epoch(s).\n")  # fmt: skip
+
+
 def test_any_error_keeps_the_finished_epochs(data: FakeData, capsys: pytest.CaptureFixture[str]) -> None:
     class Failing(Linear):
         def validation_step(self, batch):  # type: ignore[no-untyped-def]
@@ -533,8 +553,11 @@ def test_evaluate_and_predict_take_a_data_module_or_any_loader(data: FakeData) -
     assert model.training  # left in the mode it was in
     with pytest.raises(TypeError, match="expected a data module or an iterable of"):
         trainer.evaluate(model, 3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="the data gave no batches"):
+    with pytest.raises(ValueError, match=r"^there is nothing to average: the data gave no batches\.$"):
         trainer.evaluate(model, [])
+    fewer = r"The model has fewer outputs than there are classes: 5 outputs, but label 9 needs at least 10: give "
+    with pytest.raises(IndexError, match=fewer + r"the last layer one output per class, 10 here\."):
+        trainer.evaluate(Linear(outputs=5), data)  # the data module's 10 labels say how many classes there are
 
 
 # Seeding, clipping, lazy layers, schedulers -------------------------------------------------------------------------
@@ -680,3 +703,85 @@ def test_keep_best_and_patience_are_checked(data: FakeData) -> None:
     with pytest.raises(ValueError, match=r"keep_best='val_accuracy' is not a metric of this run; its history has "
                                          r"\['train_loss', 'train_acc', 'val_loss', 'val_acc'\]"):  # fmt: skip
         fit(Linear(), data, keep_best="val_accuracy")
+
+
+# The first batch's NaN, a forward of several inputs, predict's own messages ----------------------------------------
+class TwoInputs(Classifier):
+    """A model of two inputs, as ``Classifier`` allows: batches are ``(X1, X2, y)``; it classifies ``X1 + X2``."""
+
+    def __init__(self, lr: float = 0.5) -> None:
+        super().__init__()
+        self.save_hyperparameters(lr=lr)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    def forward(self, X1: torch.Tensor, X2: torch.Tensor) -> torch.Tensor:
+        return self.net(X1 + X2)
+
+
+class TwoInputData(FakeData):
+    """Each image split into two halves that add up to it: the batches are ``(X1, X2, y)``."""
+
+    def train_dataloader(self) -> list[tuple[torch.Tensor, ...]]:
+        return halves(self.train_X, self.train_y, self.batch_size)
+
+    def val_dataloader(self) -> list[tuple[torch.Tensor, ...]]:
+        return halves(self.val_X, self.val_y, self.batch_size)
+
+
+def halves(X: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
+    top = X.clone()
+    top[:, :, 14:] = 0
+    return [(top[i : i + batch_size], (X - top)[i : i + batch_size], y[i : i + batch_size])
+            for i in range(0, len(X), batch_size)]  # fmt: skip
+
+
+def test_a_nan_start_names_what_holds_it_the_inputs_the_weights_or_else_the_loss(data: FakeData) -> None:
+    before = "The training loss is nan on the first batch, before any training: "
+    model = Linear()
+    with torch.no_grad():
+        model.net[2].weight[3, 7] = math.nan  # "I set one weight by hand"
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"the initial weights hold NaN or inf values "
+                                                 r"\(net\.2\.weight\): check how they are made"):  # fmt: skip
+        fit(model, data)
+    both = Linear()
+    with torch.no_grad():
+        both.net[2].weight.fill_(math.inf)
+        both.net[2].bias.fill_(math.nan)
+    with pytest.raises(NonFiniteLossError, match=r"hold NaN or inf values \(net\.2\.weight, net\.2\.bias\)"):
+        fit(both, data)
+
+    class LogOfZero(Linear):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            loss = super().training_step(batch)["loss"]
+            return {"loss": torch.log(loss * 0) * 0}  # -inf * 0: a NaN from finite inputs and weights
+
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"check the loss for a log or division of 0 "
+                                                 r"\(a NaN from the first batch on\)$"):  # fmt: skip
+        fit(LogOfZero(), data)
+    two = TwoInputData()
+    two.train_X[::2, 0, 20, 5] = math.nan  # in the bottom half: the batch's second input
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"the batch's inputs \(item 1\) hold NaN or inf "
+                       r"values: clean the data \(dividing by a spread that is 0, as X / X\.std\(dim=0\) does for "
+                       r"pixels that are 0 in every image, makes NaN\)$"):  # fmt: skip
+        fit(TwoInputs(), two)
+
+
+def test_a_model_of_several_inputs_trains_evaluates_and_predicts(data: FakeData) -> None:
+    two = TwoInputData()
+    trainer = Trainer(max_epochs=4, device="cpu", progress="none", seed=0)
+    model = TwoInputs()
+    history = trainer.fit(model, two)
+    assert history["val_acc"][-1] > 0.9  # it sees whole images, X1 + X2
+    preds, labels = trainer.predict(model, two.val_dataloader())
+    assert torch.equal(labels, two.val_y)  # the labels are the batches' last item, not their second
+    expected = model.net(two.val_X).argmax(dim=1)
+    assert torch.equal(preds, expected) and (preds == labels).float().mean() > 0.9
+
+
+def test_predict_names_itself_and_explains_a_plain_torch_models_failure(data: FakeData) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    with pytest.raises(TypeError, match=r"^predict got a str as the model; pass a d2lmini\.Module"):
+        trainer.predict("model.pt", data)  # type: ignore[arg-type]
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # no d2lmini.Module: predict itself explains
+    with pytest.raises(RuntimeError, match=r"\nforward failed on .*The input is int64, but self\.1\.weight is float32"):
+        trainer.predict(plain, [(data.val_X.long(), data.val_y)])
