@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -785,3 +787,84 @@ def test_predict_names_itself_and_explains_a_plain_torch_models_failure(data: Fa
     plain = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # no d2lmini.Module: predict itself explains
     with pytest.raises(RuntimeError, match=r"\nforward failed on .*The input is int64, but self\.1\.weight is float32"):
         trainer.predict(plain, [(data.val_X.long(), data.val_y)])
+
+
+# A step that fails after the sanity check's batch is explained too -------------------------------------------------
+def test_a_step_that_fails_on_a_later_batch_is_explained_as_the_first_would_be(data: FakeData) -> None:
+    class FixedBatchSize(Linear):  # "X.reshape(16, ...)": right for every batch but a smaller last one
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            X, y = batch
+            return {"loss": F.cross_entropy(self(X.reshape(16, 1, 28, 28)), y)}
+
+    with pytest.raises(RuntimeError, match=r"\ntraining_step failed on a batch of shapes \(6, 1, 28, 28\), \(6,\)\. "
+                                           r"The reshape asks for 16 examples, but this batch has 6"):  # fmt: skip
+        fit(FixedBatchSize(), FakeData(n_train=70))
+
+    class ForgetsToReturn(Linear):  # returns only in the branch the first batch takes
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(batch[0]) == 16:
+                return super().training_step(batch)
+
+    with pytest.raises(TypeError, match=r"^training_step returned None \(is a return statement missing\?\)"):
+        fit(ForgetsToReturn(), FakeData(n_train=70))
+    out_of_range = r"_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. The labels are out of range: " \
+                   r"this batch has labels from 0 to 10, but the data has 10 classes: labels 0 to 9\.$"  # fmt: skip
+    data.train_y[-1] = 10  # one label off by one, in the last training batch
+    with pytest.raises(IndexError, match=r"\ntraining" + out_of_range):
+        fit(Linear(), data)
+    data = FakeData()
+    data.val_y[-1] = 10  # in the last validation batch
+    with pytest.raises(IndexError, match=r"\nvalidation" + out_of_range):
+        fit(Linear(), data)
+
+
+# What the history and the progress displays show -------------------------------------------------------------------
+def test_each_epochs_seconds_are_its_own_duration(data: FakeData) -> None:
+    start = time.perf_counter()
+    history = fit(Linear(), data, epochs=3)
+    took = time.perf_counter() - start
+    assert all(0 < s < took for s in history["seconds"]) and sum(history["seconds"]) < took
+
+
+def test_patience_running_out_on_the_last_epoch_is_no_early_stop(data: FakeData) -> None:
+    start = Linear(lr=0.1).state_dict()
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none", seed=0, keep_best="val_loss", patience=1)
+    model = Scripted(trainer, SCRIPT)  # 0.5, 0.3, 0.4: epoch 3 is the first without a new best, and the last
+    model.load_state_dict(start)
+    history = trainer.fit(model, data)
+    assert (len(history), history.best_epoch, history.stopped_early) == (3, 2, False)
+    assert repr(history).startswith("History(3 epochs on cpu, best epoch 2;")
+
+
+def test_the_terminal_bar_counts_batches_from_one_to_the_last(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Trainer(max_epochs=2, device="cpu", progress="terminal").fit(Linear(), data)
+    err = capsys.readouterr().err
+    assert "epoch 1/2 [#######.......................] 1/4" in err and "] 0/4" not in err
+    assert "epoch 2/2 [##############################] 4/4" in err
+
+
+def test_the_notebook_display_ends_with_the_last_epochs_line_however_training_ends(
+    data: FakeData, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import IPython.display
+
+    class Handle:
+        def update(self, image: Any) -> None:
+            pass
+
+    monkeypatch.setattr(IPython.display, "display", lambda image, display_id=None: Handle())
+    trainer = Trainer(max_epochs=2, device="cpu", progress="notebook")
+    trainer.fit(Linear(), data)
+    assert capsys.readouterr().out == trainer.history.describe(-1) + "\n"
+
+    class Failing(Linear):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(trainer.history) == 1:
+                raise OSError("disk full")
+            return super().validation_step(batch)
+
+    with pytest.raises(OSError, match=r"^disk full$"):
+        trainer.fit(Failing(), data)
+    assert capsys.readouterr().out.startswith(trainer.history.describe(-1) + "\nTraining stopped by the error below")
