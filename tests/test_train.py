@@ -807,6 +807,14 @@ def test_a_step_that_fails_on_a_later_batch_is_explained_as_the_first_would_be(d
 
     with pytest.raises(TypeError, match=r"^training_step returned None \(is a return statement missing\?\)"):
         fit(ForgetsToReturn(), FakeData(n_train=70))
+
+    class ValidationForgetsToReturn(Linear):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(batch[0]) == 16:
+                return super().validation_step(batch)
+
+    with pytest.raises(TypeError, match=r"^validation_step returned None \(is a return statement missing\?\)"):
+        fit(ValidationForgetsToReturn(), FakeData(n_val=40))
     out_of_range = r"_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. The labels are out of range: " \
                    r"this batch has labels from 0 to 10, but the data has 10 classes: labels 0 to 9\.$"  # fmt: skip
     data.train_y[-1] = 10  # one label off by one, in the last training batch
@@ -868,3 +876,55 @@ def test_the_notebook_display_ends_with_the_last_epochs_line_however_training_en
     with pytest.raises(OSError, match=r"^disk full$"):
         trainer.fit(Failing(), data)
     assert capsys.readouterr().out.startswith(trainer.history.describe(-1) + "\nTraining stopped by the error below")
+
+
+def test_labels_out_of_range_in_the_first_batch_of_a_model_of_two_inputs_are_explained() -> None:
+    two = TwoInputData()
+    two.train_y[0] = 10  # (X1, X2, y) batches are not looked at before the step: the step's failure is explained
+    with pytest.raises(IndexError, match=r"\ntraining_step failed on a batch of shapes \(16, 1, 28, 28\), \(16, 1, 28, "
+                                         r"28\), \(16,\)\. The labels are out of range: this batch has labels from 0 "
+                                         r"to 10, but the data has 10 classes: labels 0 to 9\.$"):  # fmt: skip
+        fit(TwoInputs(), two)
+
+
+def test_a_loss_that_turns_negative_after_the_first_batch_is_warned_about_once(data: FakeData) -> None:
+    class Shifted(Linear):  # "minus a constant does not change the gradient": but no cross-entropy is negative
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] - 1.0}
+
+    model = Shifted()
+    first = F.cross_entropy(model(data.train_X[:16]), data.train_y[:16]).item() - 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(model, data, epochs=3, seed=0)
+    negative = [w for w in caught if "the training loss is negative" in str(w.message)]
+    assert first > 0 > history["train_loss"][-1]  # the first batch gave no reason to warn; the last epoch does
+    assert len(negative) == 1 and "which no cross-entropy can be" in str(negative[0].message)
+
+
+def test_ctrl_c_in_the_first_epoch_with_keep_best_keeps_the_current_weights(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Interrupted(Linear):
+        seen = 0
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            Interrupted.seen += 1
+            if Interrupted.seen == 3:  # the sanity check's batch, then epoch 1's first; stop in its second
+                raise KeyboardInterrupt
+            return super().training_step(batch)
+
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none", keep_best="val_loss")
+    model = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(model, data)
+    assert trainer.history.best_epoch is None and capsys.readouterr().out == (
+        "Training interrupted during epoch 1: the model keeps its current weights; trainer.history holds the 0 "
+        "finished epoch(s).\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["val_loss", "val_acc"])
+def test_keep_best_keeps_the_earlier_of_two_equal_epochs(data: FakeData, key: str) -> None:
+    trainer = Trainer(max_epochs=4, device="cpu", progress="none", seed=0, keep_best=key, patience=2)
+    history = trainer.fit(Scripted(trainer, [0.5, 0.3, 0.3, 0.3]), data)  # no new best after epoch 2
+    assert (len(history), history.best_epoch, history.stopped_early) == (4, 2, False)
