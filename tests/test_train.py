@@ -702,6 +702,8 @@ def test_keep_best_and_patience_are_checked(data: FakeData) -> None:
         Trainer(5, keep_best=True)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"keep_best='seconds' is not a metric"):
         Trainer(5, keep_best="seconds")
+    with pytest.raises(ValueError, match=r"keep_best='epoch' is not a metric"):
+        Trainer(5, keep_best="epoch")
     with pytest.raises(ValueError, match=r"keep_best='val_accuracy' is not a metric of this run; its history has "
                                          r"\['train_loss', 'train_acc', 'val_loss', 'val_acc'\]"):  # fmt: skip
         fit(Linear(), data, keep_best="val_accuracy")
@@ -928,3 +930,53 @@ def test_keep_best_keeps_the_earlier_of_two_equal_epochs(data: FakeData, key: st
     trainer = Trainer(max_epochs=4, device="cpu", progress="none", seed=0, keep_best=key, patience=2)
     history = trainer.fit(Scripted(trainer, [0.5, 0.3, 0.3, 0.3]), data)  # no new best after epoch 2
     assert (len(history), history.best_epoch, history.stopped_early) == (4, 2, False)
+
+
+def test_a_loader_that_gives_no_batch_despite_its_len_is_named(data: FakeData) -> None:
+    class Once:
+        """A loader over an iterator (``iter(batches)``): used up by an earlier cell, though its len() still says 4."""
+
+        def __init__(self) -> None:
+            self.batches: Iterator[Any] = iter([])
+
+        def __len__(self) -> int:
+            return 4
+
+        def __iter__(self) -> Iterator[Any]:
+            return self.batches
+
+    data.train_dataloader = Once  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match=r"^the Once gave no batch, although its len\(\) is 4\.$"):
+        fit(Linear(), data)
+
+
+def test_the_order_of_fits_arguments_and_odd_but_valid_data_modules(
+    data: FakeData, fake_data_dir: Path, no_checksums: None
+) -> None:
+    fashion = FashionMNIST(batch_size=16, root=fake_data_dir)
+    with pytest.raises(TypeError, match=r"^Trainer\.fit got the data first and the model second: call "
+                                        r"trainer\.fit\(model, data\)\.$"):  # fmt: skip
+        fit(fashion, Linear())  # type: ignore[arg-type]
+    model = Linear()
+    with pytest.raises(TypeError, match=r"^Trainer\.fit got a Linear as data; pass a data module with"):
+        fit(model, model)  # the model passed twice
+
+    class LightningStyle(Linear):  # a model that brings its own loaders, as in PyTorch Lightning, is still the model
+        def train_dataloader(self) -> FakeLoader:
+            return data.train_dataloader()
+
+    assert len(fit(LightningStyle(), data)) == 2
+    del data.generator  # a data module that shuffles with the global generator, or not at all
+    assert len(fit(Linear(), data, seed=0)) == 2
+
+
+def test_a_trainers_history_before_any_fit_is_empty_and_names_the_device() -> None:
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none")
+    assert repr(trainer.history) == "History(0 epochs on cpu)" and trainer.history.keys() == []
+
+
+def test_lazy_layers_of_a_model_of_several_inputs_are_initialised(data: FakeData) -> None:
+    model = TwoInputs()
+    model.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(10))
+    history = fit(model, TwoInputData(), epochs=3, seed=0)
+    assert model.net[1].weight.shape == (10, 784) and history["val_acc"][-1] > 0.9
