@@ -966,8 +966,16 @@ def test_the_order_of_fits_arguments_and_odd_but_valid_data_modules(
             return data.train_dataloader()
 
     assert len(fit(LightningStyle(), data)) == 2
-    del data.generator  # a data module that shuffles with the global generator, or not at all
-    assert len(fit(Linear(), data, seed=0)) == 2
+
+    class Unshuffled(FakeData):  # a data module without a generator of its own
+        def __init__(self) -> None:
+            super().__init__()
+            del self.generator
+
+        def train_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.train_X, self.train_y, self.batch_size)
+
+    assert len(fit(Linear(), Unshuffled(), seed=0)) == 2
 
 
 def test_a_trainers_history_before_any_fit_is_empty_and_names_the_device() -> None:
