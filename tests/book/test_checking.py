@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import random
 import sys
+import time
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -77,9 +78,10 @@ def test_a_checkers_settings() -> None:
 def test_time_limit_given_to_the_checker_and_to_the_check() -> None:
     check = checker("double", example="check_double(double)", time_limit=0.2)(_double)
 
-    def slow(n: int) -> int:
-        for _ in range(100):
-            sum(range(100_000))
+    def slow(n: int) -> int:  # busy for a second, however fast the machine (a fixed loop can finish in 0.2 s)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            sum(range(1000))
         return 2 * n
 
     assert "did not return within 0.2 s" in check(slow).message
