@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import re
 import time
@@ -988,3 +989,55 @@ def test_lazy_layers_of_a_model_of_several_inputs_are_initialised(data: FakeData
     model.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(10))
     history = fit(model, TwoInputData(), epochs=3, seed=0)
     assert model.net[1].weight.shape == (10, 784) and history["val_acc"][-1] > 0.9
+
+
+def test_the_trainers_warnings_point_at_the_readers_fit_call(data: FakeData) -> None:
+    class Negative(Linear):  # F.nll_loss on raw logits: negative from the first batch on
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": F.nll_loss(self(batch[0]), batch[1])}
+
+    class Shifted(Linear):  # positive on the first batch, negative after some training
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] - 1.0}
+
+    small = FakeData(n_train=8)
+    small.batch_size = 64  # larger than the training set: one step per epoch
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]  # the line marked "this line"
+    for model, source, epochs in ((Negative(), data, 1), (Shifted(), data, 3), (Linear(), small, 1)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trainer(max_epochs=epochs, device="cpu", progress="none", seed=0).fit(model, source)  # this line
+        assert caught and {(Path(w.filename).name, w.lineno) for w in caught} == {("test_train.py", line)}
+
+
+def test_no_warning_for_a_small_positive_first_loss_or_a_batch_the_size_of_the_data(data: FakeData) -> None:
+    class Scaled(Linear):  # a loss below 1 on the first batch is no negative loss
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] * 0.1}
+
+    full = FakeData(n_train=16)  # batch_size 16: one batch, but not larger than the data (full-batch descent)
+
+    class NoSize(FakeData):  # a data module that does not say its batch size
+        def __init__(self) -> None:
+            super().__init__(n_train=8)
+            self.size = self.__dict__.pop("batch_size")
+
+        def train_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.train_X, self.train_y, self.size, self.generator, self.orders)
+
+        def val_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.val_X, self.val_y, self.size)
+
+    no_size = NoSize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(Scaled(), data, epochs=1)
+        fit(Linear(), full, epochs=1)
+        fit(Linear(), no_size, epochs=1)
+
+
+def test_first_validation_batch_labels_out_of_range_are_explained_with_the_datas_classes() -> None:
+    two = TwoInputData()
+    two.val_y[0] = 10
+    with pytest.raises(IndexError, match=r"\nvalidation_step failed on .*but the data has 10 classes: labels 0 to 9"):
+        fit(TwoInputs(), two)
