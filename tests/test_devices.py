@@ -50,6 +50,7 @@ def test_seed_everything_repeats_pythons_numpys_and_torchs_draws() -> None:
 @pytest.mark.parametrize(
     ("cuda", "count", "mps", "listed"),
     [(True, 2, False, "'cpu', 'cuda:0', 'cuda:1'"),  # a machine with two GPUs
+     (True, 1, False, "'cpu', 'cuda:0'"),  # Colab's GPU runtime
      (False, 1, False, "'cpu'"),  # a GPU whose driver does not work: PyTorch sees it but cannot use it
      (False, 0, True, "'cpu', 'mps'")],  # a Mac
 )  # fmt: skip
@@ -64,3 +65,8 @@ def test_the_devices_listed_are_those_pytorch_can_use(
         resolve_device("cuda:7")
     if mps:
         assert resolve_device("mps") == torch.device("mps")
+    if cuda:  # "cuda" is the first GPU, as torch.device counts them
+        assert resolve_device("cuda") == torch.device("cuda") and resolve_device("cuda:0") == torch.device("cuda:0")
+        assert resolve_device() == torch.device("cuda")  # "auto" when not told
+    if count == 2:
+        assert resolve_device("cuda:1") == torch.device("cuda:1")
