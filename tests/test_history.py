@@ -51,3 +51,9 @@ def test_early_stopping_shows_in_the_description() -> None:
     assert history.best_epoch is None and not history.stopped_early
     history.best_epoch, history.stopped_early = 1, True
     assert repr(history).startswith("History(2 epochs on cuda, stopped early, best epoch 1; last: epoch 2")
+
+
+def test_the_description_shows_the_last_of_several_epochs() -> None:
+    history = two_epochs()
+    history.records.append({"epoch": 3.0, "train_loss": 0.25, "val_acc": 0.85, "seconds": 1.0})
+    assert repr(history) == "History(3 epochs on cuda; last: epoch 3, train_loss 0.2500, val_acc 0.8500, 1.0s)"

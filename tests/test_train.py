@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
@@ -313,7 +316,9 @@ def test_fit_and_evaluate_move_the_model_and_every_batch_to_the_trainers_device(
     for data in (FakeData(), FashionMNIST(batch_size=16, root=fake_data_dir)):
         model, trainer = Linear(), Trainer(max_epochs=2, device="meta", progress="none")
         history = trainer.fit(model, data)
-        assert len(history) == 2 and math.isnan(history.final["val_loss"])  # no values, no numbers
+        assert len(history) == 2 and history.keys() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                                        "seconds"]  # fmt: skip
+        assert all(math.isnan(history.final[k]) for k in history.keys()[1:-1])  # no values, no numbers
         assert weights(model).device.type == "meta"  # nothing to bring back from meta
         assert math.isnan(trainer.evaluate(model, data)["loss"])
         assert weights(model).device.type == "meta" and data.val_X.device.type == "cpu"
@@ -439,6 +444,24 @@ def test_ctrl_c_keeps_weights_and_epochs_finishes_the_bar_then_propagates(
     assert "epoch 3/5 [" in err and err.endswith("\n")  # the bar's line was finished before the message
 
 
+def test_ctrl_c_with_keep_best_says_the_model_is_back_to_its_best_epoch(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Interrupted(Linear):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(trainer.history) == 2:
+                raise KeyboardInterrupt
+            return super().training_step(batch)
+
+    trainer = Trainer(max_epochs=5, device="cpu", progress="none", keep_best="val_acc")
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(Interrupted(), data)
+    best = trainer.history.best_epoch
+    assert best in (1, 2) and capsys.readouterr().out == (
+        f"Training interrupted during epoch 3: the model keeps those of its best epoch, {best}; "
+        "trainer.history holds the 2 finished epoch(s).\n")  # fmt: skip
+
+
 def test_any_error_keeps_the_finished_epochs(data: FakeData, capsys: pytest.CaptureFixture[str]) -> None:
     class Failing(Linear):
         def validation_step(self, batch):  # type: ignore[no-untyped-def]
@@ -533,8 +556,11 @@ def test_evaluate_and_predict_take_a_data_module_or_any_loader(data: FakeData) -
     assert model.training  # left in the mode it was in
     with pytest.raises(TypeError, match="expected a data module or an iterable of"):
         trainer.evaluate(model, 3)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="the data gave no batches"):
+    with pytest.raises(ValueError, match=r"^there is nothing to average: the data gave no batches\.$"):
         trainer.evaluate(model, [])
+    fewer = r"The model has fewer outputs than there are classes: 5 outputs, but label 9 needs at least 10: give "
+    with pytest.raises(IndexError, match=fewer + r"the last layer one output per class, 10 here\."):
+        trainer.evaluate(Linear(outputs=5), data)  # the data module's 10 labels say how many classes there are
 
 
 # Seeding, clipping, lazy layers, schedulers -------------------------------------------------------------------------
@@ -677,6 +703,341 @@ def test_keep_best_and_patience_are_checked(data: FakeData) -> None:
         Trainer(5, keep_best=True)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"keep_best='seconds' is not a metric"):
         Trainer(5, keep_best="seconds")
+    with pytest.raises(ValueError, match=r"keep_best='epoch' is not a metric"):
+        Trainer(5, keep_best="epoch")
     with pytest.raises(ValueError, match=r"keep_best='val_accuracy' is not a metric of this run; its history has "
                                          r"\['train_loss', 'train_acc', 'val_loss', 'val_acc'\]"):  # fmt: skip
         fit(Linear(), data, keep_best="val_accuracy")
+
+
+# The first batch's NaN, a forward of several inputs, predict's own messages ----------------------------------------
+class TwoInputs(Classifier):
+    """A model of two inputs, as ``Classifier`` allows: batches are ``(X1, X2, y)``; it classifies ``X1 + X2``."""
+
+    def __init__(self, lr: float = 0.5) -> None:
+        super().__init__()
+        self.save_hyperparameters(lr=lr)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    def forward(self, X1: torch.Tensor, X2: torch.Tensor) -> torch.Tensor:
+        return self.net(X1 + X2)
+
+
+class TwoInputData(FakeData):
+    """Each image split into two halves that add up to it: the batches are ``(X1, X2, y)``."""
+
+    def train_dataloader(self) -> list[tuple[torch.Tensor, ...]]:
+        return halves(self.train_X, self.train_y, self.batch_size)
+
+    def val_dataloader(self) -> list[tuple[torch.Tensor, ...]]:
+        return halves(self.val_X, self.val_y, self.batch_size)
+
+
+def halves(X: torch.Tensor, y: torch.Tensor, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
+    top = X.clone()
+    top[:, :, 14:] = 0
+    return [(top[i : i + batch_size], (X - top)[i : i + batch_size], y[i : i + batch_size])
+            for i in range(0, len(X), batch_size)]  # fmt: skip
+
+
+def test_a_nan_start_names_what_holds_it_the_inputs_the_weights_or_else_the_loss(data: FakeData) -> None:
+    before = "The training loss is nan on the first batch, before any training: "
+    model = Linear()
+    with torch.no_grad():
+        model.net[2].weight[3, 7] = math.nan  # "I set one weight by hand"
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"the initial weights hold NaN or inf values "
+                                                 r"\(net\.2\.weight\): check how they are made"):  # fmt: skip
+        fit(model, data)
+    both = Linear()
+    with torch.no_grad():
+        both.net[2].weight.fill_(math.inf)
+        both.net[2].bias.fill_(math.nan)
+    with pytest.raises(NonFiniteLossError, match=r"hold NaN or inf values \(net\.2\.weight, net\.2\.bias\)"):
+        fit(both, data)
+
+    class LogOfZero(Linear):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            loss = super().training_step(batch)["loss"]
+            return {"loss": torch.log(loss * 0) * 0}  # -inf * 0: a NaN from finite inputs and weights
+
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"check the loss for a log or division of 0 "
+                                                 r"\(a NaN from the first batch on\)$"):  # fmt: skip
+        fit(LogOfZero(), data)
+    two = TwoInputData()
+    two.train_X[::2, 0, 20, 5] = math.nan  # in the bottom half: the batch's second input
+    with pytest.raises(NonFiniteLossError, match=re.escape(before) + r"the batch's inputs \(item 1\) hold NaN or inf "
+                       r"values: clean the data \(dividing by a spread that is 0, as X / X\.std\(dim=0\) does for "
+                       r"pixels that are 0 in every image, makes NaN\)$"):  # fmt: skip
+        fit(TwoInputs(), two)
+
+
+def test_a_model_of_several_inputs_trains_evaluates_and_predicts(data: FakeData) -> None:
+    two = TwoInputData()
+    trainer = Trainer(max_epochs=4, device="cpu", progress="none", seed=0)
+    model = TwoInputs()
+    history = trainer.fit(model, two)
+    assert history["val_acc"][-1] > 0.9  # it sees whole images, X1 + X2
+    preds, labels = trainer.predict(model, two.val_dataloader())
+    assert torch.equal(labels, two.val_y)  # the labels are the batches' last item, not their second
+    expected = model.net(two.val_X).argmax(dim=1)
+    assert torch.equal(preds, expected) and (preds == labels).float().mean() > 0.9
+
+
+def test_predict_names_itself_and_explains_a_plain_torch_models_failure(data: FakeData) -> None:
+    trainer = Trainer(max_epochs=1, device="cpu", progress="none")
+    with pytest.raises(TypeError, match=r"^predict got a str as the model; pass a d2lmini\.Module"):
+        trainer.predict("model.pt", data)  # type: ignore[arg-type]
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # no d2lmini.Module: predict itself explains
+    with pytest.raises(RuntimeError, match=r"\nforward failed on .*The input is int64, but self\.1\.weight is float32"):
+        trainer.predict(plain, [(data.val_X.long(), data.val_y)])
+
+
+# A step that fails after the sanity check's batch is explained too -------------------------------------------------
+def test_a_step_that_fails_on_a_later_batch_is_explained_as_the_first_would_be(data: FakeData) -> None:
+    class FixedBatchSize(Linear):  # "X.reshape(16, ...)": right for every batch but a smaller last one
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            X, y = batch
+            return {"loss": F.cross_entropy(self(X.reshape(16, 1, 28, 28)), y)}
+
+    with pytest.raises(RuntimeError, match=r"\ntraining_step failed on a batch of shapes \(6, 1, 28, 28\), \(6,\)\. "
+                                           r"The reshape asks for 16 examples, but this batch has 6"):  # fmt: skip
+        fit(FixedBatchSize(), FakeData(n_train=70))
+
+    class ForgetsToReturn(Linear):  # returns only in the branch the first batch takes
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(batch[0]) == 16:
+                return super().training_step(batch)
+
+    with pytest.raises(TypeError, match=r"^training_step returned None \(is a return statement missing\?\)"):
+        fit(ForgetsToReturn(), FakeData(n_train=70))
+
+    class ValidationForgetsToReturn(Linear):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(batch[0]) == 16:
+                return super().validation_step(batch)
+
+    with pytest.raises(TypeError, match=r"^validation_step returned None \(is a return statement missing\?\)"):
+        fit(ValidationForgetsToReturn(), FakeData(n_val=40))
+    out_of_range = r"_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. The labels are out of range: " \
+                   r"this batch has labels from 0 to 10, but the data has 10 classes: labels 0 to 9\.$"  # fmt: skip
+    data.train_y[-1] = 10  # one label off by one, in the last training batch
+    with pytest.raises(IndexError, match=r"\ntraining" + out_of_range):
+        fit(Linear(), data)
+    data = FakeData()
+    data.val_y[-1] = 10  # in the last validation batch
+    with pytest.raises(IndexError, match=r"\nvalidation" + out_of_range):
+        fit(Linear(), data)
+
+
+# What the history and the progress displays show -------------------------------------------------------------------
+def test_each_epochs_seconds_are_its_own_duration(data: FakeData) -> None:
+    start = time.perf_counter()
+    history = fit(Linear(), data, epochs=3)
+    took = time.perf_counter() - start
+    assert all(0 < s < took for s in history["seconds"]) and sum(history["seconds"]) < took
+
+
+def test_patience_running_out_on_the_last_epoch_is_no_early_stop(data: FakeData) -> None:
+    start = Linear(lr=0.1).state_dict()
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none", seed=0, keep_best="val_loss", patience=1)
+    model = Scripted(trainer, SCRIPT)  # 0.5, 0.3, 0.4: epoch 3 is the first without a new best, and the last
+    model.load_state_dict(start)
+    history = trainer.fit(model, data)
+    assert (len(history), history.best_epoch, history.stopped_early) == (3, 2, False)
+    assert repr(history).startswith("History(3 epochs on cpu, best epoch 2;")
+
+
+def test_the_terminal_bar_counts_batches_from_one_to_the_last(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Trainer(max_epochs=2, device="cpu", progress="terminal").fit(Linear(), data)
+    err = capsys.readouterr().err
+    assert "epoch 1/2 [#######.......................] 1/4" in err and "] 0/4" not in err
+    assert "epoch 2/2 [##############################] 4/4" in err
+
+
+def test_the_notebook_display_ends_with_the_last_epochs_line_however_training_ends(
+    data: FakeData, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import IPython.display
+
+    class Handle:
+        def update(self, image: Any) -> None:
+            pass
+
+    monkeypatch.setattr(IPython.display, "display", lambda image, display_id=None: Handle())
+    trainer = Trainer(max_epochs=2, device="cpu", progress="notebook")
+    trainer.fit(Linear(), data)
+    assert capsys.readouterr().out == trainer.history.describe(-1) + "\n"
+
+    class Failing(Linear):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            if len(trainer.history) == 1:
+                raise OSError("disk full")
+            return super().validation_step(batch)
+
+    with pytest.raises(OSError, match=r"^disk full$"):
+        trainer.fit(Failing(), data)
+    assert capsys.readouterr().out.startswith(trainer.history.describe(-1) + "\nTraining stopped by the error below")
+
+
+def test_labels_out_of_range_in_the_first_batch_of_a_model_of_two_inputs_are_explained() -> None:
+    two = TwoInputData()
+    two.train_y[0] = 10  # (X1, X2, y) batches are not looked at before the step: the step's failure is explained
+    with pytest.raises(IndexError, match=r"\ntraining_step failed on a batch of shapes \(16, 1, 28, 28\), \(16, 1, 28, "
+                                         r"28\), \(16,\)\. The labels are out of range: this batch has labels from 0 "
+                                         r"to 10, but the data has 10 classes: labels 0 to 9\.$"):  # fmt: skip
+        fit(TwoInputs(), two)
+
+
+def test_a_loss_that_turns_negative_after_the_first_batch_is_warned_about_once(data: FakeData) -> None:
+    class Shifted(Linear):  # "minus a constant does not change the gradient": but no cross-entropy is negative
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] - 1.0}
+
+    model = Shifted()
+    first = F.cross_entropy(model(data.train_X[:16]), data.train_y[:16]).item() - 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit(model, data, epochs=3, seed=0)
+    negative = [w for w in caught if "the training loss is negative" in str(w.message)]
+    assert first > 0 > history["train_loss"][-1]  # the first batch gave no reason to warn; the last epoch does
+    assert len(negative) == 1 and "which no cross-entropy can be" in str(negative[0].message)
+
+
+def test_ctrl_c_in_the_first_epoch_with_keep_best_keeps_the_current_weights(
+    data: FakeData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Interrupted(Linear):
+        seen = 0
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            Interrupted.seen += 1
+            if Interrupted.seen == 3:  # the sanity check's batch, then epoch 1's first; stop in its second
+                raise KeyboardInterrupt
+            return super().training_step(batch)
+
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none", keep_best="val_loss")
+    model = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(model, data)
+    assert trainer.history.best_epoch is None and capsys.readouterr().out == (
+        "Training interrupted during epoch 1: the model keeps its current weights; trainer.history holds the 0 "
+        "finished epoch(s).\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["val_loss", "val_acc"])
+def test_keep_best_keeps_the_earlier_of_two_equal_epochs(data: FakeData, key: str) -> None:
+    trainer = Trainer(max_epochs=4, device="cpu", progress="none", seed=0, keep_best=key, patience=2)
+    history = trainer.fit(Scripted(trainer, [0.5, 0.3, 0.3, 0.3]), data)  # no new best after epoch 2
+    assert (len(history), history.best_epoch, history.stopped_early) == (4, 2, False)
+
+
+def test_a_loader_that_gives_no_batch_despite_its_len_is_named(data: FakeData) -> None:
+    class Once:
+        """A loader over an iterator (``iter(batches)``): used up by an earlier cell, though its len() still says 4."""
+
+        def __init__(self) -> None:
+            self.batches: Iterator[Any] = iter([])
+
+        def __len__(self) -> int:
+            return 4
+
+        def __iter__(self) -> Iterator[Any]:
+            return self.batches
+
+    data.train_dataloader = Once  # type: ignore[method-assign]
+    with pytest.raises(ValueError, match=r"^the Once gave no batch, although its len\(\) is 4\.$"):
+        fit(Linear(), data)
+
+
+def test_the_order_of_fits_arguments_and_odd_but_valid_data_modules(
+    data: FakeData, fake_data_dir: Path, no_checksums: None
+) -> None:
+    fashion = FashionMNIST(batch_size=16, root=fake_data_dir)
+    with pytest.raises(TypeError, match=r"^Trainer\.fit got the data first and the model second: call "
+                                        r"trainer\.fit\(model, data\)\.$"):  # fmt: skip
+        fit(fashion, Linear())  # type: ignore[arg-type]
+    model = Linear()
+    with pytest.raises(TypeError, match=r"^Trainer\.fit got a Linear as data; pass a data module with"):
+        fit(model, model)  # the model passed twice
+
+    class LightningStyle(Linear):  # a model that brings its own loaders, as in PyTorch Lightning, is still the model
+        def train_dataloader(self) -> FakeLoader:
+            return data.train_dataloader()
+
+    assert len(fit(LightningStyle(), data)) == 2
+
+    class Unshuffled(FakeData):  # a data module without a generator of its own
+        def __init__(self) -> None:
+            super().__init__()
+            del self.generator
+
+        def train_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.train_X, self.train_y, self.batch_size)
+
+    assert len(fit(Linear(), Unshuffled(), seed=0)) == 2
+
+
+def test_a_trainers_history_before_any_fit_is_empty_and_names_the_device() -> None:
+    trainer = Trainer(max_epochs=3, device="cpu", progress="none")
+    assert repr(trainer.history) == "History(0 epochs on cpu)" and trainer.history.keys() == []
+
+
+def test_lazy_layers_of_a_model_of_several_inputs_are_initialised(data: FakeData) -> None:
+    model = TwoInputs()
+    model.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(10))
+    history = fit(model, TwoInputData(), epochs=3, seed=0)
+    assert model.net[1].weight.shape == (10, 784) and history["val_acc"][-1] > 0.9
+
+
+def test_the_trainers_warnings_point_at_the_readers_fit_call(data: FakeData) -> None:
+    class Negative(Linear):  # F.nll_loss on raw logits: negative from the first batch on
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": F.nll_loss(self(batch[0]), batch[1])}
+
+    class Shifted(Linear):  # positive on the first batch, negative after some training
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] - 1.0}
+
+    small = FakeData(n_train=8)
+    small.batch_size = 64  # larger than the training set: one step per epoch
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]  # the line marked "this line"
+    for model, source, epochs in ((Negative(), data, 1), (Shifted(), data, 3), (Linear(), small, 1)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trainer(max_epochs=epochs, device="cpu", progress="none", seed=0).fit(model, source)  # this line
+        assert caught and {(Path(w.filename).name, w.lineno) for w in caught} == {("test_train.py", line)}
+
+
+def test_no_warning_for_a_small_positive_first_loss_or_a_batch_the_size_of_the_data(data: FakeData) -> None:
+    class Scaled(Linear):  # a loss below 1 on the first batch is no negative loss
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return {"loss": super().training_step(batch)["loss"] * 0.1}
+
+    full = FakeData(n_train=16)  # batch_size 16: one batch, but not larger than the data (full-batch descent)
+
+    class NoSize(FakeData):  # a data module that does not say its batch size
+        def __init__(self) -> None:
+            super().__init__(n_train=8)
+            self.size = self.__dict__.pop("batch_size")
+
+        def train_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.train_X, self.train_y, self.size, self.generator, self.orders)
+
+        def val_dataloader(self) -> FakeLoader:
+            return FakeLoader(self.val_X, self.val_y, self.size)
+
+    no_size = NoSize()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(Scaled(), data, epochs=1)
+        fit(Linear(), full, epochs=1)
+        fit(Linear(), no_size, epochs=1)
+
+
+def test_first_validation_batch_labels_out_of_range_are_explained_with_the_datas_classes() -> None:
+    two = TwoInputData()
+    two.val_y[0] = 10
+    with pytest.raises(IndexError, match=r"\nvalidation_step failed on .*but the data has 10 classes: labels 0 to 9"):
+        fit(TwoInputs(), two)

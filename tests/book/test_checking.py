@@ -5,7 +5,6 @@ through the book's checkers.)"""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import random
 import sys
@@ -17,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.book import checking
@@ -80,8 +78,10 @@ def test_a_checkers_settings() -> None:
 def test_time_limit_given_to_the_checker_and_to_the_check() -> None:
     check = checker("double", example="check_double(double)", time_limit=0.2)(_double)
 
-    def slow(n: int) -> int:  # well past 0.2 s on any machine, well within 60 s
-        time.sleep(1.0)
+    def slow(n: int) -> int:  # busy for a second, however fast the machine (a fixed loop can finish in 0.2 s)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            sum(range(1000))
         return 2 * n
 
     assert "did not return within 0.2 s" in check(slow).message
@@ -312,44 +312,3 @@ def test_notebook_hints_needs_a_shell_that_takes_handlers(monkeypatch: pytest.Mo
     assert checking.notebook_hints() is None
     monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace())
     assert checking.notebook_hints() is None
-
-
-# ---------------------------------------------------------------------------
-# What an answer asks of PyTorch, recorded while it runs (never read from PyTorch's messages)
-
-
-@pytest.mark.parametrize(
-    ("make", "asked"),
-    [
-        (lambda: torch.zeros(2).cuda(), ".cuda()"),
-        (lambda: torch.zeros(2).to("cuda:0"), ".to('cuda')"),
-        (lambda: torch.zeros(2).to(torch.device("cuda")), ".to('cuda')"),
-        (lambda: torch.eye(3, device="cuda"), "device='cuda'"),
-        (lambda: torch.tensor([1.0], device=torch.device("cuda")), "device=torch.device('cuda')"),
-    ],
-    ids=range(5),
-)
-def test_a_request_for_a_cuda_tensor_is_recorded_whether_or_not_it_works(make: Any, asked: str) -> None:
-    calls = checking.Calls()
-    with contextlib.suppress(Exception), checking._Recorder(calls):  # without a GPU the request itself fails
-        make()
-    assert calls.cuda == asked
-
-
-def test_the_failed_call_is_recorded_with_its_operands_and_product_shapes() -> None:
-    calls = checking.Calls()
-    X, W = torch.zeros(5, 7), torch.zeros(6, 4)
-    with pytest.raises(RuntimeError), checking._Recorder(calls):
-        torch.zeros(2).to("cpu")  # a device move that is no request for CUDA
-        F.linear(X, W)
-    assert calls.cuda is None and calls.failed is not None and calls.failed[0] == "linear"
-    assert calls.failed_tensors() == [X, W] and calls.product_shapes() == (5, 7, 4, 6)  # X @ W.T
-    assert calls.failed_numbers() == {5, 7, 6, 4}
-    calls = checking.Calls()
-    with pytest.raises(RuntimeError), checking._Recorder(calls):
-        torch.zeros(2, 3, 5) @ torch.zeros(4, 2)
-    assert calls.product_shapes() == (6, 5, 4, 2)
-    calls = checking.Calls()
-    with pytest.raises(RuntimeError), checking._Recorder(calls):
-        torch.zeros(6).reshape(4, -1)
-    assert calls.product_shapes() is None and calls.failed_numbers() == {6, 4, -1}
