@@ -127,3 +127,73 @@ def test_softmax_in_forward_is_pointed_out_once() -> None:
         model.loss(torch.softmax(logits, dim=1), y)  # once per model
         Tiny().loss(logits.abs(), y)  # logits: no warning
         Tiny().loss(torch.log_softmax(logits, dim=1), y)  # log-probabilities are fine with cross-entropy
+
+
+def test_repr_lists_the_hyperparameters() -> None:
+    assert repr(Tiny(lr=0.25)).startswith("Tiny(\n  lr=0.25, width=3\n  (net): Sequential(")
+
+
+def forward_error(cls: type[Module]) -> str:
+    with pytest.raises(NotImplementedError) as caught:
+        cls()(torch.zeros(2, 4))
+    return str(caught.value)
+
+
+def test_a_model_without_forward_or_net_is_told_what_to_write() -> None:
+    class Net(Module):
+        def format(self) -> str:  # a name near "forward" (difflib ratio 0.62), but no misspelling of it
+            return "net"
+
+    assert forward_error(Net) == "Net needs a forward method or a self.net."
+
+
+@pytest.mark.parametrize("name", ["Forward", "froward", "forwad"])
+def test_a_misspelt_forward_is_named(name: str) -> None:
+    Net = type("Net", (Module,), {name: lambda self, X: X})
+    assert forward_error(Net) == f"Net needs a forward method or a self.net. It has {name}: a misspelling of forward?"
+
+
+def test_layers_kept_in_a_module_list_without_forward_are_pointed_at() -> None:
+    class Net(Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(4, 4), nn.ReLU()])
+
+    assert forward_error(Net) == (
+        "Net needs a forward method or a self.net. self.layers holds layers but does not run them: write forward "
+        "with a loop, for layer in self.layers: X = layer(X), or use self.net = nn.Sequential(...)."
+    )
+
+
+class TwoInputs(Module):
+    """A regression model with two inputs per example: its batches are (X1, X2, y)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, X1: torch.Tensor, X2: torch.Tensor) -> torch.Tensor:
+        return self.scale * X1 - X2
+
+    def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((y_hat - y) ** 2).mean()
+
+
+def test_the_default_steps_feed_every_input_and_take_the_labels_last() -> None:
+    model = TwoInputs()
+    X1, X2, y = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.0]), torch.tensor([1.0, 1.0])
+    expected = ((2 * X1 - X2 - y) ** 2).mean()  # (0.5^2 + 3^2) / 2 = 4.625
+    for step in (model.training_step, model.validation_step):
+        assert step((X1, X2, y)) == {"loss": expected}
+    model.training_step((X1, X2, y))["loss"].backward()
+    assert model.scale.grad == torch.tensor(6.5)  # d/ds mean((s X1 - X2 - y)^2) = mean(2 (s X1 - X2 - y) X1)
+
+
+def test_a_module_without_a_loss_says_so() -> None:
+    class Net(Module):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X
+
+    with pytest.raises(NotImplementedError) as caught:
+        Net().training_step((torch.zeros(2, 3), torch.zeros(2)))
+    assert str(caught.value) == "Net needs a loss method."

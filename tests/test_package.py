@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import d2lmini
+from tests.helpers import subprocess_env
 
 PACKAGE = Path(d2lmini.__file__).parent
 
@@ -82,3 +83,15 @@ def test_import_is_fast_and_loads_no_heavy_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert float(out[0]) < 0.5
     assert out[1] == "[]"
+
+
+def test_dir_lists_every_export_before_it_is_loaded() -> None:
+    """Tab completion in a notebook (`d2lmini.<Tab>`) offers the lazily loaded names next to the module's own."""
+    code = "import d2lmini, sys\nnames = dir(d2lmini)\n" \
+           "print(names == sorted(names), 'd2lmini.train' in sys.modules)\n" \
+           "print(' '.join(n for n in names if n in d2lmini._EXPORTS or n == '__version__'))"  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env({}))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.split("\n")
+    assert out[0] == "True False"  # listing the names loads nothing
+    assert out[1].split() == sorted([*d2lmini._EXPORTS, "__version__"])
