@@ -49,8 +49,13 @@ def configured_modules() -> list[str]:
 
 
 def mutant_glob(module: str) -> str:
-    """mutmut's name pattern for every mutant of a module: d2lmini/book/checking.py -> d2lmini.book.checking.*"""
-    return ".".join(Path(module).with_suffix("").parts).removesuffix(".__init__") + ".*"
+    """mutmut's name pattern for every mutant of one module: d2lmini/book/checking.py -> d2lmini.book.checking.x*.
+
+    mutmut names a mutant ``MODULE.x_FUNCTION__mutmut_N`` (or ``MODULE.xǁCLASSǁMETHOD__mutmut_N``); a package's
+    ``__init__.py`` is the package itself, ``d2lmini``, so its pattern must end in ``.x*``: ``d2lmini.*`` would
+    also take in every other module of the package.
+    """
+    return ".".join(Path(module).with_suffix("").parts).removesuffix(".__init__") + ".x*"
 
 
 def fresh_copies() -> None:

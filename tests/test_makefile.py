@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -51,3 +53,20 @@ def test_mutate_refuses_a_module_it_does_not_mutate() -> None:
     assert done.returncode == 2
     assert "d2lmini/nope.py: not in [tool.mutmut] only_mutate of pyproject.toml (d2lmini/__init__.py, " in done.stderr
     assert "d2lmini/book/checking.py)" in done.stderr
+
+
+def test_mutating_the_package_init_does_not_take_in_its_other_modules() -> None:
+    """`make mutate MODULES=d2lmini/__init__.py` tests the mutants of that file, not those of every module."""
+    spec = importlib.util.spec_from_file_location("mutate_script", ROOT / "scripts" / "mutate.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    names = ["d2lmini.x_use_svg__mutmut_1", "d2lmini.xǁLazyǁget__mutmut_2", "d2lmini.train.xǁTrainerǁfit__mutmut_3",
+             "d2lmini.book.checking.x_check__mutmut_4"]  # fmt: skip
+
+    def chosen(module: str) -> list[str]:
+        return [name for name in names if fnmatch.fnmatch(name, script.mutant_glob(module))]
+
+    assert chosen("d2lmini/__init__.py") == names[:2]
+    assert chosen("d2lmini/train.py") == names[2:3]
+    assert chosen("d2lmini/book/checking.py") == names[3:]
