@@ -603,9 +603,37 @@ def _watched(fn: Callable[..., Any], forbid: Forbidden | None, seen: list[str], 
     return run
 
 
+_SEED_MARK = 0x5EED_D21_C4EC4  # a seed no reader writes: torch's generator wears it while an answer runs
+
+
+@contextmanager
+def _torch_seed_marked() -> Iterator[None]:
+    """While the block runs, ``torch.initial_seed()`` reads :data:`_SEED_MARK`; the random numbers stay the same.
+
+    A notebook seeds torch at its top, so an answer's ``torch.manual_seed(0)`` would often leave the seed as it
+    was: with the mark in its place, any reseeding changes it. The seed is the first 8 bytes (little-endian) of
+    the CPU generator's state; where a PyTorch lays its state out otherwise, nothing is marked. On exit the seed
+    is put back (the stream as the block left it, unless the block reseeded, which the caller reports).
+    """
+    state = torch.get_rng_state()
+    marked = state.clone()
+    marked[:8] = torch.frombuffer(bytearray(_SEED_MARK.to_bytes(8, "little")), dtype=torch.uint8)
+    torch.set_rng_state(marked)
+    if torch.initial_seed() != _SEED_MARK:  # another layout: compare the seeds as they are
+        torch.set_rng_state(state)
+    try:
+        yield
+    finally:
+        if torch.initial_seed() == _SEED_MARK:
+            now = torch.get_rng_state()
+            now[:8] = state[:8]
+            torch.set_rng_state(now)
+
+
 def _random_states() -> tuple[Any, ...]:
-    """What tells that an answer reseeded a global generator: torch's seed, Python's and NumPy's whole state (a
-    draw from torch's generator, as when a network initialises its weights, is no reseeding)."""
+    """What tells that an answer reseeded a global generator: torch's seed (marked while the answer runs, see
+    :func:`_torch_seed_marked`), Python's and NumPy's whole state (a draw from torch's generator, as when a
+    network initialises its weights, is no reseeding)."""
     numpy = sys.modules.get("numpy")
     state = numpy.random.get_state() if numpy is not None else None
     return torch.initial_seed(), random.getstate(), None if state is None else (state[1].tobytes(), state[2])
@@ -762,9 +790,10 @@ class Trial:
             self.forbidden = forbid
         calls = Calls()
         run = _watched(fn, forbid, self.forbidden_seen, calls)
-        data, random_states = _DataSnapshot.of(fn), _random_states()
-        outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
-        self._note_side_effects(outcome, data, random_states)
+        with _torch_seed_marked():
+            data, random_states = _DataSnapshot.of(fn), _random_states()
+            outcome, ended = _run_limited(run, args, kwargs, self.time_limit, self.output)
+            self._note_side_effects(outcome, data, random_states)
         if not outcome.finished:
             who = "Your function" if doing == "Calling it" else doing
             verb = "return" if doing == "Calling it" else "finish"

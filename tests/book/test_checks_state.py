@@ -166,12 +166,15 @@ SEEDERS = {  # what the answer calls, and what the note names
 
 @pytest.mark.parametrize("call", list(SEEDERS))
 def test_reseeding_is_named_in_a_note_and_undone(call: str) -> None:
+    """Even with the notebook seeded with the answer's own seed at its top (and torch drawn from since)."""
     seed, named = SEEDERS[call]
 
     def relu(x: torch.Tensor) -> torch.Tensor:
         seed()
         return _relu(x)
 
+    d2lmini.seed_everything(3)
+    random.random(), np.random.rand(), torch.rand(1)
     state = torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy()
     result = checks.check_relu(relu)
     assert result.passed and result.message.split("\n")[1] == (
@@ -455,3 +458,21 @@ def test_a_network_passed_where_a_function_is_asked_is_named() -> None:
         "✘ build_mlp: not yet. You passed a Sequential object, a network (nn.Module), where your function is asked: "
         "pass the function itself, as in `check_build_mlp(build_mlp)`, not something it made."
     )
+
+
+def test_watching_for_reseeding_changes_no_random_number() -> None:
+    """The seed is marked while an answer runs, but what it draws, and what the notebook draws after, are as without."""
+    drawn: list[torch.Tensor] = []
+
+    def relu(x: torch.Tensor) -> torch.Tensor:
+        drawn.append(torch.rand(3))
+        return _relu(x)
+
+    d2lmini.seed_everything(0)
+    expected = torch.rand(3)
+    d2lmini.seed_everything(0)
+    result = checks.check_relu(relu)
+    assert result.passed and "\n" not in result.message  # a draw is no reseeding
+    assert torch.equal(drawn[0], expected)
+    assert torch.initial_seed() == 0
+    assert torch.equal(torch.rand(3), expected)  # the check put the stream back: the next cell draws the same
