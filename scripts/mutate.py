@@ -49,8 +49,13 @@ def configured_modules() -> list[str]:
 
 
 def mutant_glob(module: str) -> str:
-    """mutmut's name pattern for every mutant of a module: d2lmini/book/checking.py -> d2lmini.book.checking.*"""
-    return ".".join(Path(module).with_suffix("").parts).removesuffix(".__init__") + ".*"
+    """mutmut's name pattern for every mutant of one module: d2lmini/book/checking.py -> d2lmini.book.checking.x*.
+
+    mutmut names a mutant ``MODULE.x_FUNCTION__mutmut_N`` (or ``MODULE.xǁCLASSǁMETHOD__mutmut_N``); a package's
+    ``__init__.py`` is the package itself, ``d2lmini``, so its pattern must end in ``.x*``: ``d2lmini.*`` would
+    also take in every other module of the package.
+    """
+    return ".".join(Path(module).with_suffix("").parts).removesuffix(".__init__") + ".x*"
 
 
 def fresh_copies() -> None:
@@ -80,11 +85,21 @@ def changed_lines(name: str, module: str) -> tuple[str, str, str]:
     return f"{module}:{line}", " / ".join(old), " / ".join(new)
 
 
-def run_quietly(command: list[str]) -> int:
+def single_threaded() -> dict[str, str]:
+    """The environment for mutmut: PyTorch's CPU kernels on one thread.
+
+    mutmut forks each mutant's test process from a server process that has run PyTorch; a fork of a process
+    whose OpenMP thread team exists waits forever at the team's next barrier (the first large ``torch.zeros``),
+    so every mutant would "time out" unnoticed. One thread per process also suits running ``--jobs`` at once.
+    """
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def run_quietly(command: list[str], env: dict[str, str] | None = None) -> int:
     """Run mutmut, passing on its messages and its progress (in place on a terminal, once a minute into a log),
     but not its spinners or its closing list of every mutant (the report says it better)."""
     live, shown, spinning = sys.stdout.isatty(), 0.0, False
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as run:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) as run:
         assert run.stdout is not None
         output = io.TextIOWrapper(run.stdout, encoding="utf-8", errors="replace", newline="")
         for segment in output:  # lines, and the spinner's updates that end in "\r"
@@ -154,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         mutmut_args = ["run", "--max-children", str(args.jobs), *map(mutant_glob, modules)]
         print("mutmut", " ".join(mutmut_args), flush=True)
-        code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args])
+        code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args], env=single_threaded())
         print(f"\nmutmut ran for {(time.monotonic() - start) / 60:.1f} min (exit code {code})")
         if code != 0:
             explain_failure()

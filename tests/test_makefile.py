@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
+import importlib.util
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,3 +56,33 @@ def test_mutate_refuses_a_module_it_does_not_mutate() -> None:
     assert done.returncode == 2
     assert "d2lmini/nope.py: not in [tool.mutmut] only_mutate of pyproject.toml (d2lmini/__init__.py, " in done.stderr
     assert "d2lmini/book/checking.py)" in done.stderr
+
+
+def mutate_script() -> Any:
+    spec = importlib.util.spec_from_file_location("mutate_script", ROOT / "scripts" / "mutate.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_mutants_run_torch_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mutant's process is forked from one that ran PyTorch: with OpenMP threads it would hang on its first op."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    env = mutate_script().single_threaded()
+    assert env["OMP_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_mutating_the_package_init_does_not_take_in_its_other_modules() -> None:
+    """`make mutate MODULES=d2lmini/__init__.py` tests the mutants of that file, not those of every module."""
+    script = mutate_script()
+    names = ["d2lmini.x_use_svg__mutmut_1", "d2lmini.xǁLazyǁget__mutmut_2", "d2lmini.train.xǁTrainerǁfit__mutmut_3",
+             "d2lmini.book.checking.x_check__mutmut_4"]  # fmt: skip
+
+    def chosen(module: str) -> list[str]:
+        return [name for name in names if fnmatch.fnmatch(name, script.mutant_glob(module))]
+
+    assert chosen("d2lmini/__init__.py") == names[:2]
+    assert chosen("d2lmini/train.py") == names[2:3]
+    assert chosen("d2lmini/book/checking.py") == names[3:]
