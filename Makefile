@@ -107,12 +107,14 @@ bench: setup data
 	$(BIN)/python bench/slider_latency.py
 
 # Mutation testing (CONTRIBUTING.md): hours for the whole core, so never part of `make test` or CI.
-# One module, or a few: make mutate MODULES="d2lmini/idx.py d2lmini/files.py" (MUTATE_JOBS mutants at once).
+# One module, or a few: make mutate MODULES="d2lmini/idx.py d2lmini/files.py" (MUTATE_JOBS mutants at once);
+# SURVIVORS=1 tests again only the mutants the last run did not kill.
 MODULES ?=
 MUTATE_JOBS ?= 2
+SURVIVORS ?=
 .PHONY: mutate
 mutate: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python scripts/mutate.py --jobs $(MUTATE_JOBS) $(MODULES)
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/mutate.py --jobs $(MUTATE_JOBS) $(if $(SURVIVORS),--survivors )$(MODULES)
 
 # student/exercises/ is committed (students open it from the repository): only the built student book goes.
 clean:

@@ -7,11 +7,12 @@ them fails (or times out), and *survives* when they all pass. This script runs i
 (every module in ``only_mutate`` by default), then prints the score of each module, the total, and every
 mutant that was not killed, as the line it changed, so that each one can be looked at.
 
-    python scripts/mutate.py [--jobs N] [d2lmini/idx.py ...]
+    python scripts/mutate.py [--jobs N] [--survivors] [d2lmini/idx.py ...]
 
 Every run tests all the mutants of the modules it names afresh, against the tests as they are now (the
-map of which tests reach which function is rebuilt: mutmut would not notice an edited test). Results of
-other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to start from nothing.
+map of which tests reach which function is rebuilt: mutmut would not notice an edited test); with
+``--survivors``, only those the last run did not kill (after writing tests for them: minutes, not hours).
+Results of other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to start from nothing.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="files to mutate (default: every file in only_mutate)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
+    parser.add_argument("--survivors", action="store_true", help="test again only the mutants not killed last time")
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
     known = configured_modules()
@@ -165,10 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"{', '.join(unknown)}: not in [tool.mutmut] only_mutate of pyproject.toml ({', '.join(known)})")
     if not args.report_only:
+        names = [n for m in modules for n, code in verdicts(m).items() if code in NOT_KILLED] if args.survivors else []
+        if args.survivors and not names:
+            print("No mutant of these modules survived their last run (or none was run yet): nothing to test again.")
+            return 0
         fresh_copies()
         start = time.monotonic()
-        mutmut_args = ["run", "--max-children", str(args.jobs), *map(mutant_glob, modules)]
-        print("mutmut", " ".join(mutmut_args), flush=True)
+        mutmut_args = ["run", "--max-children", str(args.jobs), *(names or map(mutant_glob, modules))]
+        print("mutmut", " ".join(mutmut_args) if len(mutmut_args) < 12 else f"run {len(names)} mutants", flush=True)
         code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args], env=single_threaded())
         print(f"\nmutmut ran for {(time.monotonic() - start) / 60:.1f} min (exit code {code})")
         if code != 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import json
 import os
 import shlex
 import subprocess
@@ -47,6 +48,28 @@ def test_make_mutate_runs_the_modules_it_is_given() -> None:
     commands = dry_run("mutate", "MODULES=d2lmini/idx.py d2lmini/files.py", "MUTATE_JOBS=1")
     assert "scripts/mutate.py --jobs 1 d2lmini/idx.py d2lmini/files.py" in commands
     assert dry_run("mutate").split()[-3:] == ["scripts/mutate.py", "--jobs", "2"]  # every module, two at a time
+    assert "scripts/mutate.py --jobs 2 --survivors d2lmini/idx.py" in dry_run("mutate", "MODULES=d2lmini/idx.py",
+                                                                               "SURVIVORS=1")  # fmt: skip
+
+
+def test_survivors_tests_again_only_the_mutants_not_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script, runs = mutate_script(), []
+    monkeypatch.setattr(script, "WORK", tmp_path)
+    monkeypatch.setattr(script, "fresh_copies", lambda: None)
+    monkeypatch.setattr(script, "report", lambda modules: 0)
+    monkeypatch.setattr(script, "run_quietly", lambda command, env=None: runs.append(command) or 0)
+    meta = tmp_path / "d2lmini" / "idx.py.meta"
+    meta.parent.mkdir()
+    codes = {"x_a__mutmut_1": 1, "x_a__mutmut_2": 0, "x_b__mutmut_1": 33, "x_b__mutmut_2": 36, "x_c__mutmut_1": None}
+    meta.write_text(json.dumps({"exit_code_by_key": {f"d2lmini.idx.{name}": code for name, code in codes.items()}}))
+    monkeypatch.chdir(tmp_path)  # main() moves to the repository root: put the test's directory back after
+    assert script.main(["--survivors", "--jobs", "1", "d2lmini/idx.py"]) == 0
+    assert runs[0][-5:] == ["run", "--max-children", "1", "d2lmini.idx.x_a__mutmut_2", "d2lmini.idx.x_b__mutmut_1"]
+    meta.write_text('{"exit_code_by_key": {"d2lmini.idx.x_a__mutmut_1": 1}}')
+    assert script.main(["--survivors", "d2lmini/idx.py"]) == 0
+    assert len(runs) == 1 and "nothing to test again" in capsys.readouterr().out
 
 
 def test_mutate_refuses_a_module_it_does_not_mutate() -> None:
