@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import d2lmini
 from tests.helpers import subprocess_env
 
@@ -95,3 +97,10 @@ def test_dir_lists_every_export_before_it_is_loaded() -> None:
     out = done.stdout.split("\n")
     assert out[0] == "True False"  # listing the names loads nothing
     assert out[1].split() == sorted([*d2lmini._EXPORTS, "__version__"])
+
+
+def test_a_misspelt_name_is_an_attribute_error_that_names_it() -> None:
+    with pytest.raises(AttributeError) as caught:
+        d2lmini.Trainr  # noqa: B018
+    assert str(caught.value) == "module 'd2lmini' has no attribute 'Trainr'"
+    assert not hasattr(d2lmini, "Trainr")
