@@ -240,3 +240,13 @@ def test_notebook_figure_keeps_each_curve_in_its_panel_and_fits(shown: list[Any]
     assert live.fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
     png = shown[-1].data
     assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (700, 260)  # 7 x 2.6 in, 100 dpi
+
+
+def test_notebook_figure_is_a_png_at_100_dpi_whatever_the_notebooks_savefig_settings(shown: list[Any]) -> None:
+    """A notebook that sets savefig.format = "svg" (or a high savefig.dpi) for its own figures keeps a light PNG."""
+    with matplotlib.rc_context({"savefig.format": "svg", "savefig.dpi": 300}):
+        live = NotebookProgress(budget=float("inf"))
+        live.start(max_epochs=2, batches_per_epoch=5)
+        live.epoch(history(1))
+    width_px = int.from_bytes(shown[-1].data[16:20], "big")  # the PNG's IHDR chunk: width, then height
+    assert shown[-1].data.startswith(b"\x89PNG") and width_px == round(live.fig.get_figwidth() * 100)
