@@ -11,7 +11,8 @@ mutant that was not killed, as the line it changed, so that each one can be look
 
 Every run tests all the mutants of the modules it names afresh, against the tests as they are now (the
 map of which tests reach which function is rebuilt: mutmut would not notice an edited test); with
-``--survivors``, only those the last run did not kill (after writing tests for them: minutes, not hours).
+``--survivors``, only those the last run did not kill, or killed only by a time limit (after writing tests for
+them: minutes, not hours).
 Results of other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to start from nothing.
 """
 
@@ -153,12 +154,18 @@ def report(modules: list[str]) -> int:
     return len(survivors)
 
 
+def again(code: int | None) -> bool:
+    """Whether ``--survivors`` tests a mutant again: one not killed, or killed only by running out of time (a
+    machine that stalls, not the mutant, can cause that: a kill by time is worth confirming)."""
+    return code in NOT_KILLED or KILLED.get(code) == "timeout"  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="files to mutate (default: every file in only_mutate)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
     parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
-    parser.add_argument("--survivors", action="store_true", help="test again only the mutants not killed last time")
+    parser.add_argument("--survivors", action="store_true", help="test again the mutants not killed (or timed out)")
     args = parser.parse_args(argv)
     os.chdir(ROOT)  # mutmut reads pyproject.toml and mutants/ from the working directory
     known = configured_modules()
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"{', '.join(unknown)}: not in [tool.mutmut] only_mutate of pyproject.toml ({', '.join(known)})")
     if not args.report_only:
-        names = [n for m in modules for n, code in verdicts(m).items() if code in NOT_KILLED] if args.survivors else []
+        names = [n for m in modules for n, code in verdicts(m).items() if again(code)] if args.survivors else []
         if args.survivors and not names:
             print("No mutant of these modules survived their last run (or none was run yet): nothing to test again.")
             return 0
