@@ -342,6 +342,84 @@ def test_command_line_passes_its_timeout_and_uses_the_cache_by_default(
     assert f"root='{isolated / 'cache' / 'd2lmini' / 'fashion-mnist'}')" in capsys.readouterr().out
 
 
+def test_visualize_explains_a_wrong_batch_flat_images_and_too_few_predictions(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = FashionMNIST(root=fake_data_dir)
+    X, y = next(iter(data.val_dataloader()))
+    batch = (r"^visualize takes a batch \(X, y\) of images and labels, such as \(data\.val_X\[:16\], "
+             r"data\.val_y\[:16\]\) or next\(iter\(data\.val_dataloader\(\)\)\)\.$")  # fmt: skip
+    with pytest.raises(TypeError, match=batch):
+        data.visualize((X, y, y))  # the predictions put inside the batch
+    with pytest.raises(TypeError, match=r"not \(16, 784\): .*; flattened images as X\.reshape\(-1, 28, 28\)\.$"):
+        data.visualize((X.reshape(len(X), -1), y))  # the batch as the MLP saw it
+    too_few = (r"^visualize shows 16 images but predictions holds 3; pass one predicted class per image, such as "
+               r"model\(X\)\.argmax\(dim=1\) for the same X\.$")  # fmt: skip
+    with pytest.raises(ValueError, match=too_few):
+        data.visualize((X, y), predictions=y[:3])
+
+
+def test_command_line_help_and_a_mistyped_dataset(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as done:
+        data_mod.main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m d2lmini.data [-h] [--all | --dataset {fashion-mnist,mnist}] "
+                           "[--root ROOT] [--timeout TIMEOUT] Find (or download) the book's datasets and say where "
+                           "they are. ")  # fmt: skip
+    for option in ("--all every dataset the book uses: Fashion-MNIST and MNIST",
+                   "--dataset {fashion-mnist,mnist} one (fashion-mnist)",
+                   "--root ROOT keep each dataset in ROOT/<dataset name>",
+                   "--timeout TIMEOUT seconds a server may stay silent"):  # fmt: skip
+        assert option in text
+    with pytest.raises(SystemExit) as done:
+        data_mod.main(["--dataset", "fashion_mnist"])
+    assert done.value.code == 2
+    assert "argument --dataset: invalid choice: 'fashion_mnist' (choose from 'fashion-mnist', 'mnist')" in (
+        capsys.readouterr().err
+    )
+    assert leftovers(isolated) == []  # nothing looked up or downloaded
+
+
+def test_command_line_waits_the_books_timeout_by_default(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(data_mod, "DOWNLOAD_TIMEOUT", 0.2)  # the book's 30 s, shortened for the test
+    monkeypatch.setattr(FashionMNIST, "files", fake_specs(fake_data_dir))
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("slow"),))
+    assert data_mod.main([]) == 1
+    assert "the server sent nothing for 0.2 s (timed out)" in capsys.readouterr().err
+
+
+def test_command_line_lines_reach_a_log_in_order(
+    isolated: Path, no_checksums: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m d2lmini.data --all > log 2>&1``: Fashion-MNIST's line comes before MNIST's error in the log."""
+    import io
+
+    from d2lmini.idx import FileSpec
+
+    write_fake_dataset(isolated / "data" / "fashion-mnist")
+    damaged = write_fake_dataset(isolated / "data" / "mnist") / FILES[2]
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    monkeypatch.setattr(MNIST, "files", {k: FileSpec(s.name, s.ndim) for k, s in MNIST.files.items()})
+    log = io.BytesIO()
+    out, err = io.TextIOWrapper(log, encoding="utf-8"), io.TextIOWrapper(log, encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", out)  # buffered, as Python's stdout is when it is a file or a pipe
+    monkeypatch.setattr(sys, "stderr", err)
+    assert data_mod.main(["--all", "--root", str(isolated / "data")]) == 1
+    out.flush()
+    lines = log.getvalue().decode().splitlines()
+    assert lines[0].startswith("FashionMNIST(train=64, val=32") and lines[1].startswith(f"error: {damaged}: ")
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     data = FashionMNIST(root=REAL, download=False)
