@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import http.server
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -342,6 +344,36 @@ def test_a_write_cut_short_leaves_neither_a_partial_file_nor_a_temporary_one(
     assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
     assert leftovers(root) == sorted(FILES)  # the next run starts afresh and succeeds
     assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
+
+
+def test_a_folder_removed_while_its_file_downloads_is_explained(isolated: Path, fake_data_dir: Path) -> None:
+    """Someone deletes the folder (``rm -rf ~/.cache/d2lmini`` in another terminal) while the server is still
+    sending the first file: a DataError saying so, and nothing made again behind their back."""
+    root, size = isolated / "data", (fake_data_dir / FILES[0]).stat().st_size
+
+    class RemovesTheFolder(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(fake_data_dir), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:  # keep the test output clean
+            pass
+
+        def do_GET(self) -> None:
+            shutil.rmtree(root)
+            super().do_GET()
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), RemovesTheFolder) as httpd:
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        dataset = Unchecked(f"http://127.0.0.1:{httpd.server_address[1]}/")
+        try:
+            with pytest.raises(DataError) as err:
+                files_mod.find_or_download(dataset, root, download=True, timeout=5)
+        finally:
+            httpd.shutdown()
+    assert str(err.value) == (f"fashion-mnist: cannot write {FILES[0]} ({size:,} bytes) into {root}: No such file or "
+                              f"directory. Fix: pass root= a folder you can write to; or ask the course staff for a "
+                              f"copy.")  # fmt: skip
+    assert not root.exists()
 
 
 def test_a_download_killed_while_writing_leaves_only_a_hidden_part_file_the_next_run_ignores(
