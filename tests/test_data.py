@@ -132,7 +132,8 @@ def test_real_checksums_reject_other_files(fake_data_dir: Path, isolated: Path) 
 @pytest.mark.parametrize(
     ("labels", "what"),
     [(torch.zeros(95), "holds 96 images but train-labels-idx1-ubyte.gz holds 95 labels; the two files come from"),
-     (torch.full((96,), 12), r"96 label\(s\) outside 0\.\.9 \(largest 12\); not a fashion-mnist labels file")],
+     (torch.full((96,), 12), r"96 label\(s\) outside 0\.\.9 \(largest 12\); not a fashion-mnist labels file"),
+     (torch.arange(96) % 10 + 1, r"9 label\(s\) outside 0\.\.9 \(largest 10\)")],  # counted from 1, not 0
 )
 def test_labels_that_do_not_fit_the_images(
     labels: torch.Tensor, what: str, fake_data_dir: Path, no_checksums: None, isolated: Path
@@ -267,6 +268,16 @@ def test_transform_resizes_any_leading_shape(fake_data_dir: Path, no_checksums: 
     assert one.shape == (14, 20) and batch.shape == (3, 14, 20)
     assert torch.allclose(batch[0], one)
     assert float(one.mean()) == pytest.approx(float(data.val_X[0].float().mean()) / 255, rel=0.05)  # same brightness
+
+
+def test_a_picture_shrunk_to_a_quarter_keeps_every_thin_stroke(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    """Resizing is antialiased: a one-pixel line is blurred into the smaller picture, never dropped between samples."""
+    data = FashionMNIST(root=fake_data_dir, resize=(7, 7))
+    small, big = data.transform(data.val_X).flatten(1), data.val_X.flatten(1).float() / 255  # one line per image
+    assert bool((small.amax(dim=1) > 0.1).all())
+    assert torch.allclose(small.mean(dim=1), big.mean(dim=1), rtol=0.15)  # the same brightness
 
 
 def test_the_smallest_training_set_is_one_image(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
@@ -459,6 +470,8 @@ def test_a_loader_on_a_device_copies_its_tensors_once() -> None:
     batches = list(moved)
     assert [tuple(b.shape) for b, _ in batches] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
     assert all(b.device.type == "meta" and b.dtype == torch.float32 for b, _ in batches)  # converted on the device
+    in_order = TensorLoader(X, y, batch_size=16, shuffle=False).to("meta")  # as a validation loader on a GPU
+    assert [tuple(b.shape) for b, _ in in_order] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
     X[0] += 1  # changed in place: the old copy is stale
     assert loader.to("meta").X is not moved.X
     before = len(data_mod._device_copies)
