@@ -54,8 +54,10 @@ def test_transform_makes_float_inputs(fake_data_dir: Path, no_checksums: None, i
     assert torch.equal(X * 255, data.val_X[:5].float())
     resized = FashionMNIST(root=fake_data_dir, resize=(14, 20)).transform(data.val_X[:5])
     assert resized.shape == (5, 1, 14, 20) and float(resized.min()) >= 0 and float(resized.max()) <= 1
-    with pytest.raises(TypeError, match=r"expects raw uint8 pixels.*converted already"):
-        data.transform(X)
+    converted = (r"^transform expects raw uint8 pixels \(such as data\.val_X\[:8\]\), got torch\.float32: these images "
+                 r"look converted already\.$")  # fmt: skip
+    with pytest.raises(TypeError, match=converted):
+        data.transform(X)  # transformed twice
 
 
 def test_loaders_yield_float_batches_of_every_split(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
