@@ -318,6 +318,11 @@ class FashionMNIST:
         titles = self.text_labels(y[:n])
         if predictions is not None:
             guesses = self.text_labels(predictions[:n])
+            if len(guesses) < n:
+                raise ValueError(
+                    f"visualize shows {n} images but predictions holds {len(guesses)}; pass one predicted class "
+                    "per image, such as model(X).argmax(dim=1) for the same X."
+                )
             titles = [f"{t}\n{p}" for t, p in zip(titles, guesses, strict=True)]
         return show_images(X[:n].squeeze(1), nrows, ncols, titles=titles)
 

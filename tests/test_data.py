@@ -54,8 +54,10 @@ def test_transform_makes_float_inputs(fake_data_dir: Path, no_checksums: None, i
     assert torch.equal(X * 255, data.val_X[:5].float())
     resized = FashionMNIST(root=fake_data_dir, resize=(14, 20)).transform(data.val_X[:5])
     assert resized.shape == (5, 1, 14, 20) and float(resized.min()) >= 0 and float(resized.max()) <= 1
-    with pytest.raises(TypeError, match=r"expects raw uint8 pixels.*converted already"):
-        data.transform(X)
+    converted = (r"^transform expects raw uint8 pixels \(such as data\.val_X\[:8\]\), got torch\.float32: these images "
+                 r"look converted already\.$")  # fmt: skip
+    with pytest.raises(TypeError, match=converted):
+        data.transform(X)  # transformed twice
 
 
 def test_loaders_yield_float_batches_of_every_split(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
@@ -132,7 +134,8 @@ def test_real_checksums_reject_other_files(fake_data_dir: Path, isolated: Path) 
 @pytest.mark.parametrize(
     ("labels", "what"),
     [(torch.zeros(95), "holds 96 images but train-labels-idx1-ubyte.gz holds 95 labels; the two files come from"),
-     (torch.full((96,), 12), r"96 label\(s\) outside 0\.\.9 \(largest 12\); not a fashion-mnist labels file")],
+     (torch.full((96,), 12), r"96 label\(s\) outside 0\.\.9 \(largest 12\); not a fashion-mnist labels file"),
+     (torch.arange(96) % 10 + 1, r"9 label\(s\) outside 0\.\.9 \(largest 10\)")],  # counted from 1, not 0
 )
 def test_labels_that_do_not_fit_the_images(
     labels: torch.Tensor, what: str, fake_data_dir: Path, no_checksums: None, isolated: Path
@@ -269,6 +272,16 @@ def test_transform_resizes_any_leading_shape(fake_data_dir: Path, no_checksums: 
     assert float(one.mean()) == pytest.approx(float(data.val_X[0].float().mean()) / 255, rel=0.05)  # same brightness
 
 
+def test_a_picture_shrunk_to_a_quarter_keeps_every_thin_stroke(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    """Resizing is antialiased: a one-pixel line is blurred into the smaller picture, never dropped between samples."""
+    data = FashionMNIST(root=fake_data_dir, resize=(7, 7))
+    small, big = data.transform(data.val_X).flatten(1), data.val_X.flatten(1).float() / 255  # one line per image
+    assert bool((small.amax(dim=1) > 0.1).all())
+    assert torch.allclose(small.mean(dim=1), big.mean(dim=1), rtol=0.15)  # the same brightness
+
+
 def test_the_smallest_training_set_is_one_image(fake_data_dir: Path, no_checksums: None, isolated: Path) -> None:
     data = FashionMNIST(root=fake_data_dir, val_size=95)
     assert (len(data.train_X), len(data.val_X), len(data.train_dataloader())) == (1, 95, 1)
@@ -342,6 +355,84 @@ def test_command_line_passes_its_timeout_and_uses_the_cache_by_default(
     assert f"root='{isolated / 'cache' / 'd2lmini' / 'fashion-mnist'}')" in capsys.readouterr().out
 
 
+def test_visualize_explains_a_wrong_batch_flat_images_and_too_few_predictions(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = FashionMNIST(root=fake_data_dir)
+    X, y = next(iter(data.val_dataloader()))
+    batch = (r"^visualize takes a batch \(X, y\) of images and labels, such as \(data\.val_X\[:16\], "
+             r"data\.val_y\[:16\]\) or next\(iter\(data\.val_dataloader\(\)\)\)\.$")  # fmt: skip
+    with pytest.raises(TypeError, match=batch):
+        data.visualize((X, y, y))  # the predictions put inside the batch
+    with pytest.raises(TypeError, match=r"not \(16, 784\): .*; flattened images as X\.reshape\(-1, 28, 28\)\.$"):
+        data.visualize((X.reshape(len(X), -1), y))  # the batch as the MLP saw it
+    too_few = (r"^visualize shows 16 images but predictions holds 3; pass one predicted class per image, such as "
+               r"model\(X\)\.argmax\(dim=1\) for the same X\.$")  # fmt: skip
+    with pytest.raises(ValueError, match=too_few):
+        data.visualize((X, y), predictions=y[:3])
+
+
+def test_command_line_help_and_a_mistyped_dataset(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as done:
+        data_mod.main(["--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python -m d2lmini.data [-h] [--all | --dataset {fashion-mnist,mnist}] "
+                           "[--root ROOT] [--timeout TIMEOUT] Find (or download) the book's datasets and say where "
+                           "they are. ")  # fmt: skip
+    for option in ("--all every dataset the book uses: Fashion-MNIST and MNIST",
+                   "--dataset {fashion-mnist,mnist} one (fashion-mnist)",
+                   "--root ROOT keep each dataset in ROOT/<dataset name>",
+                   "--timeout TIMEOUT seconds a server may stay silent"):  # fmt: skip
+        assert option in text
+    with pytest.raises(SystemExit) as done:
+        data_mod.main(["--dataset", "fashion_mnist"])
+    assert done.value.code == 2
+    assert "argument --dataset: invalid choice: 'fashion_mnist' (choose from 'fashion-mnist', 'mnist')" in (
+        capsys.readouterr().err
+    )
+    assert leftovers(isolated) == []  # nothing looked up or downloaded
+
+
+def test_command_line_waits_the_books_timeout_by_default(
+    isolated: Path, fake_data_dir: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(data_mod, "DOWNLOAD_TIMEOUT", 0.2)  # the book's 30 s, shortened for the test
+    monkeypatch.setattr(FashionMNIST, "files", fake_specs(fake_data_dir))
+    monkeypatch.setattr(FashionMNIST, "mirrors", (server.mirror("slow"),))
+    assert data_mod.main([]) == 1
+    assert "the server sent nothing for 0.2 s (timed out)" in capsys.readouterr().err
+
+
+def test_command_line_lines_reach_a_log_in_order(
+    isolated: Path, no_checksums: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m d2lmini.data --all > log 2>&1``: Fashion-MNIST's line comes before MNIST's error in the log."""
+    import io
+
+    from d2lmini.idx import FileSpec
+
+    write_fake_dataset(isolated / "data" / "fashion-mnist")
+    damaged = write_fake_dataset(isolated / "data" / "mnist") / FILES[2]
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    monkeypatch.setattr(MNIST, "files", {k: FileSpec(s.name, s.ndim) for k, s in MNIST.files.items()})
+    log = io.BytesIO()
+    out, err = io.TextIOWrapper(log, encoding="utf-8"), io.TextIOWrapper(log, encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stdout", out)  # buffered, as Python's stdout is when it is a file or a pipe
+    monkeypatch.setattr(sys, "stderr", err)
+    assert data_mod.main(["--all", "--root", str(isolated / "data")]) == 1
+    out.flush()
+    lines = log.getvalue().decode().splitlines()
+    assert lines[0].startswith("FashionMNIST(train=64, val=32") and lines[1].startswith(f"error: {damaged}: ")
+
+
 @pytest.mark.skipif(not REAL.is_dir(), reason="the Debian package dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     data = FashionMNIST(root=REAL, download=False)
@@ -381,6 +472,8 @@ def test_a_loader_on_a_device_copies_its_tensors_once() -> None:
     batches = list(moved)
     assert [tuple(b.shape) for b, _ in batches] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
     assert all(b.device.type == "meta" and b.dtype == torch.float32 for b, _ in batches)  # converted on the device
+    in_order = TensorLoader(X, y, batch_size=16, shuffle=False).to("meta")  # as a validation loader on a GPU
+    assert [tuple(b.shape) for b, _ in in_order] == [(16, 1, 28, 28), (16, 1, 28, 28), (8, 1, 28, 28)]
     X[0] += 1  # changed in place: the old copy is stale
     assert loader.to("meta").X is not moved.X
     before = len(data_mod._device_copies)

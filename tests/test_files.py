@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import http.server
+import io
 import json
 import os
 import re
@@ -13,10 +15,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -342,6 +346,55 @@ def test_a_write_cut_short_leaves_neither_a_partial_file_nor_a_temporary_one(
     assert files_mod.find_or_download(Unchecked(server.mirror("ok")), root, download=True, timeout=5) == root
     assert leftovers(root) == sorted(FILES)  # the next run starts afresh and succeeds
     assert (root / FILES[0]).read_bytes() == (fake_data_dir / FILES[0]).read_bytes()
+
+
+@contextlib.contextmanager
+def serving(folder: Path, on_request: Callable[[], object]) -> Iterator[str]:
+    """A local mirror of ``folder``'s files that calls ``on_request()`` as each request comes in, before answering."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, format: str, *args: object) -> None:  # keep the test output clean
+            pass
+
+        def do_GET(self) -> None:
+            on_request()
+            super().do_GET()
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+        finally:
+            httpd.shutdown()
+
+
+def test_a_folder_removed_while_its_file_downloads_is_explained(isolated: Path, fake_data_dir: Path) -> None:
+    """Someone deletes the folder (``rm -rf ~/.cache/d2lmini`` in another terminal) while the server is still
+    sending the first file: a DataError saying so, and nothing made again behind their back."""
+    root, size = isolated / "data", (fake_data_dir / FILES[0]).stat().st_size
+    with serving(fake_data_dir, lambda: shutil.rmtree(root)) as mirror, pytest.raises(DataError) as err:
+        files_mod.find_or_download(Unchecked(mirror), root, download=True, timeout=5)
+    assert str(err.value) == (f"fashion-mnist: cannot write {FILES[0]} ({size:,} bytes) into {root}: No such file or "
+                              f"directory. Fix: pass root= a folder you can write to; or ask the course staff for a "
+                              f"copy.")  # fmt: skip
+    assert not root.exists()
+
+
+def test_a_log_names_each_download_while_it_runs(
+    isolated: Path, fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With stdout a file or a pipe (``> log``, Colab's cell output, CI), the line naming a download is out before
+    the server answers: a slow or hanging mirror is seen while it is slow."""
+    log = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(log, encoding="utf-8"))  # buffered, as a file or pipe is
+    root = isolated / "data"
+    seen: list[str] = []  # what the log held as each request came in
+    with serving(fake_data_dir, lambda: seen.append(log.getvalue().decode())) as mirror:
+        files_mod.find_or_download(Unchecked(mirror), root, download=True, timeout=5)
+    assert seen == ["".join(f"Downloading {mirror}{name} to {root} ...\n" for name in FILES[: i + 1]) for i in range(4)]
 
 
 def test_a_download_killed_while_writing_leaves_only_a_hidden_part_file_the_next_run_ignores(
