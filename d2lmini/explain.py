@@ -111,7 +111,7 @@ def explain(
 LOSSES = {"cross_entropy", "nll_loss"}
 REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
                      "binary_cross_entropy_with_logits"}  # fmt: skip
-MATMULS = {"linear", "matmul", "mm", "bmm", "addmm", "__matmul__", "__rmatmul__", "mv"}
+MATMULS = {"linear", "matmul", "mm", "bmm", "addmm", "mv"}  # X @ W reaches PyTorch as matmul
 
 
 def _dtype(t: torch.Tensor) -> str:
@@ -242,8 +242,8 @@ def _hint_for_matmul(name: str, args: tuple[Any, ...], names: dict[int, str]) ->
         needed, got = w.shape[-1], x.shape[-1]
         layer = names.get(id(w), "the layer's weight").removesuffix(".weight")
         expects = f"{layer} (an nn.Linear({needed}, {w.shape[0]})) takes {needed} features per example"
-    elif name in ("matmul", "mm", "__matmul__", "__rmatmul__", "addmm") and len(tensors) >= 2:
-        x, w = (tensors[1], tensors[0]) if name == "__rmatmul__" else tensors[-2:]
+    elif name in ("matmul", "mm", "addmm") and len(tensors) >= 2:
+        x, w = tensors[-2:]
         if w.dim() < 2:
             return None
         needed, got = w.shape[-2], x.shape[-1]
@@ -269,9 +269,9 @@ def _hint_for_reshape(t: torch.Tensor, shape: tuple[Any, ...]) -> str | None:
         return None
     per_example = math.prod(t.shape[1:]) if t.dim() > 1 else 1
     if sizes[0] > 0 and sizes[0] != len(t) and math.prod(sizes[1:]) == per_example:
-        return (f"The reshape asks for {sizes[0]} examples, but this batch has {len(t)}: the last minibatch of an "
-                "epoch is smaller when the batch size does not divide the data (Fashion-MNIST's 50,000 training "
-                "images are 195 batches of 256 and one of 80). Let the batch size follow the data: "
+        return (f"The reshape asks for {sizes[0]} example{'s' * (sizes[0] != 1)}, but this batch has {len(t)}: the "
+                "last minibatch of an epoch is smaller when the batch size does not divide the data (Fashion-MNIST's "
+                "50,000 training images are 195 batches of 256 and one of 80). Let the batch size follow the data: "
                 "X.reshape(len(X), -1) or X.reshape(-1, 784).")  # fmt: skip
     if math.prod(s for s in sizes if s != -1) and t.numel() % math.prod(s for s in sizes if s != -1):
         return (f"A tensor of shape {tuple(t.shape)} ({t.numel()} values, {per_example} per example) cannot take the "
@@ -283,14 +283,19 @@ def _hint_from_batch(
     inputs: Sequence[Any], labels: torch.Tensor | None, model: nn.Module, classes: int | None, err: BaseException
 ) -> str | None:
     """What is wrong with the batch itself, when no failed call told."""
-    takes = _positional_inputs(model.forward)
+    fewest_most = _positional_inputs(model.forward)
     tensors = [x for x in inputs if isinstance(x, torch.Tensor)]
-    if isinstance(err, TypeError) and takes is not None and takes != len(inputs):
+    if isinstance(err, TypeError) and fewest_most and not fewest_most[0] <= len(inputs) <= fewest_most[1]:
+        fewest, most = fewest_most
+        takes = most if len(inputs) > most else fewest
         shapes = ", ".join(str(tuple(x.shape)) for x in tensors)
+        fix = (f"a loader whose batches have {len(inputs) + 1} items instead of (X, y) gives it {len(inputs)}. Make "
+               "the loader yield (X, y), or unpack the extra items in your own training_step and validation_step."
+               if len(inputs) > most else
+               "the labels never reach forward. Let forward compute the outputs from the inputs alone, and the "
+               "loss compare them with the labels: Module's training_step does, self.loss(self(X), y).")  # fmt: skip
         return (f"forward takes {takes} input{'s' * (takes != 1)}, but got {len(inputs)}, of shapes {shapes}. The "
-                "Trainer's steps pass every item of a batch but the last (the labels) to forward: a loader whose "
-                f"batches have {len(inputs) + 1} items instead of (X, y) gives it {len(inputs)}. Make the loader "
-                "yield (X, y), or unpack the extra items in your own training_step and validation_step.")  # fmt: skip
+                f"Trainer's steps pass every item of a batch but the last (the labels) to forward: {fix}")  # fmt: skip
     names = {id(p): f"self.{n}" for n, p in model.named_parameters()}
     params = [p for p in model.parameters() if p.is_floating_point()]
     for x in tensors:
@@ -301,15 +306,19 @@ def _hint_from_batch(
     return None
 
 
-def _positional_inputs(forward: Callable[..., Any]) -> int | None:
-    """How many positional inputs ``forward`` takes (None if any number)."""
+def _positional_inputs(forward: Callable[..., Any]) -> tuple[int, int] | None:
+    """The fewest and the most positional inputs ``forward`` takes (None if any number).
+
+    An option with a default, as in ``forward(self, X, return_hidden=False)``, may be left out.
+    """
     try:
         parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_POSITIONAL for p in parameters):
         return None
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return sum(p.default is p.empty for p in positional), len(positional)
 
 
 def _hint_from_traceback(err: BaseException, model: nn.Module) -> str | None:

@@ -29,6 +29,7 @@ from tests.mistakes import (
     batches_of,
     fit,
     mlp,
+    outcome,
     raw,
     register_in,
 )
@@ -58,7 +59,8 @@ mistake = register_in(MISTAKES)
 
 # Shapes
 @mistake("shapes", SHAPES, r"self\.net\.0 \(an nn\.Linear\(784, 32\)\) takes 784 features per example, but the "
-         r"input has shape \(16, 1, 28, 28\): the images are not flattened", r"nn\.Flatten\(\)")  # fmt: skip
+         r"input has shape \(16, 1, 28, 28\): the images are not flattened\. Flatten them first: nn\.Flatten\(\) as "
+         r"the first layer, or X\.reshape\(len\(X\), -1\) in forward\.")  # fmt: skip
 def no_flatten_layer(data: FashionMNIST) -> Any:
     return fit(Net(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)), data)
 
@@ -74,7 +76,9 @@ def scratch_forward_without_reshape(data: FashionMNIST) -> Any:
 
 
 @mistake("shapes", BAD_RESHAPE, r"The reshape asks for 24 examples, but this batch has 16: the last minibatch of an "
-         r"epoch is smaller", r"X\.reshape\(len\(X\), -1\)", keeps=0)  # fmt: skip
+         r"epoch is smaller when the batch size does not divide the data \(Fashion-MNIST's 50,000 training images are "
+         r"195 batches of 256 and one of 80\)\. Let the batch size follow the data: X\.reshape\(len\(X\), -1\) or "
+         r"X\.reshape\(-1, 784\)\.", keeps=0)  # fmt: skip
 def batch_size_written_into_forward(data: FashionMNIST) -> Any:
     class MLP(Scratch):
         def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -105,7 +109,9 @@ def layer_sizes_that_do_not_chain(data: FashionMNIST) -> Any:
 
 
 @mistake("shapes", BATCH_SIZES, r"The model's outputs have 448 rows for 16 labels \(28 times as many: forward turns "
-         r"each image into several rows", r"X\.reshape\(len\(X\), -1\)")  # fmt: skip
+         r"each image into several rows, as a reshape to the wrong width does, such as X\.reshape\(-1, 28\); flatten "
+         r"per image: X\.reshape\(len\(X\), -1\) or nn\.Flatten\(\)\): forward must return one row per "
+         r"image\.")  # fmt: skip
 def reshape_to_the_image_width(data: FashionMNIST) -> Any:
     class MLP(Net):
         def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -128,7 +134,8 @@ def model_made_double(data: FashionMNIST) -> Any:
 
 
 @mistake("dtypes", DTYPES, r"float64 because torch\.set_default_dtype\(torch\.float64\) was called before it was "
-         r"built: set it back, torch\.set_default_dtype\(torch\.float32\)")  # fmt: skip
+         r"built: set it back, torch\.set_default_dtype\(torch\.float32\), and build the model again \(or call "
+         r"model\.float\(\)\)\.")  # fmt: skip
 def float64_default_dtype_from_an_earlier_cell(data: FashionMNIST) -> Any:
     torch.set_default_dtype(torch.float64)
     try:
@@ -139,7 +146,7 @@ def float64_default_dtype_from_an_earlier_cell(data: FashionMNIST) -> Any:
 
 
 @mistake("dtypes", DTYPES, r"the input is float64, NumPy's default \(torch\.from_numpy keeps it\): convert it with "
-         r"X\.float\(\)")  # fmt: skip
+         r"X\.float\(\) or torch\.tensor\(array, dtype=torch\.float32\)\.")  # fmt: skip
 def float64_numpy_images(data: FashionMNIST) -> Any:
     images = data.train_X.numpy() / 255.0  # NumPy computes in float64
     val = data.val_X.numpy() / 255.0
@@ -247,9 +254,22 @@ def loss_class_called_with_the_tensors(data: FashionMNIST) -> Any:
 # Data and loaders
 @mistake("data", TOO_MANY_INPUTS, r"forward takes 1 input, but got 2, of shapes \(16, 1, 28, 28\), \(16,\)\. The "
          r"Trainer's steps pass every item of a batch but the last \(the labels\) to forward: a loader whose batches "
-         r"have 3 items instead of \(X, y\) gives it 2")  # fmt: skip
+         r"have 3 items instead of \(X, y\) gives it 2\. Make the loader yield \(X, y\), or unpack the extra items in "
+         r"your own training_step and validation_step\.")  # fmt: skip
 def batches_with_indices(data: FashionMNIST) -> Any:
     return fit(Net(*mlp()), batches_of(data, lambda X, y: (X, y, torch.arange(len(y)))))
+
+
+@mistake("data", TypeError, r"forward takes 2 inputs, but got 1, of shapes \(16, 1, 28, 28\)\. The Trainer's steps "
+         r"pass every item of a batch but the last \(the labels\) to forward: the labels never reach forward\. Let "
+         r"forward compute the outputs from the inputs alone, and the loss compare them with the labels: Module's "
+         r"training_step does, self\.loss\(self\(X\), y\)\.")  # fmt: skip
+def loss_computed_in_forward(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def forward(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            return F.cross_entropy(self.net(X), y)
+
+    return fit(MLP(*mlp()), data)
 
 
 # Devices
@@ -260,10 +280,256 @@ def model_moved_to_another_device_by_hand(data: FashionMNIST) -> Any:
     return model(data.transform(data.val_X[:8]))
 
 
+# Mistakes found by mutation testing (tests/MUTATION.md): each pins the words of one more hint -----------------------
+MEAN_OF_INTEGERS = raw(lambda: torch.zeros(2, dtype=torch.uint8).mean())
+LONG_OUTPUTS = raw(lambda: F.cross_entropy(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long)))
+LABEL_COLUMN = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, 1, dtype=torch.long)))
+TOO_FEW_OUTPUTS = raw(lambda: F.cross_entropy(torch.zeros(4, 2), torch.full((4,), 9)))
+ONE_HOT_OUT_OF_RANGE = raw(lambda: F.one_hot(torch.tensor([10]), 10))
+MM_OF_IMAGES = raw(lambda: torch.mm(X, W.T))
+ADDMM_OF_IMAGES = raw(lambda: torch.addmm(torch.zeros(10), X, W.T))
+
+
+class Normalising(Net):
+    """A model that standardises its input itself, as a student who skipped the data module's transform might."""
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.net((X - X.mean()) / X.std())
+
+
+def evaluated(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> Any:
+    """``Trainer.evaluate`` on a plain loader: no data module, so the number of classes is not known."""
+    return Trainer(1, device="cpu", progress="none").evaluate(model, TensorLoader(X, y, batch_size=16, shuffle=False))
+
+
+@mistake("shapes", SHAPES, r"the layer's weight \(an nn\.Linear\(784, 32\)\) takes 784 features per example, but the "
+         r"input has shape \(16, 1, 28, 28\): the images are not flattened")  # fmt: skip
+def scratch_forward_with_f_linear_on_transposed_weights(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return F.linear(torch.relu(F.linear(X, self.W1.T, self.b1)), self.W2.T, self.b2)
+
+    return fit(MLP(), data)
+
+
+@mistake("shapes", SHAPES, r"X @ W with W of shape \(784, 32\) needs 784 columns in X, but the input has shape "
+         r"\(16, 1, 28, 28\): the images are not flattened")  # fmt: skip
+def nn_linear_weights_used_by_hand_without_flatten(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.net[2:](X @ self.net[0].weight.T + self.net[0].bias)
+
+    return fit(MLP(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)), data)
+
+
+@mistake("shapes", MM_OF_IMAGES, r"X @ self\.W1 with W of shape \(784, 32\) needs 784 columns in X, but the input has "
+         r"shape \(16, 1, 28, 28\): the images are not flattened")  # fmt: skip
+def scratch_forward_with_torch_mm_without_reshape(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return torch.mm(torch.relu(torch.mm(X, self.W1) + self.b1), self.W2) + self.b2
+
+    return fit(MLP(), data)
+
+
+@mistake("shapes", ADDMM_OF_IMAGES, r"X @ self\.W1 with W of shape \(784, 32\) needs 784 columns in X, but the input "
+         r"has shape \(16, 1, 28, 28\): the images are not flattened")  # fmt: skip
+def scratch_forward_with_torch_addmm_without_reshape(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return torch.addmm(self.b2, torch.relu(torch.addmm(self.b1, X, self.W1)), self.W2)
+
+    return fit(MLP(), data)
+
+
+@mistake("shapes", SHAPES, r"self\.net\.0 \(an nn\.Linear\(784, 32\)\) takes 784 features per example, but the input "
+         r"has shape \(16, 1, 28, 28\): the images are not flattened")  # fmt: skip
+def no_flatten_layer_and_no_biases(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Linear(784, 32, bias=False), nn.ReLU(), nn.Linear(32, 10, bias=False)), data)
+
+
+@mistake("shapes", SHAPES, r"self\.net\.0 \(an nn\.Linear\(784, 32\)\) takes 784 features per example, but the input "
+         r"has shape \(16, 28, 28\): the images are not flattened")  # fmt: skip
+def images_without_a_channel_axis_and_no_flatten(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10)), batches_of(data, lambda X, y: (X[:, 0], y)))
+
+
+@mistake("shapes", SHAPES, r"self\.net\.0 \(an nn\.Linear\(1024, 32\)\) takes 1024 features per example, but got "
+         r"inputs of shape \(16, 1, 28, 28\), 28 features: each layer's input size must equal the previous layer's "
+         r"output size, and the first layer's the number of values in one image\.")  # fmt: skip
+def model_for_32x32_images_without_flatten(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Linear(1024, 32), nn.ReLU(), nn.Linear(32, 10)), data)
+
+
+@mistake("shapes", BAD_RESHAPE, r"The reshape asks for 24 examples, but this batch has 16", keeps=0)
+def batch_size_written_into_forward_on_flat_images(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:  # already flat, as rows of a CSV file; a tuple of sizes
+            return torch.relu(X.reshape((24, 784)) @ self.W1 + self.b1) @ self.W2 + self.b2
+
+    data.batch_size = 24
+    return fit(MLP(), batches_of(data, lambda X, y: (X.flatten(1), y)))
+
+
+@mistake("shapes", BAD_RESHAPE, r"The reshape asks for 1 example, but this batch has 16")
+def forward_copied_from_a_cell_that_ran_one_image(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return torch.relu(X.reshape(1, 784) @ self.W1 + self.b1) @ self.W2 + self.b2
+
+    return fit(MLP(), data)
+
+
+@mistake("shapes", BAD_RESHAPE, r"The reshape asks for 24 examples, but this batch has 16", keeps=0)
+def batch_size_written_into_the_labels_reshape(data: FashionMNIST) -> Any:
+    data.batch_size = 24
+    return fit(Stepping(lambda m, X, y: F.cross_entropy(m(X), y.reshape(24, 1)[:, 0])), data)
+
+
+@mistake("shapes", BAD_RESHAPE, r"A tensor of shape \(16, 1, 28, 28\) \(12544 values, 784 per example\) cannot take "
+         r"the shape \(16, 3072\): the sizes must multiply to the same number of values\.")  # fmt: skip
+def forward_copied_from_a_cifar_model(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.net(X.reshape(len(X), 3 * 32 * 32))
+
+    return fit(MLP(nn.Linear(3072, 10)), data)
+
+
+@mistake("shapes", BATCH_SIZES, r"The model's outputs have 24 rows for 16 labels: forward must return one row per "
+         r"image\.")  # fmt: skip
+def step_on_the_images_of_an_earlier_cell(data: FashionMNIST) -> Any:
+    X_seen = data.transform(data.val_X[:24])  # the X of a cell that looked at the data
+    return fit(Stepping(lambda m, X, y: F.cross_entropy(m(X_seen), y)), data)
+
+
+@mistake("dtypes", MEAN_OF_INTEGERS, r"forward failed on an input of shape \(8, 1, 28, 28\)\. The images are raw uint8 "
+         r"pixels \(0 to 255, such as data\.val_X\): convert them with data\.transform\(X\)")  # fmt: skip
+def raw_pixels_standardised_in_forward(data: FashionMNIST) -> Any:
+    return Normalising(*mlp())(data.val_X[:8])
+
+
+@mistake("dtypes", MEAN_OF_INTEGERS, r"forward failed on an input of shape \(8, 1, 28, 28\)\. The input is int64, but "
+         r"self\.net\.1\.weight is float32: layers compute with floats: X\.float\(\)\.")  # fmt: skip
+def integer_pixels_standardised_in_forward(data: FashionMNIST) -> Any:
+    return Normalising(*mlp())(data.val_X[:8].long())
+
+
+@mistake("labels", LONG_OUTPUTS, r"The loss got int64 values of shape \(16,\) as the model's outputs: it takes the "
+         r"float logits first and the labels second: F\.cross_entropy\(y_hat, y\)\.")  # fmt: skip
+def loss_on_the_predicted_classes(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: F.cross_entropy(m(X).argmax(dim=1), y)), data)
+
+
+@mistake("labels", LABEL_COLUMN, r"The loss got outputs of shape \(16, 10\) and labels of shape \(16, 1\): it wants "
+         r"logits of shape \(batch, classes\) and one label per row\.")  # fmt: skip
+def labels_as_a_column(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: F.cross_entropy(m(X), y.reshape(-1, 1))), data)
+
+
+@mistake("labels", TOO_FEW_OUTPUTS, r"The model has fewer outputs than there are classes: 2 outputs, but label 9 "
+         r"needs at least 10: give the last layer one output per class \(with 2 classes, labels run from 0 to "
+         r"1\)\.")  # fmt: skip
+def two_outputs_as_for_a_yes_or_no_classifier(data: FashionMNIST) -> Any:
+    return evaluated(Net(nn.Flatten(), nn.Linear(784, 2)), data.transform(data.val_X), data.val_y)
+
+
+@mistake("labels", TOO_FEW_OUTPUTS, r"The model has fewer outputs than there are classes: 9 outputs, but label 9 "
+         r"needs at least 10: give the last layer one output per class \(with 9 classes, labels run from 0 to "
+         r"8\)\.")  # fmt: skip
+def one_output_short(data: FashionMNIST) -> Any:
+    return evaluated(Net(nn.Flatten(), nn.Linear(784, 9)), data.transform(data.val_X), data.val_y)
+
+
+@mistake("labels", ONE_HOT_OUT_OF_RANGE, r"validation_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. "
+         r"The labels are out of range: this batch has labels from 1 to 10, but the data has 10 classes: labels 0 "
+         r"to 9\.")  # fmt: skip
+def labels_counted_from_one_into_one_hot_targets(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            X, y = batch
+            return F.mse_loss(torch.softmax(self(X), dim=1), F.one_hot(y, 10).float())
+
+    own = batches_of(data, lambda X, y: (X, y + 1))  # labels 1 to 10, as in a dataset that counts from one
+    return Trainer(1, device="cpu", progress="none").evaluate(MLP(*mlp()), own)
+
+
+# Mistakes the tensors do not explain: PyTorch's message is left alone, with no made-up hint -------------------------
+REDUCTION = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, dtype=torch.long), reduction="x"))
+UNEXPLAINED: list[Mistake] = []
+unexplained = register_in(UNEXPLAINED)
+
+
+class Unexplained(Net):
+    """A model whose forward makes a mistake that ``make(X)`` shows, with an option as students add them."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__(nn.Flatten(), nn.Linear(784, 10))
+        self.make = make
+
+    def forward(self, X: torch.Tensor, return_hidden: bool = False) -> torch.Tensor:
+        return self.net(self.make(X))
+
+
+@unexplained("reshape", raw(lambda: X.reshape(len(X), 28)))
+def reshape_to_rows_of_the_image_width(data: FashionMNIST) -> Any:
+    return fit(Unexplained(lambda X: X.reshape(len(X), 28)), data)
+
+
+@unexplained("reshape", raw(lambda: X.reshape(784)))
+def reshape_of_a_batch_to_one_image(data: FashionMNIST) -> Any:
+    return fit(Unexplained(lambda X: X.reshape(784)), data)
+
+
+@unexplained("reshape", raw(lambda: X.reshape(len(X), X.numel() / len(X))))
+def size_computed_with_true_division(data: FashionMNIST) -> Any:
+    return fit(Unexplained(lambda X: X.reshape(len(X), X.numel() / len(X))), data)
+
+
+@unexplained("shapes", raw(lambda: X * W.T))
+def elementwise_product_for_a_matrix_product(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return torch.relu(X * self.W1 + self.b1) @ self.W2 + self.b2
+
+    return fit(MLP(), data)
+
+
+@unexplained("loss", REDUCTION)
+def reduction_misspelt(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def validation_step(self, batch):  # type: ignore[no-untyped-def]
+            return F.cross_entropy(self(batch[0]), batch[1], reduction="average")
+
+    return Trainer(1, device="cpu", progress="none").evaluate(MLP(*mlp()), data)  # labels 0 to 9, all in range
+
+
+@unexplained("loss", raw(lambda: F.cross_entropy(torch.zeros(4, 10), np.zeros(4, dtype=np.int64))))
+def numpy_labels_in_the_loss(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: F.cross_entropy(m(X), y.numpy())), data)
+
+
+@unexplained("loss", REDUCTION)
+def reduction_misspelt_in_a_step_that_unpacks_weighted_batches(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            X, weights, y = batch  # one weight per example, the labels last
+            return (F.cross_entropy(self(X), y, reduction="nothing") * weights).mean()
+
+    return fit(MLP(*mlp()), batches_of(data, lambda X, y: (X, torch.ones(len(y)), y)))
+
+
 # The test ------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", MISTAKES, ids=lambda case: case.name)
 def test_a_student_mistake_gets_a_true_specific_message(case: Mistake, pixels: FashionMNIST) -> None:
     assert_true_specific_message(case, pixels)
+
+
+@pytest.mark.parametrize("case", UNEXPLAINED, ids=lambda case: case.name)
+def test_a_mistake_the_tensors_do_not_explain_keeps_pytorchs_message_alone(case: Mistake, pixels: FashionMNIST) -> None:
+    err, _ = outcome(case, pixels)
+    assert type(err) is case.expect, f"raised {err!r}, not a {case.expect.__name__}"  # type: ignore[union-attr]
+    assert "failed on" not in str(err), str(err)  # no hint: a wrong one would send the student the wrong way
 
 
 def test_a_forward_stub_stays_a_bare_not_implemented_error(pixels: FashionMNIST) -> None:
