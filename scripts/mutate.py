@@ -11,8 +11,8 @@ mutant that was not killed, as the line it changed, so that each one can be look
 
 Every run tests all the mutants of the modules it names afresh, against the tests as they are now (the
 map of which tests reach which function is rebuilt: mutmut would not notice an edited test); with
-``--survivors``, only those the last run did not kill, or killed only by a time limit (after writing tests for
-them: minutes, not hours).
+``--survivors``, only those the last runs did not kill, did not reach, or killed only by a time limit (after
+writing tests for them: minutes, not hours; a module whose code changed since needs a whole run).
 Results of other modules stay in ``mutants/`` from their last run. Delete ``mutants/`` to start from nothing.
 """
 
@@ -155,9 +155,9 @@ def report(modules: list[str]) -> int:
 
 
 def again(code: int | None) -> bool:
-    """Whether ``--survivors`` tests a mutant again: one not killed, or killed only by running out of time (a
-    machine that stalls, not the mutant, can cause that: a kill by time is worth confirming)."""
-    return code in NOT_KILLED or KILLED.get(code) == "timeout"  # type: ignore[arg-type]
+    """Whether ``--survivors`` tests a mutant (again): one not killed, not tested yet (a run stopped before it),
+    or killed only by running out of time (a machine that stalls, not the mutant, can cause that)."""
+    return code in NOT_KILLED or code in NOT_COUNTED or KILLED.get(code) == "timeout"  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
