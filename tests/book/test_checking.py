@@ -6,9 +6,11 @@ through the book's checkers.)"""
 from __future__ import annotations
 
 import inspect
+import linecache
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.book import checking
@@ -244,6 +247,151 @@ def test_where_names_the_readers_line() -> None:
     except RuntimeError as err:
         assert checking._where(err).startswith(" (line ")
     assert checking._where(ValueError()) == "" and not checking._raised_by_reader(ValueError())
+
+
+def _cell(source: str, monkeypatch: pytest.MonkeyPatch, filename: str = "/tmp/ipykernel_4/7.py",
+          *, cached: bool = True) -> Callable[[], Any]:  # fmt: skip
+    """The function ``answer`` that ``source`` defines, run as a notebook cell named ``filename`` (IPython keeps
+    each cell's lines in linecache; ``cached=False``: a cell whose source is known nowhere)."""
+    if cached:
+        monkeypatch.setitem(linecache.cache, filename, (len(source), None, source.splitlines(keepends=True), filename))
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["answer"]
+
+
+def _verdict_on(answer: Callable[[], Any]) -> str:
+    return checker("run", example="check_run(answer)")(lambda f, trial: trial.call(f) or "It runs.")(answer).message
+
+
+def test_the_verdict_quotes_the_readers_line_up_to_80_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    fits = 'raise ValueError("boom")  # ' + "c" * 52
+    assert len(fits) == 80
+    answer = _cell(f"def answer():\n    {fits}\n", monkeypatch)
+    assert _verdict_on(answer) == f"✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `{fits}`)."
+    longer = fits + "c"
+    answer = _cell(f"def answer():\n    {longer}\n", monkeypatch)
+    assert _verdict_on(answer) == (
+        f"✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `{longer[:77]}...`)."
+    )
+
+
+def test_the_verdict_names_a_cell_of_old_ipython_and_a_line_whose_source_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = 'def answer():\n    raise ValueError("boom")\n'
+    old = _cell(source, monkeypatch, "<ipython-input-3-5a1b2c>")  # as cells were named before ipykernel 6
+    assert _verdict_on(old) == (
+        '✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `raise ValueError("boom")`).'
+    )
+    gone = _cell(source, monkeypatch, "/tmp/ipykernel_4/gone.py", cached=False)
+    assert _verdict_on(gone) == "✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell)."
+
+
+def test_the_verdict_cuts_an_error_message_over_200_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    at_most = _cell('def answer():\n    raise ValueError("x" * 200)\n', monkeypatch)
+    assert _verdict_on(at_most) == (
+        f'✘ run: not yet. Calling it raised ValueError: {"x" * 200} (line 2 of its cell: '
+        '`raise ValueError("x" * 200)`).'
+    )
+    over = _cell('def answer():\n    raise ValueError("x" * 201)\n', monkeypatch)
+    assert _verdict_on(over) == (
+        f'✘ run: not yet. Calling it raised ValueError: {"x" * 197}... (line 2 of its cell: '
+        '`raise ValueError("x" * 201)`).'
+    )
+
+
+def test_only_a_name_no_cell_defined_gets_the_run_a_cell_first_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    misspelt = _cell("def answer():\n    return torch.zeros(2).Relu()\n", monkeypatch)
+    assert _verdict_on(misspelt) == (
+        "✘ run: not yet. Calling it raised AttributeError: 'Tensor' object has no attribute 'Relu' (line 2 of its "
+        "cell: `return torch.zeros(2).Relu()`)."
+    )  # an attribute, not a name: no cell could define it
+    nameless = _cell('def answer():\n    raise NameError("no model yet")\n', monkeypatch)
+    assert _verdict_on(nameless) == (
+        '✘ run: not yet. Calling it raised NameError: no model yet (line 2 of its cell: `raise NameError("no model '
+        'yet")`).'
+    )
+    undefined = _cell("def answer():\n    return relu(1)\n", monkeypatch)
+    assert _verdict_on(undefined) == (
+        "✘ run: not yet. Calling it raised NameError: name 'relu' is not defined (line 2 of its cell: `return "
+        "relu(1)`). If a cell above defines `relu`, run it first (after a kernel restart, run the cells from the "
+        "top: Run > Run All Above); if none does, check the spelling."
+    )
+
+
+# ---------------------------------------------------------------------------
+# What a failed call asked of PyTorch (Fail.calls)
+
+
+def _failed_calls(answer: Callable[[], Any]) -> checking.Calls:
+    with pytest.raises(Fail) as caught:
+        Trial(5.0).call(answer)
+    return caught.value.calls
+
+
+def test_the_failed_calls_tensors_and_sizes_include_those_in_a_list_or_a_shape() -> None:
+    calls = _failed_calls(lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)]))
+    assert [tuple(t.shape) for t in calls.failed_tensors()] == [(2, 3), (2, 4)]
+    assert calls.failed_numbers() == {2, 3, 4}
+    assert _failed_calls(lambda: torch.zeros(12).reshape((5, 784))).failed_numbers() == {12, 5, 784}
+    assert _failed_calls(lambda: torch.zeros(12).view(torch.Size([5, 784]))).failed_numbers() == {12, 5, 784}
+    assert _failed_calls(lambda: torch.zeros(2, 3).sum(dim=5, keepdim=True)).failed_numbers() == {2, 3, 5}
+
+
+def _product_verdict(answer: Callable[[], Any]) -> str:
+    """The verdict of a checker that explains a failed matrix product with :meth:`Calls.product_shapes`."""
+
+    def body(f: Callable[[], Any], trial: Trial) -> str:
+        try:
+            trial.call(f)
+        except Fail as fail:
+            shapes = fail.calls.product_shapes()
+            hint = " It multiplies a {}×{} matrix by a {}×{} one.".format(*shapes) if shapes else ""
+            raise fail.hinted(hint) from None
+        return "It runs."
+
+    return checker("product", example="check_product(product)")(body)(answer).message
+
+
+@pytest.mark.parametrize(
+    ("product", "shapes"),
+    [
+        (lambda: nn.Linear(2, 5)(torch.zeros(4, 3)), "a 4×3 matrix by a 2×5 one"),  # W is (out, in): X @ W.T
+        (lambda: F.linear(torch.zeros(4, 3), torch.zeros(5, 2)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.addmm(torch.zeros(5), torch.zeros(4, 3), torch.zeros(2, 5)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.zeros(4, 3) @ nn.Parameter(torch.zeros(2, 5)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.matmul(torch.zeros(6, 4, 3), torch.zeros(2, 5)), "a 24×3 matrix by a 2×5 one"),  # 6 × 4 rows
+    ],
+    ids=["nn.Linear", "F.linear", "addmm", "@", "batched"],
+)
+def test_a_failed_matrix_product_is_explained_by_its_shapes(product: Callable[[], Any], shapes: str) -> None:
+    verdict = _product_verdict(product)
+    assert verdict.startswith("✘ product: not yet. Calling it raised RuntimeError: ")
+    assert verdict.endswith(f"). It multiplies {shapes}.")
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        lambda: F.linear(torch.zeros(4, 3), torch.zeros(2)),  # a weight vector
+        lambda: torch.zeros(3) @ torch.zeros(2, 5),  # a vector times a matrix
+        lambda: torch.zeros(4, 3) @ torch.zeros(7, 2, 5),  # a batch of matrices on the right
+    ],
+    ids=["weight-vector", "vector-matrix", "matrix-batch"],
+)
+def test_a_product_that_is_no_matrix_product_gets_no_shapes(product: Callable[[], Any]) -> None:
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # PyTorch warns once per process otherwise
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            verdict = _product_verdict(product)
+    finally:
+        torch.set_warn_always(always)
+    assert verdict.startswith("✘ product: not yet. Calling it raised RuntimeError: ")
+    assert "multiplies" not in verdict and verdict.endswith(").")
+    assert [str(w.message) for w in caught] == []  # no x.T of a vector (deprecated, an error in a later PyTorch)
 
 
 # ---------------------------------------------------------------------------
