@@ -114,9 +114,10 @@ def test_the_result_and_its_verdict_line() -> None:
 
 def test_a_hint_keeps_the_verdicts_status() -> None:
     error = ValueError("e")
-    failed = Fail("wrong", "Why.", error)
+    failed = Fail("wrong", "Why.", error, checking.Calls(cuda=".cuda()"))
     hinted = failed.hinted(" Hint.")
     assert (hinted.status, hinted.why, hinted.error, str(hinted)) == ("wrong", "Why. Hint.", error, "Why. Hint.")
+    assert hinted.calls.cuda == ".cuda()"  # a later hint still sees what the failed call asked of PyTorch
     assert failed.hinted("") is failed
     stub = Fail("not attempted", "", error)
     assert stub.hinted(" Hint.") is stub
@@ -181,8 +182,9 @@ class _Zero:
         (_Zero(), "It returns a value of type _Zero; expected an int."),
         (True, "It returns a value of type bool; expected an int."),
         (3.0, "It returns a value of type float; expected an int."),
+        (np.sqrt, "It returns a value of type ufunc; expected an int."),  # NumPy's, but no scalar: not called
     ],
-    ids=range(8),
+    ids=range(9),
 )
 def test_expect_int(got: Any, why: str) -> None:
     with pytest.raises(Fail) as caught:
@@ -213,6 +215,16 @@ def test_expect_tensor_messages() -> None:
     got = torch.ones(2, 3, requires_grad=True)
     kept = expect_tensor(got, like)
     assert torch.equal(kept, got) and not kept.requires_grad
+
+
+def test_expect_close_shows_the_first_three_values_off() -> None:
+    x = torch.arange(5.0)
+    with pytest.raises(Fail) as caught:
+        checking.expect_close(x, x + 1, x)
+    assert caught.value.why == (
+        "Off at input 0: expected 0, got 1; at input 1: expected 1, got 2; at input 2: expected 2, got 3 (5 of 5 "
+        "values are off)."
+    )
 
 
 # ---------------------------------------------------------------------------
