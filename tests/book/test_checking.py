@@ -332,6 +332,58 @@ def test_only_a_name_no_cell_defined_gets_the_run_a_cell_first_hint(monkeypatch:
     )
 
 
+_WARNED = "Note: your code raised {} while being checked; the check judges only what your code returns, but a warning often points at something to fix:"  # noqa: E501
+
+
+def test_the_warnings_note_shows_three_different_warnings_each_cut_to_160_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = _cell(
+        "import warnings\n"
+        "def answer():\n"
+        "    warnings.warn('w' * 160)\n"
+        "    warnings.warn('v' * 161)\n"
+        "    warnings.warn('')\n"
+        "    warnings.warn('four', DeprecationWarning)\n"
+        "    warnings.warn('five', FutureWarning)\n",
+        monkeypatch,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        message = _verdict_on(answer)
+    assert message.split("\n") == [
+        "✔ run: correct. It runs.",
+        _WARNED.format("5 different warnings"),
+        f"  | UserWarning: {'w' * 160} (line 3 of its cell: `warnings.warn('w' * 160)`)",
+        f"  | UserWarning: {'v' * 157}... (line 4 of its cell: `warnings.warn('v' * 161)`)",
+        "  | UserWarning:  (line 5 of its cell: `warnings.warn('')`)",
+        "  | ... (2 more not shown)",
+    ]
+    three = _cell("import warnings\ndef answer():\n    for w in 'abc':\n        warnings.warn(w)\n", monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        message = _verdict_on(three)
+    assert message.split("\n")[1:] == [_WARNED.format("3 different warnings")] + [
+        f"  | UserWarning: {w} (line 4 of its cell: `warnings.warn(w)`)" for w in "abc"
+    ]
+
+
+def test_the_warnings_note_for_one_warning_whose_source_is_gone_or_in_a_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gone = _cell("import warnings\ndef answer():\n    warnings.warn('careful')\n", monkeypatch,
+                 "/tmp/ipykernel_4/gone.py", cached=False)  # fmt: skip
+    library = _cell(
+        "import warnings\ndef answer():\n"
+        f"    warnings.warn_explicit('deprecated', FutureWarning, {torch.__file__!r}, 7)\n",
+        monkeypatch,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert _verdict_on(gone).split("\n")[1:] == [_WARNED.format("a warning"), "  | UserWarning: careful (line 3)"]
+        assert _verdict_on(library).split("\n")[1:] == [_WARNED.format("a warning"), "  | FutureWarning: deprecated"]
+
+
 # ---------------------------------------------------------------------------
 # What a failed call asked of PyTorch (Fail.calls)
 
