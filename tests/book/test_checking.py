@@ -272,6 +272,24 @@ def _cell(source: str, monkeypatch: pytest.MonkeyPatch, filename: str = "/tmp/ip
     return namespace["answer"]
 
 
+def test_written_by_reader_sees_through_static_and_class_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = _cell(
+        "class Model:\n"
+        "    @staticmethod\n"
+        "    def make(): pass\n"
+        "    @classmethod\n"
+        "    def build(cls): pass\n"
+        "    def forward(self): pass\n"
+        "def answer(): pass\n",
+        monkeypatch,
+    )
+    model = answer.__globals__["Model"]
+    held = [vars(model)[name] for name in ("make", "build", "forward")]  # as the class holds them: descriptors
+    found = [model.make, model.build, model.forward, model().forward, answer]
+    assert [checking.written_by_reader(f) for f in held + found] == [True] * 8
+    assert not checking.written_by_reader(nn.Linear.forward) and not checking.written_by_reader(len)
+
+
 def _verdict_on(answer: Callable[[], Any]) -> str:
     return checker("run", example="check_run(answer)")(lambda f, trial: trial.call(f) or "It runs.")(answer).message
 
