@@ -156,6 +156,22 @@ def test_long_printed_lines_are_cut() -> None:
     assert note.split("\n")[1:] == ["  | " + "x" * 117 + "...", "  | y", "  | ... (13 more characters not shown)"]
 
 
+def test_printed_lines_up_to_120_characters_are_shown_whole() -> None:
+    out = checking._Output()
+    out.write("a" * 120 + "\n" + "b" * 121 + "\n")
+    assert out.note() == (
+        "Note: your code printed 243 characters (2 lines) while being checked; the check does not look at printed "
+        f"output, only at what your code returns.\n  | {'a' * 120}\n  | {'b' * 117}...\n"
+        "  | ... (4 more characters not shown)"
+    )
+    one = checking._Output()
+    one.write("shape of X\r\n")
+    assert one.note() == (
+        "Note: your code printed 12 characters (1 line) while being checked; the check does not look at printed "
+        "output, only at what your code returns.\n  | shape of X"
+    )
+
+
 # ---------------------------------------------------------------------------
 # Comparing and rendering
 
