@@ -167,7 +167,9 @@ def _raised_by_reader(err: BaseException) -> bool:
 
 
 def _source_line(frame: traceback.FrameSummary) -> str:
-    return (frame.line or linecache.getline(frame.filename, frame.lineno or 0)).strip()
+    """The frame's line of code, stripped; ``""`` where its source is unknown (``traceback`` reads it from
+    linecache when the traceback is extracted, so asking linecache again could find nothing more)."""
+    return frame.line or ""
 
 
 def _where(err: BaseException) -> str:
@@ -430,7 +432,7 @@ def _argument_names(fn: Callable[..., Any], count: int) -> list[str]:
 # ---------------------------------------------------------------------------
 # Recording what an answer asks of PyTorch: the call that failed, and tensors asked for on the GPU
 
-_MATMULS = frozenset({"matmul", "mm", "__matmul__", "__rmatmul__", "addmm", "linear"})
+_MATMULS = frozenset({"matmul", "mm", "addmm", "linear"})  # X @ W reaches PyTorch as matmul, whichever is a Parameter
 
 
 def _names_cuda(value: Any) -> bool:
@@ -499,8 +501,6 @@ class Calls:
             return None
         if name == "linear":
             left, right = tensors[0], tensors[1].T if tensors[1].dim() == 2 else tensors[1]
-        elif name == "__rmatmul__":
-            left, right = tensors[1], tensors[0]
         else:
             left, right = tensors[-2], tensors[-1]
         if left.dim() < 2 or right.dim() != 2:

@@ -6,9 +6,11 @@ through the book's checkers.)"""
 from __future__ import annotations
 
 import inspect
+import linecache
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.book import checking
@@ -111,9 +114,10 @@ def test_the_result_and_its_verdict_line() -> None:
 
 def test_a_hint_keeps_the_verdicts_status() -> None:
     error = ValueError("e")
-    failed = Fail("wrong", "Why.", error)
+    failed = Fail("wrong", "Why.", error, checking.Calls(cuda=".cuda()"))
     hinted = failed.hinted(" Hint.")
     assert (hinted.status, hinted.why, hinted.error, str(hinted)) == ("wrong", "Why. Hint.", error, "Why. Hint.")
+    assert hinted.calls.cuda == ".cuda()"  # a later hint still sees what the failed call asked of PyTorch
     assert failed.hinted("") is failed
     stub = Fail("not attempted", "", error)
     assert stub.hinted(" Hint.") is stub
@@ -152,6 +156,22 @@ def test_long_printed_lines_are_cut() -> None:
     assert note.split("\n")[1:] == ["  | " + "x" * 117 + "...", "  | y", "  | ... (13 more characters not shown)"]
 
 
+def test_printed_lines_up_to_120_characters_are_shown_whole() -> None:
+    out = checking._Output()
+    out.write("a" * 120 + "\n" + "b" * 121 + "\n")
+    assert out.note() == (
+        "Note: your code printed 243 characters (2 lines) while being checked; the check does not look at printed "
+        f"output, only at what your code returns.\n  | {'a' * 120}\n  | {'b' * 117}...\n"
+        "  | ... (4 more characters not shown)"
+    )
+    one = checking._Output()
+    one.write("shape of X\r\n")
+    assert one.note() == (
+        "Note: your code printed 12 characters (1 line) while being checked; the check does not look at printed "
+        "output, only at what your code returns.\n  | shape of X"
+    )
+
+
 # ---------------------------------------------------------------------------
 # Comparing and rendering
 
@@ -178,8 +198,9 @@ class _Zero:
         (_Zero(), "It returns a value of type _Zero; expected an int."),
         (True, "It returns a value of type bool; expected an int."),
         (3.0, "It returns a value of type float; expected an int."),
+        (np.sqrt, "It returns a value of type ufunc; expected an int."),  # NumPy's, but no scalar: not called
     ],
-    ids=range(8),
+    ids=range(9),
 )
 def test_expect_int(got: Any, why: str) -> None:
     with pytest.raises(Fail) as caught:
@@ -210,6 +231,16 @@ def test_expect_tensor_messages() -> None:
     got = torch.ones(2, 3, requires_grad=True)
     kept = expect_tensor(got, like)
     assert torch.equal(kept, got) and not kept.requires_grad
+
+
+def test_expect_close_shows_the_first_three_values_off() -> None:
+    x = torch.arange(5.0)
+    with pytest.raises(Fail) as caught:
+        checking.expect_close(x, x + 1, x)
+    assert caught.value.why == (
+        "Off at input 0: expected 0, got 1; at input 1: expected 1, got 2; at input 2: expected 2, got 3 (5 of 5 "
+        "values are off)."
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +275,221 @@ def test_where_names_the_readers_line() -> None:
     except RuntimeError as err:
         assert checking._where(err).startswith(" (line ")
     assert checking._where(ValueError()) == "" and not checking._raised_by_reader(ValueError())
+
+
+def _cell(source: str, monkeypatch: pytest.MonkeyPatch, filename: str = "/tmp/ipykernel_4/7.py",
+          *, cached: bool = True) -> Callable[[], Any]:  # fmt: skip
+    """The function ``answer`` that ``source`` defines, run as a notebook cell named ``filename`` (IPython keeps
+    each cell's lines in linecache; ``cached=False``: a cell whose source is known nowhere)."""
+    if cached:
+        monkeypatch.setitem(linecache.cache, filename, (len(source), None, source.splitlines(keepends=True), filename))
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["answer"]
+
+
+def test_written_by_reader_sees_through_static_and_class_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = _cell(
+        "class Model:\n"
+        "    @staticmethod\n"
+        "    def make(): pass\n"
+        "    @classmethod\n"
+        "    def build(cls): pass\n"
+        "    def forward(self): pass\n"
+        "def answer(): pass\n",
+        monkeypatch,
+    )
+    model = answer.__globals__["Model"]
+    held = [vars(model)[name] for name in ("make", "build", "forward")]  # as the class holds them: descriptors
+    found = [model.make, model.build, model.forward, model().forward, answer]
+    assert [checking.written_by_reader(f) for f in held + found] == [True] * 8
+    assert not checking.written_by_reader(nn.Linear.forward) and not checking.written_by_reader(len)
+
+
+def _verdict_on(answer: Callable[[], Any]) -> str:
+    return checker("run", example="check_run(answer)")(lambda f, trial: trial.call(f) or "It runs.")(answer).message
+
+
+def test_the_verdict_quotes_the_readers_line_up_to_80_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    fits = 'raise ValueError("boom")  # ' + "c" * 52
+    assert len(fits) == 80
+    answer = _cell(f"def answer():\n    {fits}\n", monkeypatch)
+    assert _verdict_on(answer) == f"✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `{fits}`)."
+    longer = fits + "c"
+    answer = _cell(f"def answer():\n    {longer}\n", monkeypatch)
+    assert _verdict_on(answer) == (
+        f"✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `{longer[:77]}...`)."
+    )
+
+
+def test_the_verdict_names_a_cell_of_old_ipython_and_a_line_whose_source_is_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = 'def answer():\n    raise ValueError("boom")\n'
+    old = _cell(source, monkeypatch, "<ipython-input-3-5a1b2c>")  # as cells were named before ipykernel 6
+    assert _verdict_on(old) == (
+        '✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell: `raise ValueError("boom")`).'
+    )
+    gone = _cell(source, monkeypatch, "/tmp/ipykernel_4/gone.py", cached=False)
+    assert _verdict_on(gone) == "✘ run: not yet. Calling it raised ValueError: boom (line 2 of its cell)."
+
+
+def test_the_verdict_cuts_an_error_message_over_200_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    at_most = _cell('def answer():\n    raise ValueError("x" * 200)\n', monkeypatch)
+    assert _verdict_on(at_most) == (
+        f'✘ run: not yet. Calling it raised ValueError: {"x" * 200} (line 2 of its cell: '
+        '`raise ValueError("x" * 200)`).'
+    )
+    over = _cell('def answer():\n    raise ValueError("x" * 201)\n', monkeypatch)
+    assert _verdict_on(over) == (
+        f'✘ run: not yet. Calling it raised ValueError: {"x" * 197}... (line 2 of its cell: '
+        '`raise ValueError("x" * 201)`).'
+    )
+
+
+def test_only_a_name_no_cell_defined_gets_the_run_a_cell_first_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    misspelt = _cell("def answer():\n    return torch.zeros(2).Relu()\n", monkeypatch)
+    assert _verdict_on(misspelt) == (
+        "✘ run: not yet. Calling it raised AttributeError: 'Tensor' object has no attribute 'Relu' (line 2 of its "
+        "cell: `return torch.zeros(2).Relu()`)."
+    )  # an attribute, not a name: no cell could define it
+    nameless = _cell('def answer():\n    raise NameError("no model yet")\n', monkeypatch)
+    assert _verdict_on(nameless) == (
+        '✘ run: not yet. Calling it raised NameError: no model yet (line 2 of its cell: `raise NameError("no model '
+        'yet")`).'
+    )
+    undefined = _cell("def answer():\n    return relu(1)\n", monkeypatch)
+    assert _verdict_on(undefined) == (
+        "✘ run: not yet. Calling it raised NameError: name 'relu' is not defined (line 2 of its cell: `return "
+        "relu(1)`). If a cell above defines `relu`, run it first (after a kernel restart, run the cells from the "
+        "top: Run > Run All Above); if none does, check the spelling."
+    )
+
+
+_WARNED = "Note: your code raised {} while being checked; the check judges only what your code returns, but a warning often points at something to fix:"  # noqa: E501
+
+
+def test_the_warnings_note_shows_three_different_warnings_each_cut_to_160_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = _cell(
+        "import warnings\n"
+        "def answer():\n"
+        "    warnings.warn('w' * 160)\n"
+        "    warnings.warn('v' * 161)\n"
+        "    warnings.warn('')\n"
+        "    warnings.warn('four', DeprecationWarning)\n"
+        "    warnings.warn('five', FutureWarning)\n",
+        monkeypatch,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        message = _verdict_on(answer)
+    assert message.split("\n") == [
+        "✔ run: correct. It runs.",
+        _WARNED.format("5 different warnings"),
+        f"  | UserWarning: {'w' * 160} (line 3 of its cell: `warnings.warn('w' * 160)`)",
+        f"  | UserWarning: {'v' * 157}... (line 4 of its cell: `warnings.warn('v' * 161)`)",
+        "  | UserWarning:  (line 5 of its cell: `warnings.warn('')`)",
+        "  | ... (2 more not shown)",
+    ]
+    three = _cell("import warnings\ndef answer():\n    for w in 'abc':\n        warnings.warn(w)\n", monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        message = _verdict_on(three)
+    assert message.split("\n")[1:] == [_WARNED.format("3 different warnings")] + [
+        f"  | UserWarning: {w} (line 4 of its cell: `warnings.warn(w)`)" for w in "abc"
+    ]
+
+
+def test_the_warnings_note_for_one_warning_whose_source_is_gone_or_in_a_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gone = _cell("import warnings\ndef answer():\n    warnings.warn('careful')\n", monkeypatch,
+                 "/tmp/ipykernel_4/gone.py", cached=False)  # fmt: skip
+    library = _cell(
+        "import warnings\ndef answer():\n"
+        f"    warnings.warn_explicit('deprecated', FutureWarning, {torch.__file__!r}, 7)\n",
+        monkeypatch,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert _verdict_on(gone).split("\n")[1:] == [_WARNED.format("a warning"), "  | UserWarning: careful (line 3)"]
+        assert _verdict_on(library).split("\n")[1:] == [_WARNED.format("a warning"), "  | FutureWarning: deprecated"]
+
+
+# ---------------------------------------------------------------------------
+# What a failed call asked of PyTorch (Fail.calls)
+
+
+def _failed_calls(answer: Callable[[], Any]) -> checking.Calls:
+    with pytest.raises(Fail) as caught:
+        Trial(5.0).call(answer)
+    return caught.value.calls
+
+
+def test_the_failed_calls_tensors_and_sizes_include_those_in_a_list_or_a_shape() -> None:
+    calls = _failed_calls(lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)]))
+    assert [tuple(t.shape) for t in calls.failed_tensors()] == [(2, 3), (2, 4)]
+    assert calls.failed_numbers() == {2, 3, 4}
+    assert _failed_calls(lambda: torch.zeros(12).reshape((5, 784))).failed_numbers() == {12, 5, 784}
+    assert _failed_calls(lambda: torch.zeros(12).view(torch.Size([5, 784]))).failed_numbers() == {12, 5, 784}
+    assert _failed_calls(lambda: torch.zeros(2, 3).sum(dim=5, keepdim=True)).failed_numbers() == {2, 3, 5}
+
+
+def _product_verdict(answer: Callable[[], Any]) -> str:
+    """The verdict of a checker that explains a failed matrix product with :meth:`Calls.product_shapes`."""
+
+    def body(f: Callable[[], Any], trial: Trial) -> str:
+        try:
+            trial.call(f)
+        except Fail as fail:
+            shapes = fail.calls.product_shapes()
+            hint = " It multiplies a {}×{} matrix by a {}×{} one.".format(*shapes) if shapes else ""
+            raise fail.hinted(hint) from None
+        return "It runs."
+
+    return checker("product", example="check_product(product)")(body)(answer).message
+
+
+@pytest.mark.parametrize(
+    ("product", "shapes"),
+    [
+        (lambda: nn.Linear(2, 5)(torch.zeros(4, 3)), "a 4×3 matrix by a 2×5 one"),  # W is (out, in): X @ W.T
+        (lambda: F.linear(torch.zeros(4, 3), torch.zeros(5, 2)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.addmm(torch.zeros(5), torch.zeros(4, 3), torch.zeros(2, 5)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.zeros(4, 3) @ nn.Parameter(torch.zeros(2, 5)), "a 4×3 matrix by a 2×5 one"),
+        (lambda: torch.matmul(torch.zeros(6, 4, 3), torch.zeros(2, 5)), "a 24×3 matrix by a 2×5 one"),  # 6 × 4 rows
+    ],
+    ids=["nn.Linear", "F.linear", "addmm", "@", "batched"],
+)
+def test_a_failed_matrix_product_is_explained_by_its_shapes(product: Callable[[], Any], shapes: str) -> None:
+    verdict = _product_verdict(product)
+    assert verdict.startswith("✘ product: not yet. Calling it raised RuntimeError: ")
+    assert verdict.endswith(f"). It multiplies {shapes}.")
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        lambda: F.linear(torch.zeros(4, 3), torch.zeros(2)),  # a weight vector
+        lambda: torch.zeros(3) @ torch.zeros(2, 5),  # a vector times a matrix
+        lambda: torch.zeros(4, 3) @ torch.zeros(7, 2, 5),  # a batch of matrices on the right
+    ],
+    ids=["weight-vector", "vector-matrix", "matrix-batch"],
+)
+def test_a_product_that_is_no_matrix_product_gets_no_shapes(product: Callable[[], Any]) -> None:
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # PyTorch warns once per process otherwise
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            verdict = _product_verdict(product)
+    finally:
+        torch.set_warn_always(always)
+    assert verdict.startswith("✘ product: not yet. Calling it raised RuntimeError: ")
+    assert "multiplies" not in verdict and verdict.endswith(").")
+    assert [str(w.message) for w in caught] == []  # no x.T of a vector (deprecated, an error in a later PyTorch)
 
 
 # ---------------------------------------------------------------------------
