@@ -526,3 +526,119 @@ def test_batches_that_are_not_lists_of_pairs_are_explained(pixels: FashionMNIST)
         trainer.predict(model, X)
     with pytest.raises(TypeError, match=r"not a method \(call it: val_dataloader\(\)\)"):
         trainer.evaluate(model, pixels.val_dataloader)  # type: ignore[arg-type]
+
+
+# Messages asserted word for word (each a mistake whose exact words the checks above leave open) ---------------------
+def test_a_type_error_of_another_kind_in_configure_optimizers_keeps_its_own_message(pixels: FashionMNIST) -> None:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(lr=self.lr)  # type: ignore[call-arg]  # the parameters forgotten altogether
+
+    with pytest.raises(TypeError) as bare:
+        torch.optim.SGD(lr=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError) as caught:
+        fit(MLP(*mlp()), pixels)
+    assert str(caught.value) == str(bare.value)  # no "with parentheses" advice: self.parameters was never passed
+
+
+def test_a_missing_metric_is_named_with_the_ones_there_are(pixels: FashionMNIST) -> None:
+    metrics = Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), pixels)
+    rest = ": evaluate returns the metrics of the data it was given, ['acc', 'loss'], without the History's val_/train_ "
+    with pytest.raises(KeyError) as caught:
+        metrics["accuracy"]  # Keras's name: no History prefix to strip, so no "here it is"
+    assert caught.value.args[0] == "no metric 'accuracy'" + rest + "prefixes."
+    with pytest.raises(KeyError) as caught:
+        metrics["val_acc"]
+    assert caught.value.args[0] == "no metric 'val_acc' (here it is 'acc')" + rest + "prefixes."
+
+
+def test_a_long_list_of_frozen_parameters_is_cut_after_four_names(pixels: FashionMNIST) -> None:
+    layers = [nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+              nn.Linear(32, 10)]  # fmt: skip
+    for frozen, names in (
+        ([1, 3, 5], "self.net.1.weight, self.net.1.bias, self.net.3.weight, self.net.3.bias and 2 more"),
+        ([1, 3], "self.net.1.weight, self.net.1.bias, self.net.3.weight, self.net.3.bias"),  # four: all named
+    ):
+        model = Net(*layers)
+        for i in frozen:
+            model.net[i].requires_grad_(False)
+        with pytest.warns(UserWarning) as caught:
+            fit(model, pixels, epochs=1)
+        assert [str(w.message) for w in caught] == [
+            f"{names} of Net are frozen (requires_grad is False, as after .requires_grad_(False)): they will not learn. "
+            "Call .requires_grad_(True) on them to train them."
+        ]
+        model.requires_grad_(True)
+
+
+def test_an_output_tensor_passed_as_the_model_is_refused_with_what_to_pass(pixels: FashionMNIST) -> None:
+    model = Net(*mlp())
+    logits = model(pixels.transform(pixels.val_X[:4]))  # the model's outputs, not the model
+    with pytest.raises(TypeError) as caught:
+        fit(logits, pixels)
+    assert str(caught.value) == (
+        "Trainer.fit got a Tensor as the model; pass a d2lmini.Module, such as a subclass of d2lmini.Classifier whose "
+        "__init__ sets self.net = nn.Sequential(...)."
+    )
+
+
+def test_layers_pytorch_does_not_see_are_found_in_dicts_and_submodules_not_in_the_hyperparameters(
+    pixels: FashionMNIST,
+) -> None:
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(784, 10)
+            self.scale = torch.ones(10)  # a plain tensor inside a submodule
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.linear(X.flatten(1)) * self.scale
+
+    class MLP(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1, activation=nn.ReLU())  # a layer as a hyperparameter: seen by PyTorch
+            self.block = Block()
+            self.heads = {"coarse": nn.Linear(10, 2)}  # a dict of layers, not nn.ModuleDict
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.activation(self.block(X))
+
+    with pytest.warns(UserWarning) as caught:
+        fit(MLP(), pixels, epochs=1)
+    assert [str(w.message).split(": the optimizer")[0] for w in caught] == [
+        "MLP: PyTorch does not see self.heads, self.block.scale"
+    ]
+
+
+def test_a_model_without_any_weights_is_refused_with_the_fix(pixels: FashionMNIST) -> None:
+    fix = ("wrap each weight tensor in nn.Parameter(...) (a constant one: self.register_buffer(name, tensor)), and keep "
+           "layers in nn.Sequential or nn.ModuleList, not in a Python list.")  # fmt: skip
+    with pytest.raises(ValueError) as caught:
+        fit(Net(nn.Flatten(), nn.ReLU()), pixels)  # the linear layers forgotten: nothing to train, nothing hidden
+    assert str(caught.value) == "Net has no parameters for the optimizer to train. " + fix
+
+    class Plain(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.W = torch.randn(784, 10, requires_grad=True)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X.reshape(-1, 784) @ self.W
+
+    with pytest.raises(ValueError) as caught:
+        fit(Plain(), pixels)
+    assert str(caught.value) == "Plain has no parameters for the optimizer to train. PyTorch does not see self.W: " + fix
+
+
+def test_lightnings_scheduler_dict_and_other_results_of_configure_optimizers_are_named(pixels: FashionMNIST) -> None:
+    step = torch.optim.lr_scheduler.StepLR
+    with pytest.raises(TypeError) as caught:  # Lightning's {"scheduler": ..., "interval": ...} in place of the scheduler
+        fit(Scheduled(lambda opt: (opt, {"scheduler": step(opt, 1), "interval": "epoch"})), pixels)
+    assert str(caught.value) == ("configure_optimizers returned a dict as the scheduler; return (optimizer, "
+                                 "lr_scheduler), such as torch.optim.lr_scheduler.StepLR(...).")  # fmt: skip
+    with pytest.raises(TypeError) as caught:
+        fit(Scheduled(lambda opt: "sgd"), pixels)
+    assert str(caught.value) == ("configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
+                                 "not str.")  # fmt: skip
