@@ -543,13 +543,13 @@ def test_a_type_error_of_another_kind_in_configure_optimizers_keeps_its_own_mess
 
 def test_a_missing_metric_is_named_with_the_ones_there_are(pixels: FashionMNIST) -> None:
     metrics = Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), pixels)
-    rest = ": evaluate returns the metrics of the data it was given, ['acc', 'loss'], without the History's val_/train_ "
+    rest = ": evaluate returns the metrics of the data it was given, ['acc', 'loss'], without the History's "
     with pytest.raises(KeyError) as caught:
         metrics["accuracy"]  # Keras's name: no History prefix to strip, so no "here it is"
-    assert caught.value.args[0] == "no metric 'accuracy'" + rest + "prefixes."
+    assert caught.value.args[0] == "no metric 'accuracy'" + rest + "val_/train_ prefixes."
     with pytest.raises(KeyError) as caught:
         metrics["val_acc"]
-    assert caught.value.args[0] == "no metric 'val_acc' (here it is 'acc')" + rest + "prefixes."
+    assert caught.value.args[0] == "no metric 'val_acc' (here it is 'acc')" + rest + "val_/train_ prefixes."
 
 
 def test_a_long_list_of_frozen_parameters_is_cut_after_four_names(pixels: FashionMNIST) -> None:
@@ -565,8 +565,8 @@ def test_a_long_list_of_frozen_parameters_is_cut_after_four_names(pixels: Fashio
         with pytest.warns(UserWarning) as caught:
             fit(model, pixels, epochs=1)
         assert [str(w.message) for w in caught] == [
-            f"{names} of Net are frozen (requires_grad is False, as after .requires_grad_(False)): they will not learn. "
-            "Call .requires_grad_(True) on them to train them."
+            f"{names} of Net are frozen (requires_grad is False, as after .requires_grad_(False)): they will not "
+            "learn. Call .requires_grad_(True) on them to train them."
         ]
         model.requires_grad_(True)
 
@@ -612,8 +612,8 @@ def test_layers_pytorch_does_not_see_are_found_in_dicts_and_submodules_not_in_th
 
 
 def test_a_model_without_any_weights_is_refused_with_the_fix(pixels: FashionMNIST) -> None:
-    fix = ("wrap each weight tensor in nn.Parameter(...) (a constant one: self.register_buffer(name, tensor)), and keep "
-           "layers in nn.Sequential or nn.ModuleList, not in a Python list.")  # fmt: skip
+    fix = ("wrap each weight tensor in nn.Parameter(...) (a constant one: self.register_buffer(name, tensor)), and "
+           "keep layers in nn.Sequential or nn.ModuleList, not in a Python list.")  # fmt: skip
     with pytest.raises(ValueError) as caught:
         fit(Net(nn.Flatten(), nn.ReLU()), pixels)  # the linear layers forgotten: nothing to train, nothing hidden
     assert str(caught.value) == "Net has no parameters for the optimizer to train. " + fix
@@ -629,12 +629,13 @@ def test_a_model_without_any_weights_is_refused_with_the_fix(pixels: FashionMNIS
 
     with pytest.raises(ValueError) as caught:
         fit(Plain(), pixels)
-    assert str(caught.value) == "Plain has no parameters for the optimizer to train. PyTorch does not see self.W: " + fix
+    unseen = "PyTorch does not see self.W: "
+    assert str(caught.value) == "Plain has no parameters for the optimizer to train. " + unseen + fix
 
 
 def test_lightnings_scheduler_dict_and_other_results_of_configure_optimizers_are_named(pixels: FashionMNIST) -> None:
     step = torch.optim.lr_scheduler.StepLR
-    with pytest.raises(TypeError) as caught:  # Lightning's {"scheduler": ..., "interval": ...} in place of the scheduler
+    with pytest.raises(TypeError) as caught:  # Lightning's {"scheduler": ..., "interval": ...} as the scheduler
         fit(Scheduled(lambda opt: (opt, {"scheduler": step(opt, 1), "interval": "epoch"})), pixels)
     assert str(caught.value) == ("configure_optimizers returned a dict as the scheduler; return (optimizer, "
                                  "lr_scheduler), such as torch.optim.lr_scheduler.StepLR(...).")  # fmt: skip
