@@ -643,3 +643,102 @@ def test_lightnings_scheduler_dict_and_other_results_of_configure_optimizers_are
         fit(Scheduled(lambda opt: "sgd"), pixels)
     assert str(caught.value) == ("configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
                                  "not str.")  # fmt: skip
+
+
+def test_what_evaluate_cannot_read_as_batches_is_named(pixels: FashionMNIST) -> None:
+    trainer, model = Trainer(max_epochs=1, device="cpu", progress="none"), Net(*mlp())
+    with pytest.raises(TypeError) as caught:
+        trainer.evaluate(model, FashionMNIST)  # type: ignore[arg-type]
+    assert str(caught.value) == ("evaluate/predict got the class FashionMNIST itself, not a data module made from it: "
+                                 "create one first, data = FashionMNIST(...), and pass data.")  # fmt: skip
+    for data, kind in ((None, "NoneType"), (nn.CrossEntropyLoss(), "CrossEntropyLoss")):  # a function's missing return;
+        with pytest.raises(TypeError) as caught:  # Keras's evaluate(x, y) habit, with the loss as the second argument
+            trainer.evaluate(model, data)  # type: ignore[arg-type]
+        assert str(caught.value) == f"expected a data module or an iterable of (X, y) batches, not a {kind}."
+
+
+def test_batches_of_the_wrong_form_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    fix = ". To pass a single batch, put it in a list, [(X, y)]; to classify images without labels, use model(X).argmax"
+    fix += "(dim=1)."
+    with pytest.raises(TypeError) as caught:
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: {"image": X, "label": y}))
+    assert str(caught.value) == "expected batches (X, y) of images and labels, but got a batch that is a dict" + fix
+    images = torch.utils.data.TensorDataset(pixels.transform(pixels.val_X))  # images only: each batch is [X]
+    with pytest.raises(TypeError) as caught:
+        Trainer(max_epochs=1, device="cpu", progress="none").predict(Net(*mlp()), torch.utils.data.DataLoader(images))
+    assert str(caught.value) == (
+        "expected batches (X, y) of images and labels, but got a batch that is a list of length 1" + fix
+    )
+    with pytest.raises(TypeError) as caught:  # labels kept as a Python list
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: (X, y.tolist())))
+    assert str(caught.value) == "item 1 of a batch is a list, not a tensor; make it a tensor."
+
+
+class Loaders(Batches):
+    """A student's data module whose train_dataloader returns ``make(batches)``."""
+
+    def __init__(self, data: FashionMNIST, make: Callable[[list[Any]], Any]) -> None:
+        own = batches_of(data, lambda X, y: (X, y))
+        super().__init__(own.train, own.val)
+        self.make = make
+
+    def train_dataloader(self) -> Any:
+        return self.make(self.train)
+
+
+class OnlyIter:
+    """A loader a student writes with __iter__ but no __len__."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.batches)
+
+
+def test_data_modules_and_loaders_the_trainer_cannot_use_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    loaders = "a list of (X, y) batches, a d2lmini.TensorLoader or a torch DataLoader"
+    cases = [
+        (FashionMNIST, TypeError, "Trainer.fit got the class FashionMNIST itself, not a data module made from it: "
+                                  "create one first, data = FashionMNIST(...), and pass data."),
+        (batches_of(pixels, lambda X, y: (X, y)).train, TypeError,  # evaluate takes a list of batches; fit does not
+         "Trainer.fit got a list as data; pass a data module with train_dataloader()/val_dataloader(), e.g. "
+         "d2lmini.FashionMNIST(batch_size=256)."),
+        (Loaders(pixels, lambda batches: torch.cat([X for X, _ in batches])), TypeError,
+         f"data.train_dataloader() returned a Tensor; return {loaders}."),
+        (Loaders(pixels, lambda batches: None), TypeError,  # the return statement forgotten
+         f"data.train_dataloader() returned a NoneType; return {loaders}."),
+        (Loaders(pixels, OnlyIter), TypeError,
+         f"data.train_dataloader() returned a OnlyIter, which has no len(): the Trainer needs the number of batches; "
+         f"return {loaders}."),
+        (Loaders(pixels, lambda batches: batches[:0]), ValueError,  # a filter that kept no example
+         "The training set is empty: data.train_dataloader() gives no batches."),
+        (Batches(batches_of(pixels, lambda X, y: (X, y)).train, []), ValueError,
+         "The validation set is empty: data.val_dataloader() gives no batches."),
+    ]  # fmt: skip
+    for data, error, message in cases:
+        with pytest.raises(error) as caught:
+            fit(Net(*mlp()), data)
+        assert str(caught.value) == message
+
+
+def test_step_results_of_the_wrong_form_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    reduction = ", or the loss function's default reduction."
+    cases = [
+        (lambda loss, logits, y: F.cross_entropy(logits, y, reduction="none"), ValueError,
+         "training_step returned 'loss' as a tensor of shape (16,), one value per example; return their mean, a "
+         "single number: e.g. loss.mean()" + reduction),
+        (lambda loss, logits, y: {"loss": loss, "acc": logits.argmax(1) == y}, ValueError,
+         "training_step returned 'acc' as a tensor of shape (16,), one value per example; return their mean, a "
+         "single number: e.g. (y_hat.argmax(dim=1) == y).float().mean()" + reduction),
+        (lambda loss, logits, y: {"loss": loss, "acc": f"{(logits.argmax(1) == y).float().mean():.1%}"}, TypeError,
+         "training_step returned 'acc' as a str; metrics must be single numbers."),  # formatted for printing
+        (lambda loss, logits, y: loss.detach(), ValueError,
+         "training_step returned a loss that does not depend on the weights (no gradient): was it computed under "
+         "torch.no_grad(), or with .detach(), .item(), NumPy or torch.tensor(...) of a result? Return the loss "
+         "computed from self(X) with torch operations."),
+    ]  # fmt: skip
+    for make, error, message in cases:
+        with pytest.raises(error) as caught:
+            fit(Returning(make), pixels)
+        assert str(caught.value) == message
