@@ -7,7 +7,10 @@ asserts: tests/mistakes.py.  Mistakes that make a call fail are in tests/test_ex
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -742,3 +745,30 @@ def test_step_results_of_the_wrong_form_are_named_word_for_word(pixels: FashionM
         with pytest.raises(error) as caught:
             fit(Returning(make), pixels)
         assert str(caught.value) == message
+
+
+def test_the_checks_warnings_point_at_the_readers_fit_call(pixels: FashionMNIST) -> None:
+    # (Left out of mutmut's runs, as test_train.py's test of the same name: its wrappers shift every stacklevel.)
+    class Half(Net):  # a plain tensor PyTorch does not see
+        def __init__(self) -> None:
+            super().__init__(*mlp())
+            self.scale = torch.ones(10)
+
+    class Other(Net):  # an optimizer over another network
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(NETWORK_FROM_AN_EARLIER_CELL.parameters(), lr=self.lr)
+
+    class FirstOnly(Net):  # an optimizer over the first layer only
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.net[1].parameters(), lr=self.lr)
+
+    frozen = Net(*mlp())
+    frozen.net[1].requires_grad_(False)
+    unused = Net(*mlp())
+    unused.extra = nn.Linear(10, 10)  # a layer made but not used in forward
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]  # the line marked "this line"
+    for model in (Half(), Other(*mlp()), FirstOnly(*mlp()), frozen, unused):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trainer(max_epochs=1, device="cpu", progress="none").fit(model, pixels)  # this line
+        assert len(caught) == 1 and (Path(caught[0].filename).name, caught[0].lineno) == ("test_contract.py", line)
