@@ -772,3 +772,30 @@ def test_the_checks_warnings_point_at_the_readers_fit_call(pixels: FashionMNIST)
             warnings.simplefilter("always")
             Trainer(max_epochs=1, device="cpu", progress="none").fit(model, pixels)  # this line
         assert len(caught) == 1 and (Path(caught[0].filename).name, caught[0].lineno) == ("test_contract.py", line)
+
+
+def test_warnings_of_parameters_that_would_not_learn_are_word_for_word(pixels: FashionMNIST) -> None:
+    class Other(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(NETWORK_FROM_AN_EARLIER_CELL.parameters(), lr=self.lr)
+
+    class FirstOnly(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.net[1].parameters(), lr=self.lr)
+
+    unused = Net(*mlp())
+    unused.extra = nn.Linear(10, 10)  # a layer made but not used in forward
+    cases = [
+        (Other(*mlp()), "the optimizer from configure_optimizers holds none of Other's parameters (it updates 4 other "
+                        "tensors, perhaps another model's, such as a network from an earlier cell): this model will "
+                        "not learn. Build it from self.parameters()."),
+        (FirstOnly(*mlp()), "the optimizer leaves out self.net.3.weight, self.net.3.bias: they will not learn. Pass "
+                            "all of self.parameters() to it."),
+        (unused, "the loss does not depend on self.extra.weight, self.extra.bias: they get no gradient and will not "
+                 "learn. Does forward use them? A tensor taken out of PyTorch (.detach(), .numpy(), .item(), "
+                 "torch.tensor(...)) cuts every layer before it off from the loss."),
+    ]  # fmt: skip
+    for model, message in cases:
+        with pytest.warns(UserWarning) as caught:
+            fit(model, pixels, epochs=1)
+        assert [str(w.message) for w in caught] == [message]
