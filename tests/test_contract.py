@@ -799,3 +799,46 @@ def test_warnings_of_parameters_that_would_not_learn_are_word_for_word(pixels: F
         with pytest.warns(UserWarning) as caught:
             fit(model, pixels, epochs=1)
         assert [str(w.message) for w in caught] == [message]
+
+
+def test_too_few_outputs_are_counted_in_the_message(pixels: FashionMNIST) -> None:
+    with pytest.raises(IndexError) as caught:  # the last layer copied from a five-class example
+        fit(Net(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 5)), pixels)
+    assert str(caught.value) == (
+        "The model has fewer outputs than there are classes: 5 outputs, but label 9 needs at least 10: give the last "
+        "layer one output per class, 10 here. (Found in the first training batch, before any training.)"
+    )
+
+
+class Indexed(Net):
+    """A model whose steps read batches (X, y, index): the index of each example rides along, for a later look."""
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch):  # type: ignore[no-untyped-def]
+        return {"loss": F.cross_entropy(self(batch[0]), batch[1])}
+
+
+def test_batches_with_more_items_and_data_without_class_names_train_unchecked(pixels: FashionMNIST) -> None:
+    own = batches_of(pixels, lambda X, y: (X, y))
+    first = 0
+    for batches in (own.train, own.val):
+        for i, (X, y) in enumerate(batches):
+            batches[i] = (X, y, torch.arange(first, first + len(y)))  # indices 0..63: no class numbers
+            first += len(y)
+    history = fit(Indexed(*mlp()), Batches(own.train, own.val))  # the last item is no label: not checked as one
+    assert len(history) == 2
+
+    class Unnamed(Batches):  # a data module without `labels`: the number of classes is unknown
+        labels = ()
+
+    history = fit(Net(*mlp()), Unnamed(*[[(X, y) for X, y, _ in b] for b in (own.train, own.val)]))
+    assert len(history) == 2
+
+
+def test_float_labels_are_left_to_the_loss_that_refuses_them(pixels: FashionMNIST) -> None:
+    bare = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4)))
+    with pytest.raises(bare) as caught:  # the loss refuses them; not an IndexError of the first batch's check
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: (X, y.float())))
+    assert "The labels are float32" in str(caught.value) and "before any training" not in str(caught.value)
