@@ -7,7 +7,10 @@ asserts: tests/mistakes.py.  Mistakes that make a call fail are in tests/test_ex
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -526,3 +529,316 @@ def test_batches_that_are_not_lists_of_pairs_are_explained(pixels: FashionMNIST)
         trainer.predict(model, X)
     with pytest.raises(TypeError, match=r"not a method \(call it: val_dataloader\(\)\)"):
         trainer.evaluate(model, pixels.val_dataloader)  # type: ignore[arg-type]
+
+
+# Messages asserted word for word (each a mistake whose exact words the checks above leave open) ---------------------
+def test_a_type_error_of_another_kind_in_configure_optimizers_keeps_its_own_message(pixels: FashionMNIST) -> None:
+    class MLP(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(lr=self.lr)  # type: ignore[call-arg]  # the parameters forgotten altogether
+
+    with pytest.raises(TypeError) as bare:
+        torch.optim.SGD(lr=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError) as caught:
+        fit(MLP(*mlp()), pixels)
+    assert str(caught.value) == str(bare.value)  # no "with parentheses" advice: self.parameters was never passed
+
+
+def test_a_missing_metric_is_named_with_the_ones_there_are(pixels: FashionMNIST) -> None:
+    metrics = Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), pixels)
+    rest = ": evaluate returns the metrics of the data it was given, ['acc', 'loss'], without the History's "
+    with pytest.raises(KeyError) as caught:
+        metrics["accuracy"]  # Keras's name: no History prefix to strip, so no "here it is"
+    assert caught.value.args[0] == "no metric 'accuracy'" + rest + "val_/train_ prefixes."
+    with pytest.raises(KeyError) as caught:
+        metrics["val_acc"]
+    assert caught.value.args[0] == "no metric 'val_acc' (here it is 'acc')" + rest + "val_/train_ prefixes."
+
+
+def test_a_long_list_of_frozen_parameters_is_cut_after_four_names(pixels: FashionMNIST) -> None:
+    layers = [nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+              nn.Linear(32, 10)]  # fmt: skip
+    for frozen, names in (
+        ([1, 3, 5], "self.net.1.weight, self.net.1.bias, self.net.3.weight, self.net.3.bias and 2 more"),
+        ([1, 3], "self.net.1.weight, self.net.1.bias, self.net.3.weight, self.net.3.bias"),  # four: all named
+    ):
+        model = Net(*layers)
+        for i in frozen:
+            model.net[i].requires_grad_(False)
+        with pytest.warns(UserWarning) as caught:
+            fit(model, pixels, epochs=1)
+        assert [str(w.message) for w in caught] == [
+            f"{names} of Net are frozen (requires_grad is False, as after .requires_grad_(False)): they will not "
+            "learn. Call .requires_grad_(True) on them to train them."
+        ]
+        model.requires_grad_(True)
+
+
+def test_an_output_tensor_passed_as_the_model_is_refused_with_what_to_pass(pixels: FashionMNIST) -> None:
+    model = Net(*mlp())
+    logits = model(pixels.transform(pixels.val_X[:4]))  # the model's outputs, not the model
+    with pytest.raises(TypeError) as caught:
+        fit(logits, pixels)
+    assert str(caught.value) == (
+        "Trainer.fit got a Tensor as the model; pass a d2lmini.Module, such as a subclass of d2lmini.Classifier whose "
+        "__init__ sets self.net = nn.Sequential(...)."
+    )
+
+
+def test_layers_pytorch_does_not_see_are_found_in_dicts_and_submodules_not_in_the_hyperparameters(
+    pixels: FashionMNIST,
+) -> None:
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(784, 10)
+            self.scale = torch.ones(10)  # a plain tensor inside a submodule
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.linear(X.flatten(1)) * self.scale
+
+    class MLP(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1, activation=nn.ReLU())  # a layer as a hyperparameter: seen by PyTorch
+            self.block = Block()
+            self.heads = {"coarse": nn.Linear(10, 2)}  # a dict of layers, not nn.ModuleDict
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.activation(self.block(X))
+
+    with pytest.warns(UserWarning) as caught:
+        fit(MLP(), pixels, epochs=1)
+    assert [str(w.message).split(": the optimizer")[0] for w in caught] == [
+        "MLP: PyTorch does not see self.heads, self.block.scale"
+    ]
+
+
+def test_a_model_without_any_weights_is_refused_with_the_fix(pixels: FashionMNIST) -> None:
+    fix = ("wrap each weight tensor in nn.Parameter(...) (a constant one: self.register_buffer(name, tensor)), and "
+           "keep layers in nn.Sequential or nn.ModuleList, not in a Python list.")  # fmt: skip
+    with pytest.raises(ValueError) as caught:
+        fit(Net(nn.Flatten(), nn.ReLU()), pixels)  # the linear layers forgotten: nothing to train, nothing hidden
+    assert str(caught.value) == "Net has no parameters for the optimizer to train. " + fix
+
+    class Plain(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.W = torch.randn(784, 10, requires_grad=True)
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return X.reshape(-1, 784) @ self.W
+
+    with pytest.raises(ValueError) as caught:
+        fit(Plain(), pixels)
+    unseen = "PyTorch does not see self.W: "
+    assert str(caught.value) == "Plain has no parameters for the optimizer to train. " + unseen + fix
+
+
+def test_lightnings_scheduler_dict_and_other_results_of_configure_optimizers_are_named(pixels: FashionMNIST) -> None:
+    step = torch.optim.lr_scheduler.StepLR
+    with pytest.raises(TypeError) as caught:  # Lightning's {"scheduler": ..., "interval": ...} as the scheduler
+        fit(Scheduled(lambda opt: (opt, {"scheduler": step(opt, 1), "interval": "epoch"})), pixels)
+    assert str(caught.value) == ("configure_optimizers returned a dict as the scheduler; return (optimizer, "
+                                 "lr_scheduler), such as torch.optim.lr_scheduler.StepLR(...).")  # fmt: skip
+    with pytest.raises(TypeError) as caught:
+        fit(Scheduled(lambda opt: "sgd"), pixels)
+    assert str(caught.value) == ("configure_optimizers must return an optimizer or a pair (optimizer, lr_scheduler), "
+                                 "not str.")  # fmt: skip
+
+
+def test_what_evaluate_cannot_read_as_batches_is_named(pixels: FashionMNIST) -> None:
+    trainer, model = Trainer(max_epochs=1, device="cpu", progress="none"), Net(*mlp())
+    with pytest.raises(TypeError) as caught:
+        trainer.evaluate(model, FashionMNIST)  # type: ignore[arg-type]
+    assert str(caught.value) == ("evaluate/predict got the class FashionMNIST itself, not a data module made from it: "
+                                 "create one first, data = FashionMNIST(...), and pass data.")  # fmt: skip
+    for data, kind in ((None, "NoneType"), (nn.CrossEntropyLoss(), "CrossEntropyLoss")):  # a function's missing return;
+        with pytest.raises(TypeError) as caught:  # Keras's evaluate(x, y) habit, with the loss as the second argument
+            trainer.evaluate(model, data)  # type: ignore[arg-type]
+        assert str(caught.value) == f"expected a data module or an iterable of (X, y) batches, not a {kind}."
+
+
+def test_batches_of_the_wrong_form_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    fix = ". To pass a single batch, put it in a list, [(X, y)]; to classify images without labels, use model(X).argmax"
+    fix += "(dim=1)."
+    with pytest.raises(TypeError) as caught:
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: {"image": X, "label": y}))
+    assert str(caught.value) == "expected batches (X, y) of images and labels, but got a batch that is a dict" + fix
+    images = torch.utils.data.TensorDataset(pixels.transform(pixels.val_X))  # images only: each batch is [X]
+    with pytest.raises(TypeError) as caught:
+        Trainer(max_epochs=1, device="cpu", progress="none").predict(Net(*mlp()), torch.utils.data.DataLoader(images))
+    assert str(caught.value) == (
+        "expected batches (X, y) of images and labels, but got a batch that is a list of length 1" + fix
+    )
+    with pytest.raises(TypeError) as caught:  # labels kept as a Python list
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: (X, y.tolist())))
+    assert str(caught.value) == "item 1 of a batch is a list, not a tensor; make it a tensor."
+
+
+class Loaders(Batches):
+    """A student's data module whose train_dataloader returns ``make(batches)``."""
+
+    def __init__(self, data: FashionMNIST, make: Callable[[list[Any]], Any]) -> None:
+        own = batches_of(data, lambda X, y: (X, y))
+        super().__init__(own.train, own.val)
+        self.make = make
+
+    def train_dataloader(self) -> Any:
+        return self.make(self.train)
+
+
+class OnlyIter:
+    """A loader a student writes with __iter__ but no __len__."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.batches)
+
+
+def test_data_modules_and_loaders_the_trainer_cannot_use_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    loaders = "a list of (X, y) batches, a d2lmini.TensorLoader or a torch DataLoader"
+    cases = [
+        (FashionMNIST, TypeError, "Trainer.fit got the class FashionMNIST itself, not a data module made from it: "
+                                  "create one first, data = FashionMNIST(...), and pass data."),
+        (batches_of(pixels, lambda X, y: (X, y)).train, TypeError,  # evaluate takes a list of batches; fit does not
+         "Trainer.fit got a list as data; pass a data module with train_dataloader()/val_dataloader(), e.g. "
+         "d2lmini.FashionMNIST(batch_size=256)."),
+        (Loaders(pixels, lambda batches: torch.cat([X for X, _ in batches])), TypeError,
+         f"data.train_dataloader() returned a Tensor; return {loaders}."),
+        (Loaders(pixels, lambda batches: None), TypeError,  # the return statement forgotten
+         f"data.train_dataloader() returned a NoneType; return {loaders}."),
+        (Loaders(pixels, OnlyIter), TypeError,
+         f"data.train_dataloader() returned a OnlyIter, which has no len(): the Trainer needs the number of batches; "
+         f"return {loaders}."),
+        (Loaders(pixels, lambda batches: batches[:0]), ValueError,  # a filter that kept no example
+         "The training set is empty: data.train_dataloader() gives no batches."),
+        (Batches(batches_of(pixels, lambda X, y: (X, y)).train, []), ValueError,
+         "The validation set is empty: data.val_dataloader() gives no batches."),
+    ]  # fmt: skip
+    for data, error, message in cases:
+        with pytest.raises(error) as caught:
+            fit(Net(*mlp()), data)
+        assert str(caught.value) == message
+
+
+def test_step_results_of_the_wrong_form_are_named_word_for_word(pixels: FashionMNIST) -> None:
+    reduction = ", or the loss function's default reduction."
+    cases = [
+        (lambda loss, logits, y: F.cross_entropy(logits, y, reduction="none"), ValueError,
+         "training_step returned 'loss' as a tensor of shape (16,), one value per example; return their mean, a "
+         "single number: e.g. loss.mean()" + reduction),
+        (lambda loss, logits, y: {"loss": loss, "acc": logits.argmax(1) == y}, ValueError,
+         "training_step returned 'acc' as a tensor of shape (16,), one value per example; return their mean, a "
+         "single number: e.g. (y_hat.argmax(dim=1) == y).float().mean()" + reduction),
+        (lambda loss, logits, y: {"loss": loss, "acc": f"{(logits.argmax(1) == y).float().mean():.1%}"}, TypeError,
+         "training_step returned 'acc' as a str; metrics must be single numbers."),  # formatted for printing
+        (lambda loss, logits, y: loss.detach(), ValueError,
+         "training_step returned a loss that does not depend on the weights (no gradient): was it computed under "
+         "torch.no_grad(), or with .detach(), .item(), NumPy or torch.tensor(...) of a result? Return the loss "
+         "computed from self(X) with torch operations."),
+    ]  # fmt: skip
+    for make, error, message in cases:
+        with pytest.raises(error) as caught:
+            fit(Returning(make), pixels)
+        assert str(caught.value) == message
+
+
+def test_the_checks_warnings_point_at_the_readers_fit_call(pixels: FashionMNIST) -> None:
+    # (Left out of mutmut's runs, as test_train.py's test of the same name: its wrappers shift every stacklevel.)
+    class Half(Net):  # a plain tensor PyTorch does not see
+        def __init__(self) -> None:
+            super().__init__(*mlp())
+            self.scale = torch.ones(10)
+
+    class Other(Net):  # an optimizer over another network
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(NETWORK_FROM_AN_EARLIER_CELL.parameters(), lr=self.lr)
+
+    class FirstOnly(Net):  # an optimizer over the first layer only
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.net[1].parameters(), lr=self.lr)
+
+    frozen = Net(*mlp())
+    frozen.net[1].requires_grad_(False)
+    unused = Net(*mlp())
+    unused.extra = nn.Linear(10, 10)  # a layer made but not used in forward
+    line = inspect.currentframe().f_lineno + 4  # type: ignore[union-attr]  # the line marked "this line"
+    for model in (Half(), Other(*mlp()), FirstOnly(*mlp()), frozen, unused):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trainer(max_epochs=1, device="cpu", progress="none").fit(model, pixels)  # this line
+        assert len(caught) == 1 and (Path(caught[0].filename).name, caught[0].lineno) == ("test_contract.py", line)
+
+
+def test_warnings_of_parameters_that_would_not_learn_are_word_for_word(pixels: FashionMNIST) -> None:
+    class Other(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(NETWORK_FROM_AN_EARLIER_CELL.parameters(), lr=self.lr)
+
+    class FirstOnly(Net):
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.net[1].parameters(), lr=self.lr)
+
+    unused = Net(*mlp())
+    unused.extra = nn.Linear(10, 10)  # a layer made but not used in forward
+    cases = [
+        (Other(*mlp()), "the optimizer from configure_optimizers holds none of Other's parameters (it updates 4 other "
+                        "tensors, perhaps another model's, such as a network from an earlier cell): this model will "
+                        "not learn. Build it from self.parameters()."),
+        (FirstOnly(*mlp()), "the optimizer leaves out self.net.3.weight, self.net.3.bias: they will not learn. Pass "
+                            "all of self.parameters() to it."),
+        (unused, "the loss does not depend on self.extra.weight, self.extra.bias: they get no gradient and will not "
+                 "learn. Does forward use them? A tensor taken out of PyTorch (.detach(), .numpy(), .item(), "
+                 "torch.tensor(...)) cuts every layer before it off from the loss."),
+    ]  # fmt: skip
+    for model, message in cases:
+        with pytest.warns(UserWarning) as caught:
+            fit(model, pixels, epochs=1)
+        assert [str(w.message) for w in caught] == [message]
+
+
+def test_too_few_outputs_are_counted_in_the_message(pixels: FashionMNIST) -> None:
+    with pytest.raises(IndexError) as caught:  # the last layer copied from a five-class example
+        fit(Net(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 5)), pixels)
+    assert str(caught.value) == (
+        "The model has fewer outputs than there are classes: 5 outputs, but label 9 needs at least 10: give the last "
+        "layer one output per class, 10 here. (Found in the first training batch, before any training.)"
+    )
+
+
+class Indexed(Net):
+    """A model whose steps read batches (X, y, index): the index of each example rides along, for a later look."""
+
+    def training_step(self, batch):  # type: ignore[no-untyped-def]
+        return F.cross_entropy(self(batch[0]), batch[1])
+
+    def validation_step(self, batch):  # type: ignore[no-untyped-def]
+        return {"loss": F.cross_entropy(self(batch[0]), batch[1])}
+
+
+def test_batches_with_more_items_and_data_without_class_names_train_unchecked(pixels: FashionMNIST) -> None:
+    own = batches_of(pixels, lambda X, y: (X, y))
+    first = 0
+    for batches in (own.train, own.val):
+        for i, (X, y) in enumerate(batches):
+            batches[i] = (X, y, torch.arange(first, first + len(y)))  # indices 0..63: no class numbers
+            first += len(y)
+    history = fit(Indexed(*mlp()), Batches(own.train, own.val))  # the last item is no label: not checked as one
+    assert len(history) == 2
+
+    class Unnamed(Batches):  # a data module without `labels`: the number of classes is unknown
+        labels = ()
+
+    history = fit(Net(*mlp()), Unnamed(*[[(X, y) for X, y, _ in b] for b in (own.train, own.val)]))
+    assert len(history) == 2
+
+
+def test_float_labels_are_left_to_the_loss_that_refuses_them(pixels: FashionMNIST) -> None:
+    bare = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4)))
+    with pytest.raises(bare) as caught:  # the loss refuses them; not an IndexError of the first batch's check
+        fit(Net(*mlp()), batches_of(pixels, lambda X, y: (X, y.float())))
+    assert "The labels are float32" in str(caught.value) and "before any training" not in str(caught.value)
