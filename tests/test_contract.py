@@ -36,6 +36,7 @@ from tests.mistakes import (
     raw,
     register_in,
 )
+from tests.test_explain import LABEL_COLUMN
 from tests.test_explain import MISTAKES as FAILED_CALLS
 
 OUT_OF_RANGE = raw(lambda: F.cross_entropy(torch.zeros(4, 5), torch.full((4,), 7)))
@@ -65,6 +66,13 @@ def one_hot_labels_in_the_data(data: FashionMNIST) -> Any:
 def labels_counted_from_one(data: FashionMNIST) -> Any:
     data.train_y = data.train_y + 1
     return fit(Net(*mlp()), data)
+
+
+@mistake("labels", LABEL_COLUMN, r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16, 1\)\. The labels "
+         r"are int32: the loss wants class indices of dtype torch\.long \(int64\): y\.long\(\)\.")  # fmt: skip
+def labels_as_an_int32_column(data: FashionMNIST) -> Any:
+    """The first batch's check leaves 2-D labels to the loss, whose own error (its type kept) is then explained."""
+    return fit(Net(*mlp()), batches_of(data, lambda X, y: (X, y.int().reshape(-1, 1))))
 
 
 @mistake("labels", UserWarning, r"the training loss is negative \(-?\d", r"is it F\.nll_loss .* on raw logits\? "
