@@ -87,6 +87,11 @@ def test_import_is_fast_and_loads_no_heavy_library() -> None:
     assert out[1] == "[]"
 
 
+def test_dir_lists_the_exports_and_the_modules_own_names() -> None:
+    names = dir(d2lmini)
+    assert names == sorted(names) and {*d2lmini._EXPORTS, "__version__", "__all__"} <= set(names)
+
+
 def test_dir_lists_every_export_before_it_is_loaded() -> None:
     """Tab completion in a notebook (`d2lmini.<Tab>`) offers the lazily loaded names next to the module's own."""
     code = "import d2lmini, sys\nnames = dir(d2lmini)\n" \
