@@ -197,3 +197,73 @@ def test_a_module_without_a_loss_says_so() -> None:
     with pytest.raises(NotImplementedError) as caught:
         Net().training_step((torch.zeros(2, 3), torch.zeros(2)))
     assert str(caught.value) == "Net needs a loss method."
+
+
+def test_the_base_classes_messages_word_for_word() -> None:
+    class Forgetful(Module):
+        def __init__(self) -> None:
+            self.save_hyperparameters(lr=0.1)
+
+    class NoLr(Module):
+        pass
+
+    cases = [
+        (lambda: count_parameters(nn.LazyLinear(3)), ValueError,
+         "The module has lazy layers that are not initialised yet; run one batch through it first."),
+        (Forgetful, AttributeError, "Forgetful is not set up yet: call super().__init__() first, at the start of its "
+         "__init__, before save_hyperparameters or any layer."),
+        (lambda: NoLr().configure_optimizers(), AttributeError,
+         "NoLr has no learning rate: call self.save_hyperparameters(lr=...) or override configure_optimizers."),
+        (lambda: Tiny().loss(torch.tensor([0, 2]), torch.zeros(2, 3)), ValueError,
+         "loss(y_hat, y) got torch.int64 values as y_hat: it takes the model's outputs (float logits) first and the "
+         "labels second, as in self.loss(self(X), y)."),
+        (lambda: Tiny().loss(torch.zeros(6), torch.zeros(6, dtype=torch.long)), ValueError,
+         "expected logits of shape (batch, classes), got (6,); does forward flatten its input and end in a layer "
+         "with one output per class?"),
+        (lambda: Tiny.accuracy(torch.zeros(2, 3), torch.eye(3)[:2]), ValueError,
+         "accuracy compares each row's predicted class with its label, one class index per row, but the labels have "
+         "shape (2, 3) (one-hot?): give class indices of dtype torch.long, as the data module does "
+         "(y.argmax(dim=1) converts)."),
+    ]  # fmt: skip
+    for call, error, message in cases:
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+def test_the_smallest_net_is_one_layer() -> None:
+    assert mlp_parameter_count([784, 10]) == 7850  # softmax regression: two widths, one layer
+
+
+def test_probabilities_with_exact_zeros_are_pointed_out_word_for_word() -> None:
+    """Saturated softmax rows hold exact zeros (and one-hot rows are probabilities too)."""
+    with pytest.warns(UserWarning) as caught:
+        Tiny().loss(torch.eye(3), torch.tensor([0, 2, 1]))
+    assert str(caught[0].message) == (
+        "Tiny's forward seems to return probabilities (every row is >= 0 and sums to 1): the loss applies softmax "
+        "itself, and a second softmax makes learning far slower. Return the logits, the last layer's output, "
+        "without softmax."
+    )
+
+
+def test_the_softmax_warning_points_at_the_callers_line() -> None:
+    with pytest.warns(UserWarning) as caught:
+        Tiny().loss(torch.eye(3), torch.tensor([0, 2, 1]))
+    assert caught[0].filename == __file__
+
+
+class Switchable(Classifier):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    def forward(self, X: torch.Tensor, flatten: bool = True) -> torch.Tensor:
+        return self.net(X) if flatten else self.net[1](X)
+
+
+def test_keyword_arguments_reach_forward_and_its_explained_failure() -> None:
+    model, X = Switchable(), torch.zeros(2, 1, 28, 28)
+    assert model(X, flatten=True).shape == (2, 10)
+    with pytest.raises(RuntimeError) as caught:
+        model(X, flatten=False)  # forgot to flatten: the keyword must reach the call that is looked at again
+    assert "\nforward failed on an input of shape (2, 1, 28, 28). " in str(caught.value)
