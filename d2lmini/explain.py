@@ -112,6 +112,7 @@ LOSSES = {"cross_entropy", "nll_loss"}
 REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
                      "binary_cross_entropy_with_logits"}  # fmt: skip
 MATMULS = {"linear", "matmul", "mm", "bmm", "addmm", "mv"}  # X @ W reaches PyTorch as matmul
+FUNCTIONAL = {"CrossEntropyLoss": "F.cross_entropy(y_hat, y)", "Dropout": "F.dropout(X, p, training=self.training)"}
 
 
 def _dtype(t: torch.Tensor) -> str:
@@ -136,9 +137,8 @@ def _hint_from_call(
     name = getattr(func, "__name__", "")
     tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
     names = {id(p): f"self.{n}" for n, p in model.named_parameters()}
-    if name in LOSSES and len(args) + len(kwargs) >= 2:
-        return _hint_for_loss(args[0] if args else kwargs["input"], args[1] if len(args) > 1 else kwargs["target"],
-                              classes)  # fmt: skip
+    if name in LOSSES:  # these hand PyTorch their input and target positionally, however the user passed them
+        return _hint_for_loss(args[0], args[1], classes)
     if name in REGRESSION_LOSSES and len(tensors) >= 2 and not tensors[1].is_floating_point():
         return (f"F.{name} compares the outputs with targets of the same shape, but got outputs of shape "
                 f"{tuple(tensors[0].shape)} and {_dtype(tensors[1])} class labels of shape {tuple(tensors[1].shape)}: "
@@ -330,13 +330,18 @@ def _hint_from_traceback(err: BaseException, model: nn.Module) -> str | None:
             settings = [frame.f_locals.get(a) for a in frame.f_code.co_varnames[1 : frame.f_code.co_argcount]]
             if any(isinstance(v, torch.Tensor) for v in settings):
                 kind = type(made).__name__
-                functional = " (or the function F.cross_entropy(y_hat, y))" if kind == "CrossEntropyLoss" else ""
-                return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a "
-                        f"{'loss' if 'Loss' in kind else 'layer'}; call that on the tensors: "
-                        f"nn.{kind}()(y_hat, y){functional}.")  # fmt: skip
-    called = frames[-1].f_locals.get("self") if frames else None
-    if not isinstance(called, nn.Module) or type(called).forward is not nn.Module.forward:
-        return None
+                functional = FUNCTIONAL.get(kind)
+                also = f" (or the function {functional})" if functional else ""
+                if "Loss" in kind:
+                    return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a loss; "
+                            f"call that on the tensors: nn.{kind}()(y_hat, y){also}.")  # fmt: skip
+                return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a layer; "
+                        f"make it once, in __init__ (self.layer = nn.{kind}(...)), and call that on the tensors in "
+                        f"forward: self.layer(X){also}.")  # fmt: skip
+    last = frames[-1]  # explain is given a raised error: its traceback holds at least the frame that caught it
+    if last.f_code is not nn.Module.forward.__code__:  # raised by nn.Module's stand-in for a missing forward?
+        return None  # no: an error inside a layer, such as an index past the end of an nn.ModuleList, is not this
+    called = last.f_locals["self"]
     name = next((f"self.{n}" for n, m in model.named_modules() if m is called and n), "the model")
     if isinstance(called, (nn.ModuleList, nn.ModuleDict)):
         kind = type(called).__name__
