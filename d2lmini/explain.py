@@ -348,6 +348,7 @@ def _hint_from_traceback(err: BaseException, model: nn.Module) -> str | None:
         return (f"{name} is an nn.{kind}: it holds layers but cannot be called, it has no forward. Call its layers "
                 f"in forward, in a loop (for layer in {name}: X = layer(X)), or use nn.Sequential(...), which "
                 "runs them in order.")  # fmt: skip
-    close = difflib.get_close_matches("forward", [a for a in vars(type(called)) if not a.startswith("_")], n=1)
+    methods = [a for a in vars(type(called)) if not a.startswith("__")]  # _forward too; no dunder is close
+    close = difflib.get_close_matches("forward", methods, n=1)
     spelt = f" (it has {close[0]}: a misspelling?)" if close else ""
     return f"{name} ({type(called).__name__}) has no forward method{spelt}: define forward(self, X)."

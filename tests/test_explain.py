@@ -512,13 +512,24 @@ def layer_with_a_misspelt_forward(data: FashionMNIST) -> Any:
     return fit(Net(nn.Flatten(), nn.Linear(784, 32), Relu(), nn.Linear(32, 10)), data)
 
 
+def relu_with_forward_named(method: str) -> nn.Module:
+    """A Relu layer whose forward has another name."""
+    return type("Relu", (nn.Module,), {method: lambda self, X: torch.maximum(X, torch.zeros_like(X))})()
+
+
+@mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method \(it has fwd: a misspelling\?\)")
+def layer_with_forward_abbreviated(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("fwd"), nn.Linear(32, 10)), data)
+
+
+@mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method \(it has _forward: a misspelling\?\)")
+def layer_with_forward_made_private(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("_forward"), nn.Linear(32, 10)), data)
+
+
 @mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method: define forward\(self, X\)\.$")
 def layer_with_keras_call_for_forward(data: FashionMNIST) -> Any:
-    class Relu(nn.Module):
-        def call(self, X: torch.Tensor) -> torch.Tensor:  # Keras's name for forward
-            return torch.maximum(X, torch.zeros_like(X))
-
-    return fit(Net(nn.Flatten(), nn.Linear(784, 32), Relu(), nn.Linear(32, 10)), data)
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("call"), nn.Linear(32, 10)), data)
 
 
 @mistake("structure", NO_FORWARD, r"forward failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. the model \(MLP\) "
@@ -563,6 +574,14 @@ def float64_numpy_images_into_batch_norm(data: FashionMNIST) -> Any:
     own = Batches([(torch.from_numpy(images[i : i + 16]), data.train_y[i : i + 16]) for i in range(0, 64, 16)],
                   [(torch.from_numpy(val[i : i + 16]), data.val_y[i : i + 16]) for i in range(0, 32, 16)])  # fmt: skip
     return fit(Net(nn.Flatten(), nn.BatchNorm1d(784), *mlp()[1:]), own)
+
+
+@mistake("labels", TOO_FEW_OUTPUTS, r"validation_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. "
+         r"The labels are out of range: this batch has labels from 1 to 10, but the data has 10 classes: labels 0 "
+         r"to 9\.")  # fmt: skip
+def labels_counted_from_one_into_the_loss(data: FashionMNIST) -> Any:
+    own = batches_of(data, lambda X, y: (X, y + 1))  # labels 1 to 10, as in a dataset that counts from one
+    return Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), own)
 
 
 # Mistakes the tensors do not explain: PyTorch's message is left alone, with no made-up hint -------------------------
