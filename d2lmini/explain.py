@@ -122,7 +122,9 @@ def _dtype(t: torch.Tensor) -> str:
 def _describe(t: torch.Tensor, names: dict[int, str]) -> str:
     """A tensor as the user knows it: a parameter by its name, anything else by its shape, with its dtype."""
     name = names.get(id(t))
-    return f"{name} ({_dtype(t)}, {tuple(t.shape)})" if name else f"a {_dtype(t)} tensor of shape {tuple(t.shape)}"
+    if name:
+        return f"{name} ({_dtype(t)}, {tuple(t.shape)})"
+    return f"{'an' if _dtype(t).startswith('int') else 'a'} {_dtype(t)} tensor of shape {tuple(t.shape)}"
 
 
 def has_values(t: torch.Tensor) -> bool:
@@ -137,6 +139,14 @@ def _hint_from_call(
     name = getattr(func, "__name__", "")
     tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
     names = {id(p): f"self.{n}" for n, p in model.named_parameters()}
+    if len({t.device for t in tensors}) > 1:  # first: the loss's own checks would not see it
+        described = ", ".join(f"{_describe(t, names)} on {t.device}" for t in tensors)
+        fix = ("Move the input to the model's device (X.to(device), with device = next(model.parameters()).device), "
+               "or use the Trainer, which moves both." if any(id(t) in names for t in tensors) else
+               "A tensor made in a step, or kept in the model as a plain attribute, stays where it was made when the "
+               "model and the batch move: make it on the batch's device (device=y.device), or register it in "
+               '__init__ as a buffer, which moves with the model: self.register_buffer("weight", w).')  # fmt: skip
+        return f"{name} got tensors on different devices: {described}. {fix}"
     if name in LOSSES:  # these hand PyTorch their input and target positionally, however the user passed them
         return _hint_for_loss(args[0], args[1], classes)
     if name in REGRESSION_LOSSES and len(tensors) >= 2 and not tensors[1].is_floating_point():
@@ -152,12 +162,6 @@ def _hint_from_call(
                 "silence the error but silently stop every layer before that point from learning: no gradient flows "
                 "back through NumPy. Compute it with torch operations instead (torch.relu, torch.exp, torch.maximum, "
                 "...).")  # fmt: skip
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
-        described = ", ".join(f"{_describe(t, names)} on {t.device}" for t in tensors)
-        return (f"{name} got tensors on different devices: {described}. Move the input to the model's device "
-                "(X.to(device), with device = next(model.parameters()).device), or use the Trainer, which moves "
-                "both.")  # fmt: skip
     if name in MATMULS or any(id(t) in names for t in tensors):
         return _hint_for_dtypes(name, tensors, names) or _hint_for_matmul(name, args, names)
     if name in ("view", "reshape") and tensors:

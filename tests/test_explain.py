@@ -288,6 +288,30 @@ def model_moved_to_another_device_by_hand(data: FashionMNIST) -> Any:
     return model(data.transform(data.val_X[:8]))
 
 
+LOSS_DEVICES = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, dtype=torch.long),
+                                            weight=torch.ones(10, device="meta")))  # fmt: skip
+
+
+@mistake("devices", LOSS_DEVICES, r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. "
+         r"cross_entropy got tensors on different devices: a float32 tensor of shape \(16, 10\) on cpu, an int64 "
+         r"tensor of shape \(16,\) on cpu, a float32 tensor of shape \(10,\) on meta\. A tensor made in a step, or "
+         r"kept in the model as a plain attribute, stays where it was made when the model and the batch move: make "
+         r"it on the batch's device \(device=y\.device\), or register it in __init__ as a buffer, which moves with "
+         r"the model: self\.register_buffer\(\"weight\", w\)\.$")  # fmt: skip
+def class_weights_kept_as_a_plain_attribute(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def __init__(self) -> None:
+            super().__init__(*mlp())
+            # A plain attribute: model.to(device) leaves it where it was made. On Colab it stays on the CPU while the
+            # Trainer moves the model and the batch to CUDA; here the meta device stands in for the device left behind.
+            self.class_weights = torch.ones(10, device="meta")
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return F.cross_entropy(self(batch[0]), batch[1], weight=self.class_weights)
+
+    return fit(MLP(), data)
+
+
 # Mistakes found by mutation testing (tests/MUTATION.md): each pins the words of one more hint -----------------------
 MEAN_OF_INTEGERS = raw(lambda: torch.zeros(2, dtype=torch.uint8).mean())
 LONG_OUTPUTS = raw(lambda: F.cross_entropy(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long)))
