@@ -112,6 +112,7 @@ LOSSES = {"cross_entropy", "nll_loss"}
 REGRESSION_LOSSES = {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
                      "binary_cross_entropy_with_logits"}  # fmt: skip
 MATMULS = {"linear", "matmul", "mm", "bmm", "addmm", "mv"}  # X @ W reaches PyTorch as matmul
+FUNCTIONAL = {"CrossEntropyLoss": "F.cross_entropy(y_hat, y)", "Dropout": "F.dropout(X, p, training=self.training)"}
 
 
 def _dtype(t: torch.Tensor) -> str:
@@ -121,7 +122,9 @@ def _dtype(t: torch.Tensor) -> str:
 def _describe(t: torch.Tensor, names: dict[int, str]) -> str:
     """A tensor as the user knows it: a parameter by its name, anything else by its shape, with its dtype."""
     name = names.get(id(t))
-    return f"{name} ({_dtype(t)}, {tuple(t.shape)})" if name else f"a {_dtype(t)} tensor of shape {tuple(t.shape)}"
+    if name:
+        return f"{name} ({_dtype(t)}, {tuple(t.shape)})"
+    return f"{'an' if _dtype(t).startswith('int') else 'a'} {_dtype(t)} tensor of shape {tuple(t.shape)}"
 
 
 def has_values(t: torch.Tensor) -> bool:
@@ -136,9 +139,16 @@ def _hint_from_call(
     name = getattr(func, "__name__", "")
     tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
     names = {id(p): f"self.{n}" for n, p in model.named_parameters()}
-    if name in LOSSES and len(args) + len(kwargs) >= 2:
-        return _hint_for_loss(args[0] if args else kwargs["input"], args[1] if len(args) > 1 else kwargs["target"],
-                              classes)  # fmt: skip
+    if len({t.device for t in tensors}) > 1:  # first: the loss's own checks would not see it
+        described = ", ".join(f"{_describe(t, names)} on {t.device}" for t in tensors)
+        fix = ("Move the input to the model's device (X.to(device), with device = next(model.parameters()).device), "
+               "or use the Trainer, which moves both." if any(id(t) in names for t in tensors) else
+               "A tensor made in a step, or kept in the model as a plain attribute, stays where it was made when the "
+               "model and the batch move: make it on the batch's device (device=y.device), or register it in "
+               '__init__ as a buffer, which moves with the model: self.register_buffer("weight", w).')  # fmt: skip
+        return f"{name} got tensors on different devices: {described}. {fix}"
+    if name in LOSSES:  # these hand PyTorch their input and target positionally, however the user passed them
+        return _hint_for_loss(args[0], args[1], classes)
     if name in REGRESSION_LOSSES and len(tensors) >= 2 and not tensors[1].is_floating_point():
         return (f"F.{name} compares the outputs with targets of the same shape, but got outputs of shape "
                 f"{tuple(tensors[0].shape)} and {_dtype(tensors[1])} class labels of shape {tuple(tensors[1].shape)}: "
@@ -152,12 +162,6 @@ def _hint_from_call(
                 "silence the error but silently stop every layer before that point from learning: no gradient flows "
                 "back through NumPy. Compute it with torch operations instead (torch.relu, torch.exp, torch.maximum, "
                 "...).")  # fmt: skip
-    devices = {t.device for t in tensors}
-    if len(devices) > 1:
-        described = ", ".join(f"{_describe(t, names)} on {t.device}" for t in tensors)
-        return (f"{name} got tensors on different devices: {described}. Move the input to the model's device "
-                "(X.to(device), with device = next(model.parameters()).device), or use the Trainer, which moves "
-                "both.")  # fmt: skip
     if name in MATMULS or any(id(t) in names for t in tensors):
         return _hint_for_dtypes(name, tensors, names) or _hint_for_matmul(name, args, names)
     if name in ("view", "reshape") and tensors:
@@ -330,19 +334,25 @@ def _hint_from_traceback(err: BaseException, model: nn.Module) -> str | None:
             settings = [frame.f_locals.get(a) for a in frame.f_code.co_varnames[1 : frame.f_code.co_argcount]]
             if any(isinstance(v, torch.Tensor) for v in settings):
                 kind = type(made).__name__
-                functional = " (or the function F.cross_entropy(y_hat, y))" if kind == "CrossEntropyLoss" else ""
-                return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a "
-                        f"{'loss' if 'Loss' in kind else 'layer'}; call that on the tensors: "
-                        f"nn.{kind}()(y_hat, y){functional}.")  # fmt: skip
-    called = frames[-1].f_locals.get("self") if frames else None
-    if not isinstance(called, nn.Module) or type(called).forward is not nn.Module.forward:
-        return None
+                functional = FUNCTIONAL.get(kind)
+                also = f" (or the function {functional})" if functional else ""
+                if "Loss" in kind:
+                    return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a loss; "
+                            f"call that on the tensors: nn.{kind}()(y_hat, y){also}.")  # fmt: skip
+                return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a layer; "
+                        f"make it once, in __init__ (self.layer = nn.{kind}(...)), and call that on the tensors in "
+                        f"forward: self.layer(X){also}.")  # fmt: skip
+    last = frames[-1]  # explain is given a raised error: its traceback holds at least the frame that caught it
+    if last.f_code is not nn.Module.forward.__code__:  # raised by nn.Module's stand-in for a missing forward?
+        return None  # no: an error inside a layer, such as an index past the end of an nn.ModuleList, is not this
+    called = last.f_locals["self"]
     name = next((f"self.{n}" for n, m in model.named_modules() if m is called and n), "the model")
     if isinstance(called, (nn.ModuleList, nn.ModuleDict)):
         kind = type(called).__name__
         return (f"{name} is an nn.{kind}: it holds layers but cannot be called, it has no forward. Call its layers "
                 f"in forward, in a loop (for layer in {name}: X = layer(X)), or use nn.Sequential(...), which "
                 "runs them in order.")  # fmt: skip
-    close = difflib.get_close_matches("forward", [a for a in vars(type(called)) if not a.startswith("_")], n=1)
+    methods = [a for a in vars(type(called)) if not a.startswith("__")]  # _forward too; no dunder is close
+    close = difflib.get_close_matches("forward", methods, n=1)
     spelt = f" (it has {close[0]}: a misspelling?)" if close else ""
     return f"{name} ({type(called).__name__}) has no forward method{spelt}: define forward(self, X)."

@@ -127,7 +127,8 @@ def model_for_32x32_images_on_28x28_data(data: FashionMNIST) -> Any:
 
 
 # dtypes
-@mistake("dtypes", DTYPES, r"two dtypes: the model's parameters are float64 \(made with \.double\(\)\?\): call "
+@mistake("dtypes", DTYPES, r"linear got a float32 tensor of shape \(16, 784\) and self\.net\.1\.weight \(float64, "
+         r"\(32, 784\)\), two dtypes: the model's parameters are float64 \(made with \.double\(\)\?\): call "
          r"model\.float\(\)")  # fmt: skip
 def model_made_double(data: FashionMNIST) -> Any:
     return fit(Net(*mlp()).double(), data)
@@ -193,15 +194,18 @@ def loss_arguments_swapped(data: FashionMNIST) -> Any:
 
 
 @mistake("labels", MSE_ON_LABELS, r"F\.mse_loss compares the outputs with targets of the same shape, but got "
-         r"outputs of shape \(16, 10\) and int64 class labels of shape \(16,\)", r"use F\.cross_entropy")  # fmt: skip
+         r"outputs of shape \(16, 10\) and int64 class labels of shape \(16,\): for classes, use "
+         r"F\.cross_entropy\(y_hat, y\): the logits and one class index per image\.")  # fmt: skip
 def mean_squared_error_on_class_labels(data: FashionMNIST) -> Any:
     return fit(Stepping(lambda m, X, y: F.mse_loss(m(X), y)), data)
 
 
 # What the steps return
 @mistake("step results", BACKWARD_WITHOUT_GRAD, r"validation_step failed on a batch of shapes \(16, 1, 28, 28\), "
-         r"\(16,\)\. It calls \.backward\(\) where no gradients are recorded", r"validation runs under "
-         r"torch\.no_grad\(\)")  # fmt: skip
+         r"\(16,\)\. It calls \.backward\(\) where no gradients are recorded: validation runs under "
+         r"torch\.no_grad\(\), as nothing is learnt from validation data\. The Trainer does the backward pass in "
+         r"training; "
+         r"validation_step only computes and returns metrics\.")  # fmt: skip
 def backward_copied_into_validation_step(data: FashionMNIST) -> Any:
     class MLP(Net):
         def validation_step(self, batch):  # type: ignore[no-untyped-def]
@@ -214,7 +218,8 @@ def backward_copied_into_validation_step(data: FashionMNIST) -> Any:
 
 # Structures PyTorch cannot run
 @mistake("structure", NO_FORWARD, r"self\.layers is an nn\.ModuleList: it holds layers but cannot be called, it has no "
-         r"forward\. Call its layers in forward, in a loop \(for layer in self\.layers: X = layer\(X\)\)")  # fmt: skip
+         r"forward\. Call its layers in forward, in a loop \(for layer in self\.layers: X = layer\(X\)\), or use "
+         r"nn\.Sequential\(\.\.\.\), which runs them in order\.")  # fmt: skip
 def module_list_called_in_forward(data: FashionMNIST) -> Any:
     class MLP(Classifier):
         def __init__(self) -> None:
@@ -230,7 +235,8 @@ def module_list_called_in_forward(data: FashionMNIST) -> Any:
 
 @mistake("structure", NUMPY, r"forward hands a tensor that records gradients to NumPy\. PyTorch's advice, "
          r"\.detach\(\)\.numpy\(\), would silence the error but silently stop every layer before that point from "
-         r"learning")  # fmt: skip
+         r"learning: no gradient flows back through NumPy\. Compute it with torch operations instead \(torch\.relu, "
+         r"torch\.exp, torch\.maximum, \.\.\.\)\.")  # fmt: skip
 def numpy_relu_in_forward(data: FashionMNIST) -> Any:
     class MLP(Scratch):
         def forward(self, X: torch.Tensor) -> torch.Tensor:
@@ -242,7 +248,7 @@ def numpy_relu_in_forward(data: FashionMNIST) -> Any:
 
 @mistake("structure", LOSS_MADE_WITH_TENSORS, r"nn\.CrossEntropyLoss got tensors when it was made: "
          r"nn\.CrossEntropyLoss\(\.\.\.\) takes settings and makes a loss; call that on the tensors: "
-         r"nn\.CrossEntropyLoss\(\)\(y_hat, y\)")  # fmt: skip
+         r"nn\.CrossEntropyLoss\(\)\(y_hat, y\) \(or the function F\.cross_entropy\(y_hat, y\)\)\.")  # fmt: skip
 def loss_class_called_with_the_tensors(data: FashionMNIST) -> Any:
     class MLP(Net):
         def loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -274,10 +280,36 @@ def loss_computed_in_forward(data: FashionMNIST) -> Any:
 
 # Devices
 @mistake("devices", DEVICES, r"linear got tensors on different devices: a float32 tensor of shape \(8, 784\) on cpu, "
-         r"self\.net\.1\.weight \(float32, \(32, 784\)\) on meta", r"X\.to\(device\)")  # fmt: skip
+         r"self\.net\.1\.weight \(float32, \(32, 784\)\) on meta, self\.net\.1\.bias \(float32, \(32,\)\) on meta\. "
+         r"Move the input to the model's device \(X\.to\(device\), with device = "
+         r"next\(model\.parameters\(\)\)\.device\), or use the Trainer, which moves both\.")  # fmt: skip
 def model_moved_to_another_device_by_hand(data: FashionMNIST) -> Any:
     model = Net(*mlp()).to("meta")  # as model.to("cuda") on Colab
     return model(data.transform(data.val_X[:8]))
+
+
+LOSS_DEVICES = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, dtype=torch.long),
+                                            weight=torch.ones(10, device="meta")))  # fmt: skip
+
+
+@mistake("devices", LOSS_DEVICES, r"training_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. "
+         r"cross_entropy got tensors on different devices: a float32 tensor of shape \(16, 10\) on cpu, an int64 "
+         r"tensor of shape \(16,\) on cpu, a float32 tensor of shape \(10,\) on meta\. A tensor made in a step, or "
+         r"kept in the model as a plain attribute, stays where it was made when the model and the batch move: make "
+         r"it on the batch's device \(device=y\.device\), or register it in __init__ as a buffer, which moves with "
+         r"the model: self\.register_buffer\(\"weight\", w\)\.$")  # fmt: skip
+def class_weights_kept_as_a_plain_attribute(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def __init__(self) -> None:
+            super().__init__(*mlp())
+            # A plain attribute: model.to(device) leaves it where it was made. On Colab it stays on the CPU while the
+            # Trainer moves the model and the batch to CUDA; here the meta device stands in for the device left behind.
+            self.class_weights = torch.ones(10, device="meta")
+
+        def training_step(self, batch):  # type: ignore[no-untyped-def]
+            return F.cross_entropy(self(batch[0]), batch[1], weight=self.class_weights)
+
+    return fit(MLP(), data)
 
 
 # Mistakes found by mutation testing (tests/MUTATION.md): each pins the words of one more hint -----------------------
@@ -454,6 +486,128 @@ def labels_counted_from_one_into_one_hot_targets(data: FashionMNIST) -> Any:
     return Trainer(1, device="cpu", progress="none").evaluate(MLP(*mlp()), own)
 
 
+# Mistakes found by mutation testing, second pass: the hints of failed calls and of the traceback ---------------------
+NUMPY_METHOD = raw(lambda: (torch.zeros(3, requires_grad=True) * 2).numpy())
+BATCH_NORM_DTYPES = raw(lambda: nn.BatchNorm1d(4)(torch.zeros(2, 4, dtype=torch.float64)))
+LAYER_MADE_WITH_TENSORS = raw(lambda: nn.Dropout(torch.zeros(4, 10), 0.5))
+
+
+class Relu(nn.Module):
+    """The scratch lab's activation written as a layer of its own, as the chapters write DropoutFromScratch."""
+
+    def foward(self, X: torch.Tensor) -> torch.Tensor:  # misspelt: nn.Module finds no forward
+        return torch.maximum(X, torch.zeros_like(X))
+
+
+@mistake("structure", NUMPY_METHOD, r"forward hands a tensor that records gradients to NumPy\. PyTorch's advice, "
+         r"\.detach\(\)\.numpy\(\), would silence the error")  # fmt: skip
+def numpy_method_in_forward(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            H = X.reshape(len(X), -1) @ self.W1 + self.b1
+            return torch.from_numpy(np.maximum(H.numpy(), 0)) @ self.W2 + self.b2
+
+    return fit(MLP(), data)
+
+
+@mistake("structure", LOSS_MADE_WITH_TENSORS, r"nn\.MSELoss got tensors when it was made: nn\.MSELoss\(\.\.\.\) takes "
+         r"settings and makes a loss; call that on the tensors: nn\.MSELoss\(\)\(y_hat, y\)\.$")  # fmt: skip
+def mse_loss_class_called_with_the_tensors(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: nn.MSELoss(torch.softmax(m(X), dim=1), F.one_hot(y, 10).float())), data)
+
+
+@mistake("structure", LAYER_MADE_WITH_TENSORS, r"forward failed on an input of shape \(8, 1, 28, 28\)\. nn\.Dropout "
+         r"got tensors when it was made: nn\.Dropout\(\.\.\.\) takes settings and makes a layer; make it once, in "
+         r"__init__ \(self\.layer = nn\.Dropout\(\.\.\.\)\), and call that on the tensors in forward: self\.layer\(X\) "
+         r"\(or the function F\.dropout\(X, p, training=self\.training\)\)\.$")  # fmt: skip
+def dropout_class_called_with_the_tensors(data: FashionMNIST) -> Any:
+    class MLP(Scratch):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            H = torch.relu(X.reshape(len(X), -1) @ self.W1 + self.b1)
+            return nn.Dropout(H, 0.5) @ self.W2 + self.b2  # F.dropout(H, 0.5), written with the layer's class
+
+    return MLP()(data.transform(data.val_X[:8]))
+
+
+@mistake("structure", NO_FORWARD, r"forward failed on an input of shape \(16, 1, 28, 28\)\. "
+         r"self\.net\.2 \(Relu\) has no forward method \(it has foward: a misspelling\?\): define "
+         r"forward\(self, X\)\.$")  # fmt: skip
+def layer_with_a_misspelt_forward(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), Relu(), nn.Linear(32, 10)), data)
+
+
+def relu_with_forward_named(method: str) -> nn.Module:
+    """A Relu layer whose forward has another name."""
+    return type("Relu", (nn.Module,), {method: lambda self, X: torch.maximum(X, torch.zeros_like(X))})()
+
+
+@mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method \(it has fwd: a misspelling\?\)")
+def layer_with_forward_abbreviated(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("fwd"), nn.Linear(32, 10)), data)
+
+
+@mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method \(it has _forward: a misspelling\?\)")
+def layer_with_forward_made_private(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("_forward"), nn.Linear(32, 10)), data)
+
+
+@mistake("structure", NO_FORWARD, r"self\.net\.2 \(Relu\) has no forward method: define forward\(self, X\)\.$")
+def layer_with_keras_call_for_forward(data: FashionMNIST) -> Any:
+    return fit(Net(nn.Flatten(), nn.Linear(784, 32), relu_with_forward_named("call"), nn.Linear(32, 10)), data)
+
+
+@mistake("structure", NO_FORWARD, r"forward failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. the model \(MLP\) "
+         r"has no forward method \(it has foward: a misspelling\?\): define forward\(self, X\)\.$")  # fmt: skip
+def plain_module_with_a_misspelt_forward(data: FashionMNIST) -> Any:
+    class MLP(nn.Module):  # a plain nn.Module, as in the chapters' own layers
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(*mlp())
+
+        def foward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.net(X)
+
+    return Trainer(1, device="cpu", progress="none").predict(MLP(), data.val_dataloader())
+
+
+@mistake("shapes", BAD_RESHAPE, r"The reshape asks for 24 examples, but this batch has 16", keeps=0)
+def batch_size_written_into_a_view(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.net(X.view(24, 784))
+
+    data.batch_size = 24
+    return fit(MLP(*mlp()[1:]), data)
+
+
+@mistake("shapes", BAD_RESHAPE, r"The reshape asks for 24 examples, but this batch has 16", keeps=0)
+def batch_size_written_into_a_reshape_by_keyword(data: FashionMNIST) -> Any:
+    class MLP(Net):
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            return self.net(torch.reshape(X, shape=(24, 784)))
+
+    data.batch_size = 24
+    return fit(MLP(*mlp()[1:]), data)
+
+
+@mistake("dtypes", BATCH_NORM_DTYPES, r"batch_norm got a float64 tensor of shape \(16, 784\) and self\.net\.1\.weight "
+         r"\(float32, \(784,\)\), two dtypes: the input is float64, NumPy's default")  # fmt: skip
+def float64_numpy_images_into_batch_norm(data: FashionMNIST) -> Any:
+    images = data.train_X.numpy() / 255.0  # NumPy computes in float64
+    val = data.val_X.numpy() / 255.0
+    own = Batches([(torch.from_numpy(images[i : i + 16]), data.train_y[i : i + 16]) for i in range(0, 64, 16)],
+                  [(torch.from_numpy(val[i : i + 16]), data.val_y[i : i + 16]) for i in range(0, 32, 16)])  # fmt: skip
+    return fit(Net(nn.Flatten(), nn.BatchNorm1d(784), *mlp()[1:]), own)
+
+
+@mistake("labels", TOO_FEW_OUTPUTS, r"validation_step failed on a batch of shapes \(16, 1, 28, 28\), \(16,\)\. "
+         r"The labels are out of range: this batch has labels from 1 to 10, but the data has 10 classes: labels 0 "
+         r"to 9\.")  # fmt: skip
+def labels_counted_from_one_into_the_loss(data: FashionMNIST) -> Any:
+    own = batches_of(data, lambda X, y: (X, y + 1))  # labels 1 to 10, as in a dataset that counts from one
+    return Trainer(1, device="cpu", progress="none").evaluate(Net(*mlp()), own)
+
+
 # Mistakes the tensors do not explain: PyTorch's message is left alone, with no made-up hint -------------------------
 REDUCTION = raw(lambda: F.cross_entropy(torch.zeros(4, 10), torch.zeros(4, dtype=torch.long), reduction="x"))
 UNEXPLAINED: list[Mistake] = []
@@ -517,6 +671,27 @@ def reduction_misspelt_in_a_step_that_unpacks_weighted_batches(data: FashionMNIS
             return (F.cross_entropy(self(X), y, reduction="nothing") * weights).mean()
 
     return fit(MLP(*mlp()), batches_of(data, lambda X, y: (X, torch.ones(len(y)), y)))
+
+
+@unexplained("loss", raw(lambda: torch.zeros(4, 10).gather(1, torch.zeros(4, dtype=torch.long))))
+def own_cross_entropy_gathering_with_a_row_of_labels(data: FashionMNIST) -> Any:
+    return fit(Stepping(lambda m, X, y: -torch.log_softmax(m(X), dim=1).gather(1, y).mean()), data)  # y[:, None]
+
+
+@unexplained("structure", raw(lambda: nn.ModuleList([nn.ReLU()])[1]))
+def module_list_indexed_past_its_end(data: FashionMNIST) -> Any:
+    class MLP(Classifier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters(lr=0.1)
+            self.layers = nn.ModuleList(mlp())
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            for i in range(len(self.layers) + 1):  # one too many
+                X = self.layers[i](X)
+            return X
+
+    return fit(MLP(), data)
 
 
 # The test ------------------------------------------------------------------------------------------------------------
