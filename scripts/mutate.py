@@ -155,6 +155,13 @@ def report(modules: list[str]) -> int:
     return len(survivors)
 
 
+def changed_since_run(module: str) -> bool:
+    """Whether ``module`` was edited after its mutants' verdicts were last saved (``--survivors`` then tests
+    all of them: mutmut renames and resets the mutants of every function that changed)."""
+    meta = WORK / f"{module}.meta"
+    return not meta.exists() or (ROOT / module).stat().st_mtime > meta.stat().st_mtime
+
+
 def again(code: int | None) -> bool:
     """Whether ``--survivors`` tests a mutant (again): one not killed, not tested yet (a run stopped before it),
     or killed only by running out of time (a machine that stalls, not the mutant, can cause that)."""
@@ -177,13 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"{', '.join(unknown)}: not in [tool.mutmut] only_mutate of pyproject.toml ({', '.join(known)})")
     if not args.report_only:
-        names = [n for m in modules for n, code in verdicts(m).items() if again(code)] if args.survivors else []
-        if args.survivors and not names:
+        whole = [m for m in modules if not args.survivors or changed_since_run(m)]
+        names = [mutant_glob(m) for m in whole]
+        names += [n for m in modules if m not in whole for n, code in verdicts(m).items() if again(code)]
+        if not names:
             print("No mutant of these modules survived their last run (or none was run yet): nothing to test again.")
             return 0
         fresh_copies()
         start = time.monotonic()
-        mutmut_args = ["run", "--max-children", str(args.jobs), *(names or map(mutant_glob, modules))]
+        mutmut_args = ["run", "--max-children", str(args.jobs), *names]
         print("mutmut", " ".join(mutmut_args) if len(mutmut_args) < 12 else f"run {len(names)} mutants", flush=True)
         env = {**single_threaded(), FOCUS: os.pathsep.join(args.tests)} if args.tests else single_threaded()
         code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args], env=env)
