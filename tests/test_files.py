@@ -150,6 +150,15 @@ def test_any_dataset_described_by_its_attributes_is_found(isolated: Path) -> Non
     with pytest.raises(DataError, match=r"^toy: the four files .* are in none of these folders") as err:
         files_mod.find_or_download(Toy(), isolated / "elsewhere", download=False, timeout=1)
     assert "Fix: ask the course staff for a copy; or pass download=True; or pass root= a folder" in str(err.value)
+    assert str(err.value).startswith(f"toy: the four files ({', '.join(FILES)}) are in none of these folders:\n")
+
+
+def test_a_root_that_cannot_be_looked_into_is_named_with_the_fix_for_root(isolated: Path) -> None:
+    """A folder name longer than the system allows (ENAMETOOLONG): the fix is about root=, which chose it."""
+    root = isolated / ("x" * 300)
+    with pytest.raises(DataError) as err:
+        files_mod.find_or_download(Toy(), root, download=True, timeout=1)
+    assert str(err.value).startswith(f"toy: cannot look into {root}: File name too long. Fix: pass root= a folder")
 
 
 # Downloads, against a local server with real faults --------------------------------------------
