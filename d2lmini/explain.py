@@ -342,10 +342,9 @@ def _hint_from_traceback(err: BaseException, model: nn.Module) -> str | None:
                 return (f"nn.{kind} got tensors when it was made: nn.{kind}(...) takes settings and makes a layer; "
                         f"make it once, in __init__ (self.layer = nn.{kind}(...)), and call that on the tensors in "
                         f"forward: self.layer(X){also}.")  # fmt: skip
-    last = frames[-1]  # explain is given a raised error: its traceback holds at least the frame that caught it
-    if last.f_code is not nn.Module.forward.__code__:  # raised by nn.Module's stand-in for a missing forward?
+    if not frames or frames[-1].f_code is not nn.Module.forward.__code__:  # nn.Module's stand-in for forward?
         return None  # no: an error inside a layer, such as an index past the end of an nn.ModuleList, is not this
-    called = last.f_locals["self"]
+    called = frames[-1].f_locals["self"]
     name = next((f"self.{n}" for n, m in model.named_modules() if m is called and n), "the model")
     if isinstance(called, (nn.ModuleList, nn.ModuleDict)):
         kind = type(called).__name__

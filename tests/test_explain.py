@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.data import FashionMNIST, TensorLoader
+from d2lmini.explain import explain
 from d2lmini.module import Classifier
 from d2lmini.train import Trainer
 from tests.mistakes import (
@@ -723,3 +724,10 @@ def test_an_explanation_is_added_once_and_only_to_the_message(pixels: FashionMNI
         Trainer(1, device="cpu", progress="none").predict(model, [(pixels.val_X[:4], pixels.val_y[:4])])
     assert str(err.value).count("raw uint8 pixels") == 1  # forward explained it; predict did not repeat it
     assert len(err.value.args) == 1
+
+
+def test_an_error_that_was_never_raised_is_left_alone() -> None:
+    """explain() on an exception made but not raised (no traceback): nothing to look at, nothing added."""
+    err = RuntimeError("made by hand")
+    explain(err, lambda: None, nn.Linear(2, 2), [torch.zeros(1, 2)], None, "forward")
+    assert str(err) == "made by hand"
