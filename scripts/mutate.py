@@ -88,14 +88,29 @@ def changed_lines(name: str, module: str) -> tuple[str, str, str]:
     return f"{module}:{line}", " / ".join(old), " / ".join(new)
 
 
-def single_threaded() -> dict[str, str]:
-    """The environment for mutmut: PyTorch's CPU kernels on one thread.
+def mutant_env(home: Path) -> dict[str, str]:
+    """The environment for mutmut: PyTorch's CPU kernels on one thread, and a home of its own at ``home``.
 
     mutmut forks each mutant's test process from a server process that has run PyTorch; a fork of a process
     whose OpenMP thread team exists waits forever at the team's next barrier (the first large ``torch.zeros``),
     so every mutant would "time out" unnoticed. One thread per process also suits running ``--jobs`` at once.
+
+    A mutant of the code that picks the download folder sends a test's fake files to wherever it now points:
+    with the user's own home, into their real cache, where every later run would find a "damaged" dataset (it
+    happened). So mutmut gets a home (and cache) of its own, holding a copy of the real d2lmini cache (the
+    tests that use the real datasets read it), and no ``D2LMINI_DATA``.
     """
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    from d2lmini.files import ENV_VAR, cache_dir
+
+    cache = home / ".cache"
+    shutil.rmtree(home, ignore_errors=True)
+    cache.mkdir(parents=True)
+    if cache_dir().is_dir():
+        shutil.copytree(cache_dir(), cache / "d2lmini")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HOME": str(home),
+           "XDG_CACHE_HOME": str(cache)}  # fmt: skip
+    env.pop(ENV_VAR, None)
+    return env
 
 
 def run_quietly(command: list[str], env: dict[str, str] | None = None) -> int:
@@ -194,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         mutmut_args = ["run", "--max-children", str(args.jobs), *names]
         print("mutmut", " ".join(mutmut_args) if len(mutmut_args) < 12 else f"run {len(names)} mutants", flush=True)
-        env = {**single_threaded(), FOCUS: os.pathsep.join(args.tests)} if args.tests else single_threaded()
+        env = mutant_env(WORK / "home")
+        if args.tests:
+            env[FOCUS] = os.pathsep.join(args.tests)
         code = run_quietly([sys.executable, __file__, "--as-mutmut", *mutmut_args], env=env)
         print(f"\nmutmut ran for {(time.monotonic() - start) / 60:.1f} min (exit code {code})")
         if code != 0:

@@ -59,6 +59,7 @@ def test_survivors_tests_again_only_the_mutants_not_killed(
     monkeypatch.setattr(script, "WORK", tmp_path)
     monkeypatch.setattr(script, "fresh_copies", lambda: None)
     monkeypatch.setattr(script, "report", lambda modules: 0)
+    monkeypatch.setattr(script, "mutant_env", lambda home: {})
     monkeypatch.setattr(script, "run_quietly", lambda command, env=None: runs.append(command) or 0)
     meta = tmp_path / "d2lmini" / "idx.py.meta"
     meta.parent.mkdir()
@@ -95,12 +96,23 @@ def mutate_script() -> Any:
     return script
 
 
-def test_mutants_run_torch_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A mutant's process is forked from one that ran PyTorch: with OpenMP threads it would hang on its first op."""
+def test_mutants_run_torch_on_one_thread_in_a_home_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mutant's process is forked from one that ran PyTorch: with OpenMP threads it would hang on its first op.
+    And a mutant of the download code must not write a test's fake files into the user's real cache."""
+    real_cache = tmp_path / "user-cache"
+    (real_cache / "d2lmini" / "mnist").mkdir(parents=True)
+    (real_cache / "d2lmini" / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(b"real")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(real_cache))
+    monkeypatch.setenv("D2LMINI_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    env = mutate_script().single_threaded()
+    env = mutate_script().mutant_env(tmp_path / "mutants-home")
     assert env["OMP_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
-    assert env["PATH"] == os.environ["PATH"]
+    assert env["PATH"] == os.environ["PATH"] and "D2LMINI_DATA" not in env
+    assert env["HOME"] == str(tmp_path / "mutants-home") and env["XDG_CACHE_HOME"] == f"{env['HOME']}/.cache"
+    copy = Path(env["XDG_CACHE_HOME"]) / "d2lmini" / "mnist" / "train-images-idx3-ubyte.gz"
+    assert copy.read_bytes() == b"real"  # the tests that read the real datasets still find them
 
 
 def test_mutating_the_package_init_does_not_take_in_its_other_modules() -> None:
