@@ -493,3 +493,18 @@ def test_on_cuda_a_loader_gives_the_cpus_batches(fake_data_dir: Path, no_checksu
     for (a, b), (c, d) in zip(on_cpu, on_gpu, strict=True):
         assert torch.equal(a, c.cpu()) and torch.equal(b, d.cpu())
     assert data.train_X.device.type == "cpu"
+
+
+def test_a_test_split_that_does_not_fit_says_how_to_fix_it(
+    fake_data_dir: Path, no_checksums: None, isolated: Path
+) -> None:
+    """The test files are checked as the training files are, and their error ends with the same fix."""
+    write_idx(fake_data_dir / FILES[3], torch.zeros(31))
+    with pytest.raises(DataError) as caught:
+        FashionMNIST(root=fake_data_dir)
+    assert str(caught.value) == (
+        f"{fake_data_dir}: t10k-images-idx3-ubyte.gz holds 32 images but t10k-labels-idx1-ubyte.gz holds 31 labels; "
+        "the two files come from different releases. Fix: delete the file and run again to download a fresh copy; "
+        "or install Debian's package: sudo apt-get install dataset-fashion-mnist; or pass root= a folder with good "
+        "copies."
+    )

@@ -731,3 +731,16 @@ def test_an_error_that_was_never_raised_is_left_alone() -> None:
     err = RuntimeError("made by hand")
     explain(err, lambda: None, nn.Linear(2, 2), [torch.zeros(1, 2)], None, "forward")
     assert str(err) == "made by hand"
+
+
+def test_float_labels_are_explained_word_for_word() -> None:
+    from d2lmini.explain import hint_for_labels
+
+    assert hint_for_labels(torch.eye(10)[:4], 10) == (
+        "The labels have shape (4, 10), a row of float32 per image (one-hot?): give one class index per image, of "
+        "dtype torch.long, as the data module does (y.argmax(dim=1) converts)."
+    )
+    assert hint_for_labels(torch.tensor([1.0, 2.0]), 10) == (
+        "The labels are float32: they must be class indices of dtype torch.long (int64), one per image, as the data "
+        "module gives them: don't convert them with .float() (y.long() converts back)."
+    )
