@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from d2lmini.data import FashionMNIST, TensorLoader
-from d2lmini.explain import explain
+from d2lmini.explain import explain, hint_for_labels
 from d2lmini.module import Classifier
 from d2lmini.train import Trainer
 from tests.mistakes import (
@@ -734,8 +734,6 @@ def test_an_error_that_was_never_raised_is_left_alone() -> None:
 
 
 def test_float_labels_are_explained_word_for_word() -> None:
-    from d2lmini.explain import hint_for_labels
-
     assert hint_for_labels(torch.eye(10)[:4], 10) == (
         "The labels have shape (4, 10), a row of float32 per image (one-hot?): give one class index per image, of "
         "dtype torch.long, as the data module does (y.argmax(dim=1) converts)."
