@@ -5,6 +5,7 @@ through the book's checkers.)"""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import linecache
 import random
@@ -558,3 +559,40 @@ def test_notebook_hints_needs_a_shell_that_takes_handlers(monkeypatch: pytest.Mo
     assert checking.notebook_hints() is None
     monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace())
     assert checking.notebook_hints() is None
+
+
+def _asked_for(request: Callable[[torch.Tensor], Any]) -> str | None:
+    """What the recorder notes of an answer that makes ``request`` (which may fail: no GPU) and then fails."""
+
+    def answer(x: torch.Tensor) -> torch.Tensor:
+        with contextlib.suppress(Exception):  # no GPU here: the request is what counts, not its result
+            request(x)
+        raise ValueError("stop")
+
+    with pytest.raises(checking.Fail) as caught:
+        checking.Trial(5.0).call(answer, torch.zeros(2))
+    return caught.value.calls.cuda  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("request_", "said"),
+    [
+        (lambda x: x.cuda(), ".cuda()"),
+        (lambda x: x.to("cuda"), ".to('cuda')"),
+        (lambda x: x.to(" CUDA:0 "), ".to('cuda')"),
+        (lambda x: x.to(torch.device("cuda", 0)), ".to('cuda')"),
+        (lambda x: x.to(torch.float64).to("cuda"), ".to('cuda')"),
+        (lambda x: torch.zeros(2, device="cuda:0"), "device='cuda:0'"),
+        (lambda x: torch.zeros(2, device=torch.device("cuda")), "device=torch.device('cuda')"),
+        (lambda x: x.to(dtype=torch.float64, device="cuda"), "device='cuda'"),
+        (lambda x: x.to("cpu"), None),
+        (lambda x: x.to(torch.float64), None),
+        (lambda x: x.to(x, non_blocking=True), None),
+        (lambda x: torch.zeros(2, device="cpu"), None),
+    ],
+)
+def test_a_request_for_a_gpu_tensor_is_noted_as_the_reader_wrote_it(
+    request_: Callable[[torch.Tensor], Any], said: str | None
+) -> None:
+    """The checkers of device-aware exercises name it: "it asks for a tensor on the GPU (.cuda())"."""
+    assert _asked_for(request_) == said
