@@ -596,3 +596,13 @@ def test_a_request_for_a_gpu_tensor_is_noted_as_the_reader_wrote_it(
 ) -> None:
     """The checkers of device-aware exercises name it: "it asks for a tensor on the GPU (.cuda())"."""
     assert _asked_for(request_) == said
+
+
+def test_a_result_on_the_meta_device_is_named_with_the_fix() -> None:
+    from d2lmini.book import checks  # the checks of the book's exercises, which use checking's helpers
+
+    result = checks.check_relu(lambda x: torch.empty_like(x, device="meta"))
+    assert result.message == (
+        "✘ relu: not yet. It returns a tensor on the meta device, which has a shape but no values (made "
+        "with device='meta', or from a meta tensor); return one with real values on cpu."
+    )
